@@ -1,0 +1,809 @@
+//! One client connection: the reader task that parses and executes its operations, the
+//! writer task that flushes what was queued for it, and a timer task for auth and pings.
+//!
+//! Output is coalesced: every delivery appends the MSG line and payload to the
+//! connection's pending buffer, and the writer sends everything pending in one syscall per
+//! loop iteration (glommio's TcpStream has no vectored write, and one write per message would
+//! cost far more than the copy). Pending output above `max_pending` makes the connection a
+//! slow consumer: it alone is closed, nobody else waits for it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use shards::net::{Connection, ReadHalf, WriteHalf};
+use shards::sync::Signal;
+
+use super::mesh::{AccountId, CoreEvent, Delivery};
+use super::shard::ShardState;
+use crate::limits::{
+    FIRST_PING_DELAY_MS, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
+    SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
+};
+use crate::protocol::{
+    encode_err, encode_msg_line, no_responders_headers, ClientOp, ClientParser, ConnectOptions,
+    ParserLimits, Publish,
+};
+use crate::routing::{is_valid_literal_subject, is_valid_queue_name, is_valid_subject};
+
+/// Why a connection ended (shown in logs, later in /connz `reason`, nats-server's wording).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ProtocolViolation,
+    AuthenticationViolation,
+    AuthenticationTimeout,
+    MaxPayloadExceeded,
+    MaxConnectionsExceeded,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    StaleConnection,
+    WriteError,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::ServerShutdown => "Server Shutdown",
+        }
+    }
+
+    fn is_slow_consumer(self) -> bool {
+        matches!(
+            self,
+            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
+        )
+    }
+}
+
+/// A subscription of one of this core's connections.
+pub struct LocalSub {
+    pub client: Rc<ClientShared>,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    pub sid: Bytes,
+    /// 0 = unlimited; otherwise the subscription ends after this many deliveries.
+    pub max_msgs: Cell<u64>,
+    pub delivered: Cell<u64>,
+}
+
+impl LocalSub {
+    fn exhausted(&self) -> bool {
+        let max = self.max_msgs.get();
+        max > 0 && self.delivered.get() >= max
+    }
+
+    /// Can take a message now (used when choosing a queue member).
+    pub fn is_live(&self) -> bool {
+        !self.client.is_closed() && !self.exhausted()
+    }
+}
+
+/// Message counters of one connection (plain cells: only its core touches them).
+#[derive(Default)]
+pub struct ClientCounters {
+    pub in_msgs: Cell<u64>,
+    pub in_bytes: Cell<u64>,
+    pub out_msgs: Cell<u64>,
+    pub out_bytes: Cell<u64>,
+}
+
+/// The part of a connection that deliveries and timers reach.
+pub struct ClientShared {
+    pub cid: u64,
+    pub account: AccountId,
+    pub counters: ClientCounters,
+    pending: RefCell<Vec<u8>>,
+    pending_bytes_max: usize,
+    pending_signal: Signal,
+    closing: Cell<Option<CloseReason>>,
+    /// Whether to flush pending output before closing (after an -ERR) or drop it.
+    flush_on_close: Cell<bool>,
+    pub echo: Cell<bool>,
+    pub headers: Cell<bool>,
+    pub no_responders: Cell<bool>,
+    pub protocol: Cell<i64>,
+    pub last_read: Cell<Instant>,
+    pub pings_outstanding: Cell<u32>,
+    pub authenticated: Cell<bool>,
+    pub subs: RefCell<HashMap<Bytes, Rc<LocalSub>>>,
+    /// Interest sequence of this connection's latest subscription change.
+    pub interest_seq: Cell<u64>,
+    pub name: RefCell<String>,
+}
+
+impl ClientShared {
+    pub fn is_closed(&self) -> bool {
+        self.closing.get().is_some()
+    }
+
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.closing.get()
+    }
+
+    /// Appends raw protocol bytes (INFO, PONG, +OK, -ERR ...).
+    pub fn send(&self, bytes: &[u8]) {
+        if self.is_closed() {
+            return;
+        }
+        let mut pending = self.pending.borrow_mut();
+        pending.extend_from_slice(bytes);
+        drop(pending);
+        self.pending_signal.set();
+    }
+
+    pub fn send_err(&self, text: &str) {
+        let mut line = Vec::with_capacity(text.len() + 10);
+        encode_err(&mut line, text);
+        self.send(&line);
+    }
+
+    /// Ends the connection: the writer flushes (or drops) pending output and shuts the socket,
+    /// which also ends the reader.
+    pub fn close(&self, reason: CloseReason, flush: bool) {
+        if self.closing.get().is_some() {
+            return;
+        }
+        self.closing.set(Some(reason));
+        self.flush_on_close.set(flush);
+        if !flush {
+            self.pending.borrow_mut().clear();
+        }
+        self.pending_signal.set();
+    }
+
+    /// Sends `-ERR '<text>'` and closes after it is written.
+    pub fn close_with_err(&self, text: &str, reason: CloseReason) {
+        self.send_err(text);
+        self.close(reason, true);
+    }
+
+    fn write_msg(
+        &self,
+        subject: &[u8],
+        sid: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        body: &[u8],
+    ) {
+        let mut pending = self.pending.borrow_mut();
+        encode_msg_line(&mut pending, subject, sid, reply, header_len, body.len());
+        pending.extend_from_slice(body);
+        pending.extend_from_slice(b"\r\n");
+        let over = pending.len() > self.pending_bytes_max;
+        drop(pending);
+        self.counters.out_msgs.set(self.counters.out_msgs.get() + 1);
+        self.counters
+            .out_bytes
+            .set(self.counters.out_bytes.get() + body.len() as u64);
+        if over {
+            self.close(CloseReason::SlowConsumerPendingBytes, false);
+        } else {
+            self.pending_signal.set();
+        }
+    }
+}
+
+/// Delivers one message to one subscription; collects subscriptions that reached their
+/// auto-unsubscribe count into `finished` (removed by the caller once it stops iterating).
+pub fn deliver(
+    sub: &Rc<LocalSub>,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    header_len: Option<usize>,
+    body: &[u8],
+    finished: &mut Vec<Rc<LocalSub>>,
+) -> bool {
+    if !sub.is_live() {
+        return false;
+    }
+    sub.delivered.set(sub.delivered.get() + 1);
+    sub.client
+        .write_msg(subject, &sub.sid, reply, header_len, body);
+    if sub.exhausted() {
+        finished.push(sub.clone());
+    }
+    true
+}
+
+/// Removes a subscription that reached its `max_msgs`.
+pub fn auto_unsubscribed(state: &ShardState, sub: &Rc<LocalSub>) {
+    let removed = sub.client.subs.borrow_mut().remove(&sub.sid);
+    if removed.is_some() {
+        let seq = state.remove_subscription(sub.client.account, sub);
+        sub.client
+            .interest_seq
+            .set(sub.client.interest_seq.get().max(seq));
+    }
+}
+
+/// Serves one accepted connection until it ends.
+pub async fn serve(state: Rc<ShardState>, conn: Connection) {
+    let shared = state.shared.clone();
+    let options = &shared.options;
+    let cid = shared.next_client_id();
+    let peer = conn.peer_addr().ok();
+    let _ = conn.set_nodelay(true);
+    let (reader, writer) = conn.split();
+
+    let client = Rc::new(ClientShared {
+        cid,
+        account: 0,
+        counters: ClientCounters::default(),
+        pending: RefCell::new(Vec::with_capacity(4096)),
+        pending_bytes_max: options.max_pending_bytes,
+        pending_signal: Signal::new(),
+        closing: Cell::new(None),
+        flush_on_close: Cell::new(true),
+        echo: Cell::new(true),
+        headers: Cell::new(false),
+        no_responders: Cell::new(false),
+        protocol: Cell::new(0),
+        last_read: Cell::new(Instant::now()),
+        pings_outstanding: Cell::new(0),
+        authenticated: Cell::new(!shared.auth.required()),
+        subs: RefCell::new(HashMap::new()),
+        interest_seq: Cell::new(0),
+        name: RefCell::new(String::new()),
+    });
+
+    let mut info = Vec::with_capacity(512);
+    shared.write_info(&mut info, cid, peer.map(|p| p.ip().to_string()));
+    client.send(&info);
+    shards::task::spawn(write_loop(
+        client.clone(),
+        writer,
+        Duration::from_millis(options.write_deadline_ms),
+    ));
+
+    if !shared.admit_connection() {
+        tracing::warn!(cid, "maximum connections exceeded");
+        client.close_with_err(
+            "maximum connections exceeded",
+            CloseReason::MaxConnectionsExceeded,
+        );
+        return;
+    }
+    state.clients.borrow_mut().insert(cid, client.clone());
+    if let Some(peer) = peer {
+        tracing::debug!("{peer} - cid:{cid} - Client connection created");
+    }
+    shards::task::spawn(timer_loop(state.clone(), client.clone()));
+
+    let mut session = Session {
+        state: state.clone(),
+        client: client.clone(),
+        parser: ClientParser::new(ParserLimits {
+            max_control_line_bytes: options.max_control_line_bytes,
+            max_payload_bytes: options.max_payload_bytes,
+        }),
+        verbose: true,
+        pedantic: true,
+        connected: false,
+    };
+    session.read_loop(reader).await;
+
+    // Teardown: drop every subscription so peers stop forwarding to us.
+    let subs: Vec<Rc<LocalSub>> = client.subs.borrow_mut().drain().map(|(_, s)| s).collect();
+    for sub in &subs {
+        state.remove_subscription(client.account, sub);
+    }
+    client.close(CloseReason::ClientClosed, true);
+    state.clients.borrow_mut().remove(&cid);
+    state.retire_counters(&client.counters);
+    shared.release_connection();
+    let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
+    if reason.is_slow_consumer() {
+        shared.stats[state.id].note_slow_consumer();
+        tracing::warn!(cid, "Slow Consumer Detected: {}", reason.as_str());
+    }
+    if let Some(peer) = peer {
+        tracing::debug!(
+            "{peer} - cid:{cid} - Client connection closed: {}",
+            reason.as_str()
+        );
+    }
+}
+
+async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadline: Duration) {
+    let mut spare: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        client.pending_signal.wait().await;
+        loop {
+            let mut out = std::mem::replace(
+                &mut *client.pending.borrow_mut(),
+                std::mem::take(&mut spare),
+            );
+            if out.is_empty() {
+                spare = out;
+                break;
+            }
+            for chunk in out.chunks(WRITE_CHUNK_BYTES) {
+                match shards::time::timeout(write_deadline, writer.write_all(chunk)).await {
+                    Some(Ok(())) => {}
+                    Some(Err(_)) => {
+                        client.close(CloseReason::WriteError, false);
+                        break;
+                    }
+                    None => {
+                        client.close(CloseReason::SlowConsumerWriteDeadline, false);
+                        break;
+                    }
+                }
+            }
+            out.clear();
+            // Keep a modest buffer for reuse; give back the memory a burst made us take.
+            if out.capacity() > READ_BUFFER_RETAIN_BYTES {
+                out = Vec::with_capacity(4096);
+            }
+            spare = out;
+            if client.is_closed() && !client.flush_on_close.get() {
+                break;
+            }
+        }
+        if client.is_closed() {
+            writer.shutdown();
+            return;
+        }
+    }
+}
+
+async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
+    let options = &state.shared.options;
+    if !client.authenticated.get() {
+        let deadline = Duration::from_millis(options.auth_timeout_ms);
+        shards::time::sleep(deadline).await;
+        if client.is_closed() {
+            return;
+        }
+        if !client.authenticated.get() {
+            client.close_with_err("Authentication Timeout", CloseReason::AuthenticationTimeout);
+            return;
+        }
+    } else {
+        shards::time::sleep(Duration::from_millis(
+            FIRST_PING_DELAY_MS.min(options.ping_interval_ms),
+        ))
+        .await;
+    }
+    let interval = Duration::from_millis(options.ping_interval_ms.max(1));
+    loop {
+        if client.is_closed() {
+            return;
+        }
+        // Like nats-server, a client that talked to us recently needs no PING.
+        if client.last_read.get().elapsed() < interval {
+            client.pings_outstanding.set(0);
+        } else if client.pings_outstanding.get() + 1 > options.ping_max {
+            client.close_with_err("Stale Connection", CloseReason::StaleConnection);
+            return;
+        } else {
+            client
+                .pings_outstanding
+                .set(client.pings_outstanding.get() + 1);
+            client.send(b"PING\r\n");
+        }
+        shards::time::sleep(interval).await;
+    }
+}
+
+/// The reader side's state.
+struct Session {
+    state: Rc<ShardState>,
+    client: Rc<ClientShared>,
+    parser: ClientParser,
+    verbose: bool,
+    pedantic: bool,
+    connected: bool,
+}
+
+enum Next {
+    Continue,
+    Stop,
+}
+
+impl Session {
+    async fn read_loop(&mut self, mut reader: ReadHalf) {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        loop {
+            if self.client.is_closed() {
+                return;
+            }
+            let filled = buf.len();
+            buf.resize(filled + READ_CHUNK_BYTES, 0);
+            let n = match reader.read(&mut buf[filled..]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            buf.truncate(filled + n);
+            self.client.last_read.set(Instant::now());
+            loop {
+                match self.parser.next_op(&mut buf) {
+                    Ok(Some(op)) => {
+                        if let Next::Stop = self.handle(op).await {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::debug!(cid = self.client.cid, "protocol error: {error}");
+                        let reason =
+                            if error.client_error_text() == Some("Maximum Payload Violation") {
+                                CloseReason::MaxPayloadExceeded
+                            } else {
+                                CloseReason::ProtocolViolation
+                            };
+                        match error.client_error_text() {
+                            Some(text) => self.client.close_with_err(text, reason),
+                            None => self.client.close(reason, true),
+                        }
+                        return;
+                    }
+                }
+            }
+            if buf.capacity() > READ_BUFFER_RETAIN_BYTES && buf.is_empty() {
+                buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+            }
+            self.backpressure().await;
+        }
+    }
+
+    /// Stops reading this connection while an outbox it feeds is over its bound.
+    async fn backpressure(&self) {
+        for peer in self.state.peers() {
+            let outbox = &self.state.outboxes[peer];
+            if outbox.is_full() {
+                self.state.shared.stats[self.state.id].note_outbox_full();
+                outbox
+                    .room
+                    .wait_until(|| !outbox.is_full() || self.client.is_closed())
+                    .await;
+            }
+        }
+    }
+
+    fn ok(&self) {
+        if self.verbose {
+            self.client.send(b"+OK\r\n");
+        }
+    }
+
+    async fn handle(&mut self, op: ClientOp) -> Next {
+        if !self.client.authenticated.get() && !matches!(op, ClientOp::Connect(_)) {
+            self.client.close_with_err(
+                "Authorization Violation",
+                CloseReason::AuthenticationViolation,
+            );
+            return Next::Stop;
+        }
+        match op {
+            ClientOp::Connect(json) => self.connect(&json),
+            ClientOp::Pub(publish) => self.publish(publish),
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.subscribe(subject, queue, sid),
+            ClientOp::Unsub { sid, max_msgs } => {
+                self.unsubscribe(&sid, max_msgs);
+                self.ok();
+                Next::Continue
+            }
+            ClientOp::Ping => {
+                let seq = self.client.interest_seq.get();
+                if !self.state.interest_settled(seq) {
+                    let state = &self.state;
+                    state
+                        .interest_acks
+                        .wait_until(|| state.interest_settled(seq))
+                        .await;
+                }
+                self.client.send(b"PONG\r\n");
+                Next::Continue
+            }
+            ClientOp::Pong => {
+                self.client.pings_outstanding.set(0);
+                Next::Continue
+            }
+            ClientOp::Info(_) | ClientOp::Ok => Next::Continue,
+            ClientOp::Err(text) => {
+                tracing::debug!(
+                    cid = self.client.cid,
+                    "client sent -ERR {}",
+                    String::from_utf8_lossy(&text)
+                );
+                self.client.close(CloseReason::ClientClosed, true);
+                Next::Stop
+            }
+        }
+    }
+
+    fn connect(&mut self, json: &[u8]) -> Next {
+        let connect: ConnectOptions = match serde_json::from_slice(json) {
+            Ok(c) => c,
+            Err(error) => {
+                tracing::debug!(cid = self.client.cid, "malformed CONNECT: {error}");
+                self.client
+                    .close_with_err("Unknown Protocol Operation", CloseReason::ProtocolViolation);
+                return Next::Stop;
+            }
+        };
+        if !self.state.shared.auth.check(&connect) {
+            tracing::info!(cid = self.client.cid, "authentication error");
+            self.client.close_with_err(
+                "Authorization Violation",
+                CloseReason::AuthenticationViolation,
+            );
+            return Next::Stop;
+        }
+        let protocol = connect.protocol;
+        if !(0..=1).contains(&protocol) {
+            self.client
+                .close_with_err("invalid client protocol", CloseReason::ProtocolViolation);
+            return Next::Stop;
+        }
+        if connect.no_responders && !connect.headers {
+            self.client.close_with_err(
+                "no responders requires headers support",
+                CloseReason::ProtocolViolation,
+            );
+            return Next::Stop;
+        }
+        self.client.authenticated.set(true);
+        self.verbose = connect.verbose;
+        self.pedantic = connect.pedantic;
+        self.client.echo.set(connect.echo);
+        self.client.headers.set(connect.headers);
+        self.client.no_responders.set(connect.no_responders);
+        self.client.protocol.set(protocol);
+        if let Some(name) = &connect.name {
+            *self.client.name.borrow_mut() = name.chars().take(256).collect();
+        }
+        self.connected = true;
+        self.ok();
+        Next::Continue
+    }
+
+    fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Next {
+        let valid = is_valid_subject(&subject) && queue.as_deref().is_none_or(is_valid_queue_name);
+        if !valid {
+            self.client.send_err("Invalid Subject");
+            return Next::Continue;
+        }
+        if self.client.subs.borrow().contains_key(&sid) {
+            // nats-server keeps the existing subscription when a sid is reused.
+            self.ok();
+            return Next::Continue;
+        }
+        let max = match self.state.shared.options.max_subscriptions {
+            0 => SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX,
+            n => n.min(SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX),
+        };
+        if self.client.subs.borrow().len() >= max {
+            self.client.send_err("maximum subscriptions exceeded");
+            return Next::Continue;
+        }
+        let sub = Rc::new(LocalSub {
+            client: self.client.clone(),
+            subject,
+            queue,
+            sid: sid.clone(),
+            max_msgs: Cell::new(0),
+            delivered: Cell::new(0),
+        });
+        match self.state.add_subscription(self.client.account, &sub) {
+            Ok(seq) => {
+                self.client
+                    .interest_seq
+                    .set(self.client.interest_seq.get().max(seq));
+                self.client.subs.borrow_mut().insert(sid, sub);
+                self.ok();
+            }
+            Err(_) => self.client.send_err("Invalid Subject"),
+        }
+        Next::Continue
+    }
+
+    fn unsubscribe(&mut self, sid: &[u8], max_msgs: Option<u64>) {
+        let Some(sub) = self.client.subs.borrow().get(sid).cloned() else {
+            return;
+        };
+        match max_msgs {
+            Some(max) if max > sub.delivered.get() => sub.max_msgs.set(max),
+            _ => {
+                self.client.subs.borrow_mut().remove(sid);
+                let seq = self.state.remove_subscription(self.client.account, &sub);
+                self.client
+                    .interest_seq
+                    .set(self.client.interest_seq.get().max(seq));
+            }
+        }
+    }
+
+    fn publish(&mut self, p: Publish) -> Next {
+        if p.header_len.is_some() && !self.client.headers.get() {
+            // nats-server closes without an -ERR (ErrMsgHeadersNotSupported).
+            self.client.close(CloseReason::ProtocolViolation, true);
+            return Next::Stop;
+        }
+        if self.pedantic && !is_valid_literal_subject(&p.subject) {
+            self.client.send_err("Invalid Publish Subject");
+            return Next::Continue;
+        }
+        let counters = &self.client.counters;
+        counters.in_msgs.set(counters.in_msgs.get() + 1);
+        counters
+            .in_bytes
+            .set(counters.in_bytes.get() + p.body.len() as u64);
+        let delivered = route(&self.state, &self.client, &p);
+        if !delivered && p.reply.is_some() && self.client.no_responders.get() {
+            self.no_responders(&p);
+        }
+        self.ok();
+        Next::Continue
+    }
+
+    /// The 503 status to the requester's own subscription on the reply subject.
+    fn no_responders(&self, p: &Publish) {
+        let Some(reply) = &p.reply else { return };
+        let acct = &self.state.accounts[self.client.account as usize];
+        let matches = acct.local.borrow_mut().matches(reply);
+        let Some(sub) = matches
+            .plain
+            .iter()
+            .find(|s| Rc::ptr_eq(&s.0.client, &self.client))
+        else {
+            return;
+        };
+        let mut headers = Vec::with_capacity(48 + p.subject.len());
+        no_responders_headers(&mut headers, &p.subject);
+        let mut finished = Vec::new();
+        deliver(
+            &sub.0,
+            reply,
+            None,
+            Some(headers.len()),
+            &headers,
+            &mut finished,
+        );
+        drop(matches);
+        for sub in finished {
+            auto_unsubscribed(&self.state, &sub);
+        }
+    }
+}
+
+/// Routes one publish from a local client: local plain subscribers, one member per queue
+/// group chosen over all cores by weight, and one forward per interested peer core.
+/// Returns whether anyone (local or remote) was given the message.
+fn route(state: &ShardState, client: &Rc<ClientShared>, p: &Publish) -> bool {
+    let acct = &state.accounts[client.account as usize];
+    let local = acct.local.borrow_mut().matches(&p.subject);
+    let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(&p.subject));
+    let echo = client.echo.get();
+    let reply = p.reply.as_deref();
+    let mut finished = Vec::new();
+    let mut delivered = false;
+
+    for sub in &local.plain {
+        if !echo && Rc::ptr_eq(&sub.0.client, client) {
+            continue;
+        }
+        delivered |= deliver(
+            &sub.0,
+            &p.subject,
+            reply,
+            p.header_len,
+            &p.body,
+            &mut finished,
+        );
+    }
+
+    // Which peers get a forward, and for which queue groups.
+    let mut forwards: Vec<(usize, Vec<Bytes>)> = Vec::new();
+    fn forward_to(forwards: &mut Vec<(usize, Vec<Bytes>)>, core: usize) -> &mut Vec<Bytes> {
+        let at = match forwards.iter().position(|(c, _)| *c == core) {
+            Some(at) => at,
+            None => {
+                forwards.push((core, Vec::new()));
+                forwards.len() - 1
+            }
+        };
+        &mut forwards[at].1
+    }
+
+    for group in &local.queues {
+        let members: Vec<&Rc<LocalSub>> = group
+            .members
+            .iter()
+            .map(|s| &s.0)
+            .filter(|s| s.is_live() && (echo || !Rc::ptr_eq(&s.client, client)))
+            .collect();
+        let remote_weights = remote
+            .as_ref()
+            .and_then(|r| r.queues.iter().find(|q| q.name == group.name))
+            .map(|q| q.weights.as_slice())
+            .unwrap_or(&[]);
+        let remote_total: u64 = remote_weights.iter().map(|&(_, w)| u64::from(w)).sum();
+        let total = members.len() as u64 + remote_total;
+        if total == 0 {
+            continue;
+        }
+        let mut pick = state.random_below(total);
+        if pick < members.len() as u64 {
+            delivered |= deliver(
+                members[pick as usize],
+                &p.subject,
+                reply,
+                p.header_len,
+                &p.body,
+                &mut finished,
+            );
+            continue;
+        }
+        pick -= members.len() as u64;
+        if let Some(core) = pick_weighted(remote_weights, pick) {
+            forward_to(&mut forwards, core).push(group.name.clone());
+        }
+    }
+    if let Some(remote) = &remote {
+        for rq in &remote.queues {
+            if local.queues.iter().any(|g| g.name == rq.name) {
+                continue;
+            }
+            let total: u64 = rq.weights.iter().map(|&(_, w)| u64::from(w)).sum();
+            if total == 0 {
+                continue;
+            }
+            if let Some(core) = pick_weighted(&rq.weights, state.random_below(total)) {
+                forward_to(&mut forwards, core).push(rq.name.clone());
+            }
+        }
+        for &core in &remote.plain_cores {
+            forward_to(&mut forwards, core);
+        }
+    }
+    drop(local);
+    for sub in finished {
+        auto_unsubscribed(state, &sub);
+    }
+    if !forwards.is_empty() {
+        delivered = true;
+    }
+    for (core, queues) in forwards {
+        debug_assert_ne!(core, state.id);
+        state.outboxes[core].push(CoreEvent::Deliver(Delivery {
+            account: client.account,
+            subject: p.subject.clone(),
+            reply: p.reply.clone(),
+            header_len: p.header_len,
+            body: p.body.clone(),
+            queues,
+        }));
+    }
+    delivered
+}
+
+/// The core whose cumulative weight range contains `pick`.
+fn pick_weighted(weights: &[(usize, u32)], mut pick: u64) -> Option<usize> {
+    for &(core, weight) in weights {
+        if pick < u64::from(weight) {
+            return Some(core);
+        }
+        pick -= u64::from(weight);
+    }
+    None
+}
