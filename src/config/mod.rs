@@ -1,7 +1,7 @@
 //! Server options from the command line and the NATS configuration file.
 //!
 //! Three layers, each usable on its own:
-//! - [`format`] reads nats-server's configuration language (conf/lex.go and
+//! - [`format`](mod@format) reads nats-server's configuration language (conf/lex.go and
 //!   conf/parse.go semantics: `=`/`:`/space separators, blocks, arrays, size
 //!   suffixes, `include`, `$variables` and environment variables) into a tree
 //!   of [`Spanned`] values that remember file, line and column, so any later

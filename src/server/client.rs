@@ -532,36 +532,28 @@ impl Session {
     }
 
     fn connect(&mut self, json: &[u8]) -> Next {
-        let connect: ConnectOptions = match serde_json::from_slice(json) {
+        let connect = match ConnectOptions::from_json(json) {
             Ok(c) => c,
             Err(error) => {
+                // nats-server 2.9.10 closes on malformed CONNECT JSON without an -ERR.
                 tracing::debug!(cid = self.client.cid, "malformed CONNECT: {error}");
-                self.client
-                    .close_with_err("Unknown Protocol Operation", CloseReason::ProtocolViolation);
+                self.client.close(CloseReason::ProtocolViolation, true);
                 return Next::Stop;
             }
         };
         if !self.state.shared.auth.check(&connect) {
             tracing::info!(cid = self.client.cid, "authentication error");
-            self.client.close_with_err(
-                "Authorization Violation",
-                CloseReason::AuthenticationViolation,
-            );
+            self.client.close_with_err("Authorization Violation", CloseReason::AuthenticationViolation);
+            return Next::Stop;
+        }
+        if let Err(error) = connect.validate(true) {
+            match error.client_error_text() {
+                Some(text) => self.client.close_with_err(text, CloseReason::ProtocolViolation),
+                None => self.client.close(CloseReason::ProtocolViolation, true),
+            }
             return Next::Stop;
         }
         let protocol = connect.protocol;
-        if !(0..=1).contains(&protocol) {
-            self.client
-                .close_with_err("invalid client protocol", CloseReason::ProtocolViolation);
-            return Next::Stop;
-        }
-        if connect.no_responders && !connect.headers {
-            self.client.close_with_err(
-                "no responders requires headers support",
-                CloseReason::ProtocolViolation,
-            );
-            return Next::Stop;
-        }
         self.client.authenticated.set(true);
         self.verbose = connect.verbose;
         self.pedantic = connect.pedantic;
@@ -640,8 +632,8 @@ impl Session {
             return Next::Stop;
         }
         if self.pedantic && !is_valid_literal_subject(&p.subject) {
+            // nats-server reports it and still routes the message.
             self.client.send_err("Invalid Publish Subject");
-            return Next::Continue;
         }
         let counters = &self.client.counters;
         counters.in_msgs.set(counters.in_msgs.get() + 1);
