@@ -8,6 +8,9 @@ pub const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// A connection's read buffer is shrunk back to this after a large frame passes.
 pub const READ_BUFFER_RETAIN_BYTES: usize = 256 * 1024;
 
+/// A connection's reusable output buffer is dropped after a burst grew it past this.
+pub const OUTBOUND_BUFFER_RETAIN_BYTES: usize = 256 * 1024;
+
 /// Outbound bytes written per syscall at most; larger pending output is written in pieces so
 /// one connection's flush does not hog its core.
 pub const WRITE_CHUNK_BYTES: usize = 1024 * 1024;

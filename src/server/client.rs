@@ -19,7 +19,7 @@ use shards::sync::Signal;
 use super::mesh::{AccountId, CoreEvent, Delivery};
 use super::shard::ShardState;
 use crate::limits::{
-    FIRST_PING_DELAY_MS, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
+    FIRST_PING_DELAY_MS, OUTBOUND_BUFFER_RETAIN_BYTES, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
     SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
 };
 use crate::protocol::{
@@ -346,7 +346,7 @@ async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadl
             }
             out.clear();
             // Keep a modest buffer for reuse; give back the memory a burst made us take.
-            if out.capacity() > READ_BUFFER_RETAIN_BYTES {
+            if out.capacity() > OUTBOUND_BUFFER_RETAIN_BYTES {
                 out = Vec::with_capacity(4096);
             }
             spare = out;
@@ -543,12 +543,17 @@ impl Session {
         };
         if !self.state.shared.auth.check(&connect) {
             tracing::info!(cid = self.client.cid, "authentication error");
-            self.client.close_with_err("Authorization Violation", CloseReason::AuthenticationViolation);
+            self.client.close_with_err(
+                "Authorization Violation",
+                CloseReason::AuthenticationViolation,
+            );
             return Next::Stop;
         }
         if let Err(error) = connect.validate(true) {
             match error.client_error_text() {
-                Some(text) => self.client.close_with_err(text, CloseReason::ProtocolViolation),
+                Some(text) => self
+                    .client
+                    .close_with_err(text, CloseReason::ProtocolViolation),
                 None => self.client.close(CloseReason::ProtocolViolation, true),
             }
             return Next::Stop;

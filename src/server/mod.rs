@@ -341,7 +341,9 @@ async fn control_loop(state: Rc<ShardState>, stop_accepting: Rc<Signal>) {
             }
             // Give writers a moment to flush what they have.
             let deadline = Instant::now() + Duration::from_millis(2_000);
-            while !state.clients.borrow().is_empty() && Instant::now() < deadline {
+            while (!state.clients.borrow().is_empty() || state.writers_open.get() > 0)
+                && Instant::now() < deadline
+            {
                 shards::time::sleep(Duration::from_millis(10)).await;
             }
             state.publish_stats();

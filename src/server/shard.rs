@@ -63,6 +63,8 @@ pub struct ShardState {
     interest_applied: Vec<Cell<u64>>,
     pub interest_acks: WaitQueue,
     pub clients: RefCell<HashMap<u64, Rc<ClientShared>>>,
+    /// Connection writer tasks still running (shutdown waits for them to flush).
+    pub writers_open: Cell<usize>,
     /// Counts of connections that have closed.
     retired: ClientCounters,
     rng: RefCell<SmallRng>,
@@ -83,6 +85,7 @@ impl ShardState {
             interest_applied: (0..count).map(|_| Cell::new(0)).collect(),
             interest_acks: WaitQueue::new(),
             clients: RefCell::new(HashMap::new()),
+            writers_open: Cell::new(0),
             retired: ClientCounters::default(),
             rng: RefCell::new(SmallRng::from_entropy()),
         }

@@ -1,0 +1,373 @@
+//! An [`Outcome`] as text: a table for people, JSON and CSV for scripts. Pure functions.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::options::{Limit, Plan};
+use super::run::Outcome;
+use super::stats::{GroupStats, LatencySummary};
+
+/// Columns of the CSV form, one row per role.
+pub const CSV_HEADER: &str = "scenario,role,clients,size_bytes,msgs,bytes,elapsed_secs,msgs_per_sec,mb_per_sec,client_min_msgs_per_sec,client_avg_msgs_per_sec,client_max_msgs_per_sec,client_stddev_msgs_per_sec,lost_msgs,latency_samples,latency_p50_us,latency_p90_us,latency_p99_us,latency_p99_9_us,latency_p99_99_us,latency_max_us";
+
+/// `1234567.8` -> `1,234,568`.
+pub fn group_digits(value: f64) -> String {
+    if !value.is_finite() {
+        return "-".to_string();
+    }
+    let rounded = value.round().abs() as u64;
+    let digits = rounded.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if value.round() < 0.0 {
+        out.push('-');
+    }
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Microseconds with precision that suits their size: `4.25`, `12.3`, `1,234`.
+pub fn format_us(value: f64) -> String {
+    if value < 10.0 {
+        format!("{value:.2}")
+    } else if value < 1000.0 {
+        format!("{value:.1}")
+    } else {
+        group_digits(value)
+    }
+}
+
+fn count_of(count: usize, singular: &str) -> String {
+    let noun = singular.trim_end_matches('s');
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// The first line: what ran, against what.
+pub fn describe(plan: &Plan) -> String {
+    let (senders, receivers) = plan.scenario.role_names();
+    let mut clients = Vec::new();
+    if plan.publishers > 0 {
+        clients.push(count_of(plan.publishers, senders));
+    }
+    if plan.subscribers > 0 {
+        let queue = if plan.scenario == super::options::Scenario::Queue {
+            format!(" in queue group {}", plan.queue)
+        } else {
+            String::new()
+        };
+        clients.push(format!("{}{queue}", count_of(plan.subscribers, receivers)));
+    }
+    let limit = match plan.limit {
+        Limit::Msgs(msgs) => format!("{} msgs", group_digits(msgs as f64)),
+        Limit::Duration(duration) => format!("for {duration:?}"),
+    };
+    let mut line = format!(
+        "tern bench {}: {}, {} B payload, {limit}",
+        plan.scenario.name(),
+        clients.join(" -> "),
+        plan.size_bytes
+    );
+    if plan.headers > 0 {
+        let _ = write!(line, ", {} header fields", plan.headers);
+    }
+    if let Some(rate) = plan.rate_msgs_per_sec {
+        let _ = write!(line, ", paced at {} msgs/s", group_digits(rate));
+    }
+    line
+}
+
+/// The readable table.
+pub fn table(plan: &Plan, outcome: &Outcome) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", describe(plan));
+    let _ = writeln!(
+        out,
+        "server {} ({} {})",
+        plan.server.display(),
+        outcome.server_name,
+        outcome.server_version
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<12} {:>7} {:>12} {:>12} {:>9}   per client msgs/s: {:>10} {:>10} {:>10} {:>9}",
+        "role", "clients", "msgs", "msgs/s", "MB/s", "min", "avg", "max", "stddev"
+    );
+    for group in [&outcome.senders, &outcome.receivers].into_iter().flatten() {
+        let spread = &group.per_client_msgs_per_sec;
+        let _ = writeln!(
+            out,
+            "{:<12} {:>7} {:>12} {:>12} {:>9.1}                      {:>10} {:>10} {:>10} {:>9}",
+            group.role,
+            group.clients,
+            group_digits(group.msgs as f64),
+            group_digits(group.msgs_per_sec),
+            group.mb_per_sec,
+            group_digits(spread.min),
+            group_digits(spread.avg),
+            group_digits(spread.max),
+            group_digits(spread.stddev),
+        );
+    }
+    if let Some(receivers) = &outcome.receivers {
+        if let (Some(expected), Some(lost)) = (receivers.expected_msgs, receivers.lost_msgs) {
+            let _ = writeln!(
+                out,
+                "{} received {} of {} expected ({} lost)",
+                receivers.role,
+                group_digits(receivers.msgs as f64),
+                group_digits(expected as f64),
+                group_digits(lost as f64)
+            );
+        }
+    }
+    let _ = writeln!(out);
+    match &outcome.latency {
+        Some(latency) => {
+            let _ = writeln!(
+                out,
+                "latency in µs, at the {} ({} samples)",
+                outcome.latency_role,
+                group_digits(latency.samples as f64)
+            );
+            let columns = latency.columns();
+            let labels: Vec<String> = columns.iter().map(|(label, _)| format!("{label:>9}")).collect();
+            let values: Vec<String> = columns
+                .iter()
+                .map(|(_, value)| format!("{:>9}", format_us(*value)))
+                .collect();
+            let _ = writeln!(out, "{}", labels.join(" "));
+            let _ = writeln!(out, "{}", values.join(" "));
+            if let Some(note) = &outcome.latency_note {
+                let _ = writeln!(out, "({note})");
+            }
+        }
+        None => {
+            let note = outcome.latency_note.as_deref().unwrap_or("no samples");
+            let _ = writeln!(out, "latency: {note}");
+        }
+    }
+    for error in &outcome.errors {
+        let _ = writeln!(out, "error: {error}");
+    }
+    out
+}
+
+fn group_json(group: &GroupStats) -> Value {
+    serde_json::to_value(group).unwrap_or(Value::Null)
+}
+
+fn latency_json(latency: &LatencySummary) -> Value {
+    serde_json::to_value(latency).unwrap_or(Value::Null)
+}
+
+/// The JSON form: one object, roles under their names (`publishers`/`subscribers`, or
+/// `requesters`/`responders` for `req`).
+pub fn json(plan: &Plan, outcome: &Outcome) -> Value {
+    let (sender_role, receiver_role) = plan.scenario.role_names();
+    let (msgs, duration_secs) = match plan.limit {
+        Limit::Msgs(msgs) => (Some(msgs), None),
+        Limit::Duration(duration) => (None, Some(duration.as_secs_f64())),
+    };
+    json!({
+        "tool": "tern bench",
+        "scenario": plan.scenario.name(),
+        "server": plan.server.display(),
+        "server_name": outcome.server_name,
+        "server_version": outcome.server_version,
+        "size_bytes": plan.size_bytes,
+        "headers": plan.headers,
+        "msgs": msgs,
+        "duration_secs": duration_secs,
+        "rate_msgs_per_sec": plan.rate_msgs_per_sec,
+        sender_role: outcome.senders.as_ref().map(group_json),
+        receiver_role: outcome.receivers.as_ref().map(group_json),
+        "latency_role": outcome.latency.as_ref().map(|_| outcome.latency_role),
+        "latency": outcome.latency.as_ref().map(latency_json),
+        "latency_note": outcome.latency_note,
+        "errors": outcome.errors,
+    })
+}
+
+/// The CSV form: [`CSV_HEADER`] and one row per role; latency on the measuring role's row.
+pub fn csv(plan: &Plan, outcome: &Outcome) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{CSV_HEADER}");
+    for group in [&outcome.senders, &outcome.receivers].into_iter().flatten() {
+        let spread = &group.per_client_msgs_per_sec;
+        let latency = outcome
+            .latency
+            .as_ref()
+            .filter(|_| group.role == outcome.latency_role);
+        let latency_cells = match latency {
+            Some(latency) => {
+                let mut cells = vec![latency.samples.to_string()];
+                cells.extend(latency.columns().iter().map(|(_, us)| format!("{us:.3}")));
+                cells.join(",")
+            }
+            None => ",,,,,,".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{:.6},{:.1},{:.3},{:.1},{:.1},{:.1},{:.1},{},{}",
+            plan.scenario.name(),
+            group.role,
+            group.clients,
+            plan.size_bytes,
+            group.msgs,
+            group.bytes,
+            group.elapsed_secs,
+            group.msgs_per_sec,
+            group.mb_per_sec,
+            spread.min,
+            spread.avg,
+            spread.max,
+            spread.stddev,
+            group.lost_msgs.map(|lost| lost.to_string()).unwrap_or_default(),
+            latency_cells
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::options::{Output, Scenario, ServerUrl};
+    use crate::bench::stats::{new_histogram, ClientStats};
+
+    fn plan(scenario: Scenario) -> Plan {
+        Plan {
+            scenario,
+            server: ServerUrl {
+                address: "127.0.0.1:4222".to_string(),
+                user: None,
+                password: None,
+                token: None,
+            },
+            publishers: 1,
+            subscribers: 2,
+            size_bytes: 128,
+            limit: Limit::Msgs(1000),
+            rate_msgs_per_sec: None,
+            subject: "tern.bench".to_string(),
+            queue: "q".to_string(),
+            headers: 0,
+            output: Output::Table,
+            histogram: None,
+            progress: false,
+            pin: false,
+        }
+    }
+
+    fn outcome(plan: &Plan) -> Outcome {
+        let (sender_role, receiver_role) = plan.scenario.role_names();
+        let client = ClientStats {
+            msgs: 1000,
+            bytes: 128_000,
+            start_ns: 0,
+            end_ns: 1_000_000_000,
+        };
+        let mut histogram = new_histogram();
+        for ns in [10_000u64, 20_000, 30_000] {
+            histogram.record(ns).unwrap();
+        }
+        Outcome {
+            server_name: "NAME".to_string(),
+            server_version: "2.9.10".to_string(),
+            senders: Some(GroupStats::of(sender_role, &[client])),
+            receivers: Some(GroupStats::of(receiver_role, &[client, client]).expecting(2000)),
+            latency: LatencySummary::of(&histogram, false),
+            latency_role: receiver_role,
+            histogram,
+            latency_note: Some("a note".to_string()),
+            errors: vec!["subscribers 1: boom".to_string()],
+        }
+    }
+
+    #[test]
+    fn digits_are_grouped() {
+        assert_eq!(group_digits(0.0), "0");
+        assert_eq!(group_digits(999.4), "999");
+        assert_eq!(group_digits(1000.0), "1,000");
+        assert_eq!(group_digits(1_234_567.8), "1,234,568");
+        assert_eq!(group_digits(-1234.0), "-1,234");
+        assert_eq!(group_digits(f64::NAN), "-");
+        assert_eq!(format_us(4.254), "4.25");
+        assert_eq!(format_us(12.34), "12.3");
+        assert_eq!(format_us(12_345.6), "12,346");
+    }
+
+    #[test]
+    fn description_names_roles_and_limits() {
+        let mut p = plan(Scenario::Queue);
+        p.subscribers = 4;
+        assert_eq!(
+            describe(&p),
+            "tern bench queue: 1 publisher -> 4 subscribers in queue group q, 128 B payload, 1,000 msgs"
+        );
+        let mut p = plan(Scenario::Req);
+        p.subscribers = 1;
+        p.rate_msgs_per_sec = Some(5000.0);
+        p.limit = Limit::Duration(std::time::Duration::from_secs(2));
+        assert_eq!(
+            describe(&p),
+            "tern bench req: 1 requester -> 1 responder, 128 B payload, for 2s, paced at 5,000 msgs/s"
+        );
+    }
+
+    #[test]
+    fn table_shows_rates_loss_latency_and_errors() {
+        let p = plan(Scenario::Pubsub);
+        let text = table(&p, &outcome(&p));
+        assert!(text.contains("server nats://127.0.0.1:4222 (NAME 2.9.10)"), "{text}");
+        assert!(text.contains("publishers"), "{text}");
+        assert!(text.contains("subscribers received 2,000 of 2,000 expected (0 lost)"), "{text}");
+        assert!(text.contains("latency in µs, at the subscribers (3 samples)"), "{text}");
+        assert!(text.contains("p99.99"), "{text}");
+        assert!(text.contains("20.0"), "{text}");
+        assert!(text.contains("(a note)"), "{text}");
+        assert!(text.contains("error: subscribers 1: boom"), "{text}");
+    }
+
+    #[test]
+    fn json_has_roles_by_name() {
+        let p = plan(Scenario::Req);
+        let mut o = outcome(&p);
+        o.latency_role = "requesters";
+        let value = json(&p, &o);
+        assert_eq!(value["scenario"], "req");
+        assert_eq!(value["requesters"]["msgs"], 1000);
+        assert_eq!(value["responders"]["clients"], 2);
+        assert_eq!(value["responders"]["lost_msgs"], 0);
+        assert_eq!(value["msgs"], 1000);
+        assert!(value["duration_secs"].is_null());
+        assert_eq!(value["latency_role"], "requesters");
+        assert!(value["latency"]["p99_us"].as_f64().unwrap() > 29.0);
+        assert_eq!(value["errors"][0], "subscribers 1: boom");
+    }
+
+    #[test]
+    fn csv_rows_line_up_with_the_header() {
+        let p = plan(Scenario::Pubsub);
+        let text = csv(&p, &outcome(&p));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let columns = CSV_HEADER.split(',').count();
+        for line in &lines {
+            assert_eq!(line.split(',').count(), columns, "{line}");
+        }
+        assert!(lines[1].starts_with("pubsub,publishers,1,128,1000,128000,1.000000,1000.0,0.128,"));
+        assert!(lines[1].ends_with(",,,,,,,"), "no latency on the publishers' row: {}", lines[1]);
+        assert!(lines[2].contains(",0,3,"), "lost then samples: {}", lines[2]);
+    }
+}
