@@ -17,6 +17,7 @@
 //! crate, which knows nothing of NATS.
 
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod limits;
 pub mod logging;

@@ -10,6 +10,9 @@ use tern::server::{Server, Shared, NATS_VERSION};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|command| command == "bench") {
+        return tern::bench::main(args.get(2..).unwrap_or_default());
+    }
     let command = match config::parse_args(args) {
         Ok(command) => command,
         Err(error) => {

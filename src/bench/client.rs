@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::protocol::{
-    encode_pub_line, encode_sub, ConnectOptions, ParserLimits, ProtocolError, ServerInfo,
-    ServerOp, ServerParser, PING_LINE, PONG_LINE,
+    encode_pub_line, encode_sub, ConnectOptions, ParserLimits, ProtocolError, ServerInfo, ServerOp,
+    ServerParser, PING_LINE, PONG_LINE,
 };
 
 use super::options::{ServerUrl, TIMESTAMP_BYTES};
@@ -206,10 +206,11 @@ impl Connection {
     /// PONG that proves the server accepted it. Reads then block at most
     /// [`READ_POLL_INTERVAL`].
     pub fn connect(server: &ServerUrl, name: &str) -> Result<Connection, ClientError> {
-        let stream = TcpStream::connect(&server.address).map_err(|source| ClientError::Connect {
-            address: server.address.clone(),
-            source,
-        })?;
+        let stream =
+            TcpStream::connect(&server.address).map_err(|source| ClientError::Connect {
+                address: server.address.clone(),
+                source,
+            })?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(READ_POLL_INTERVAL))?;
         let pongs_owed = Arc::new(AtomicU32::new(0));

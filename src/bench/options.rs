@@ -283,13 +283,19 @@ impl Plan {
             return Err("--rate paces publishers; `sub` has none".to_string());
         }
         if args.subject.is_empty() || args.subject.contains([' ', '\t', '\r', '\n']) {
-            return Err(format!("--subject {:?} is not a valid subject", args.subject));
+            return Err(format!(
+                "--subject {:?} is not a valid subject",
+                args.subject
+            ));
         }
         if args.subject.contains(['*', '>']) && scenario != Scenario::Sub {
             return Err("--subject must be a literal subject to publish on".to_string());
         }
         if args.queue.is_empty() || args.queue.contains([' ', '\t', '\r', '\n']) {
-            return Err(format!("--queue {:?} is not a valid queue name", args.queue));
+            return Err(format!(
+                "--queue {:?} is not a valid queue name",
+                args.queue
+            ));
         }
         let output = match (args.json, args.csv) {
             (true, _) => Output::Json,
@@ -368,21 +374,37 @@ fn client_counts(scenario: Scenario, args: &LoadArgs) -> Result<(usize, usize), 
             if args.pubs.is_some_and(|pubs| pubs != 1) {
                 return Err("`fanout` has one publisher: use `pubsub` for --pubs".to_string());
             }
-            (1, args.subs.or(args.clients).unwrap_or(FANOUT_SUBSCRIBERS_DEFAULT))
+            (
+                1,
+                args.subs
+                    .or(args.clients)
+                    .unwrap_or(FANOUT_SUBSCRIBERS_DEFAULT),
+            )
         }
         Scenario::Queue => (
             args.pubs.unwrap_or(1),
-            args.subs.or(args.clients).unwrap_or(FANOUT_SUBSCRIBERS_DEFAULT),
+            args.subs
+                .or(args.clients)
+                .unwrap_or(FANOUT_SUBSCRIBERS_DEFAULT),
         ),
-        Scenario::Req => (args.pubs.or(args.clients).unwrap_or(1), args.subs.unwrap_or(1)),
+        Scenario::Req => (
+            args.pubs.or(args.clients).unwrap_or(1),
+            args.subs.unwrap_or(1),
+        ),
     };
     let needs_pubs = scenario != Scenario::Sub;
     let needs_subs = scenario != Scenario::Pub;
     if needs_pubs && pubs == 0 {
-        return Err(format!("`{}` needs at least one publisher", scenario.name()));
+        return Err(format!(
+            "`{}` needs at least one publisher",
+            scenario.name()
+        ));
     }
     if needs_subs && subs == 0 {
-        return Err(format!("`{}` needs at least one subscriber", scenario.name()));
+        return Err(format!(
+            "`{}` needs at least one subscriber",
+            scenario.name()
+        ));
     }
     Ok((pubs, subs))
 }
@@ -529,10 +551,9 @@ mod tests {
     use super::*;
 
     fn plan(words: &str) -> Result<Plan, String> {
-        let cli = Cli::try_parse_from(
-            std::iter::once("tern bench").chain(words.split_whitespace()),
-        )
-        .map_err(|e| e.to_string())?;
+        let cli =
+            Cli::try_parse_from(std::iter::once("tern bench").chain(words.split_whitespace()))
+                .map_err(|e| e.to_string())?;
         let (scenario, args) = match cli.command {
             Command::Pub(args) => (Scenario::Pub, args),
             Command::Sub(args) => (Scenario::Sub, args),
@@ -592,8 +613,14 @@ mod tests {
         let url = parse_server_url("nats://127.0.0.1:4333").unwrap();
         assert_eq!(url.address, "127.0.0.1:4333");
         assert_eq!((url.user, url.password, url.token), (None, None, None));
-        assert_eq!(parse_server_url("localhost").unwrap().address, "localhost:4222");
-        assert_eq!(parse_server_url("nats://[::1]:5000/").unwrap().address, "[::1]:5000");
+        assert_eq!(
+            parse_server_url("localhost").unwrap().address,
+            "localhost:4222"
+        );
+        assert_eq!(
+            parse_server_url("nats://[::1]:5000/").unwrap().address,
+            "[::1]:5000"
+        );
         let url = parse_server_url("nats://alice:s3cret@host:1,nats://other:2").unwrap();
         assert_eq!(url.address, "host:1");
         assert_eq!(url.user.as_deref(), Some("alice"));

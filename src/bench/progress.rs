@@ -108,12 +108,21 @@ mod tests {
     #[test]
     fn bar_fills_with_the_fraction() {
         let empty = bar_line(0.0, 0, 0.0);
-        assert!(empty.starts_with(&format!("[>{}]   0%", " ".repeat(BAR_CELLS - 1))), "{empty}");
+        assert!(
+            empty.starts_with(&format!("[>{}]   0%", " ".repeat(BAR_CELLS - 1))),
+            "{empty}"
+        );
         let half = bar_line(0.5, 1_234_567, 612_345.4);
         assert!(half.contains(&"=".repeat(15)), "{half}");
-        assert!(half.contains(" 50%  1,234,567 msgs  612,345 msgs/s"), "{half}");
+        assert!(
+            half.contains(" 50%  1,234,567 msgs  612,345 msgs/s"),
+            "{half}"
+        );
         let full = bar_line(1.7, 10, 1.0);
-        assert!(full.starts_with(&format!("[{}] 100%", "=".repeat(BAR_CELLS))), "{full}");
+        assert!(
+            full.starts_with(&format!("[{}] 100%", "=".repeat(BAR_CELLS))),
+            "{full}"
+        );
         assert!(bar_line(f64::NAN, 0, 0.0).contains("  0%"));
     }
 }

@@ -140,7 +140,10 @@ pub fn table(plan: &Plan, outcome: &Outcome) -> String {
                 group_digits(latency.samples as f64)
             );
             let columns = latency.columns();
-            let labels: Vec<String> = columns.iter().map(|(label, _)| format!("{label:>9}")).collect();
+            let labels: Vec<String> = columns
+                .iter()
+                .map(|(label, _)| format!("{label:>9}"))
+                .collect();
             let values: Vec<String> = columns
                 .iter()
                 .map(|(_, value)| format!("{:>9}", format_us(*value)))
@@ -156,10 +159,29 @@ pub fn table(plan: &Plan, outcome: &Outcome) -> String {
             let _ = writeln!(out, "latency: {note}");
         }
     }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", tool_cpu_line(plan, outcome));
     for error in &outcome.errors {
         let _ = writeln!(out, "error: {error}");
     }
     out
+}
+
+/// How busy the tool itself was, so a reader can tell whether the client or the server
+/// set the pace.
+pub fn tool_cpu_line(plan: &Plan, outcome: &Outcome) -> String {
+    let threads = plan.publishers + plan.subscribers;
+    let busy = if outcome.wall_secs > 0.0 {
+        outcome.tool_cpu_secs / outcome.wall_secs
+    } else {
+        0.0
+    };
+    format!(
+        "tool CPU: {:.2} s in {:.2} s ({:.0}% of one core, {threads} client threads)",
+        outcome.tool_cpu_secs,
+        outcome.wall_secs,
+        busy * 100.0
+    )
 }
 
 fn group_json(group: &GroupStats) -> Value {
@@ -195,6 +217,8 @@ pub fn json(plan: &Plan, outcome: &Outcome) -> Value {
         "latency": outcome.latency.as_ref().map(latency_json),
         "latency_note": outcome.latency_note,
         "errors": outcome.errors,
+        "tool_cpu_secs": outcome.tool_cpu_secs,
+        "wall_secs": outcome.wall_secs,
     })
 }
 
@@ -232,7 +256,10 @@ pub fn csv(plan: &Plan, outcome: &Outcome) -> String {
             spread.avg,
             spread.max,
             spread.stddev,
-            group.lost_msgs.map(|lost| lost.to_string()).unwrap_or_default(),
+            group
+                .lost_msgs
+                .map(|lost| lost.to_string())
+                .unwrap_or_default(),
             latency_cells
         );
     }
@@ -291,6 +318,8 @@ mod tests {
             histogram,
             latency_note: Some("a note".to_string()),
             errors: vec!["subscribers 1: boom".to_string()],
+            tool_cpu_secs: 0.5,
+            wall_secs: 2.0,
         }
     }
 
@@ -329,14 +358,27 @@ mod tests {
     fn table_shows_rates_loss_latency_and_errors() {
         let p = plan(Scenario::Pubsub);
         let text = table(&p, &outcome(&p));
-        assert!(text.contains("server nats://127.0.0.1:4222 (NAME 2.9.10)"), "{text}");
+        assert!(
+            text.contains("server nats://127.0.0.1:4222 (NAME 2.9.10)"),
+            "{text}"
+        );
         assert!(text.contains("publishers"), "{text}");
-        assert!(text.contains("subscribers received 2,000 of 2,000 expected (0 lost)"), "{text}");
-        assert!(text.contains("latency in µs, at the subscribers (3 samples)"), "{text}");
+        assert!(
+            text.contains("subscribers received 2,000 of 2,000 expected (0 lost)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("latency in µs, at the subscribers (3 samples)"),
+            "{text}"
+        );
         assert!(text.contains("p99.99"), "{text}");
         assert!(text.contains("20.0"), "{text}");
         assert!(text.contains("(a note)"), "{text}");
         assert!(text.contains("error: subscribers 1: boom"), "{text}");
+        assert!(
+            text.contains("tool CPU: 0.50 s in 2.00 s (25% of one core, 3 client threads)"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -367,7 +409,15 @@ mod tests {
             assert_eq!(line.split(',').count(), columns, "{line}");
         }
         assert!(lines[1].starts_with("pubsub,publishers,1,128,1000,128000,1.000000,1000.0,0.128,"));
-        assert!(lines[1].ends_with(",,,,,,,"), "no latency on the publishers' row: {}", lines[1]);
-        assert!(lines[2].contains(",0,3,"), "lost then samples: {}", lines[2]);
+        assert!(
+            lines[1].ends_with(",,,,,,,"),
+            "no latency on the publishers' row: {}",
+            lines[1]
+        );
+        assert!(
+            lines[2].contains(",0,3,"),
+            "lost then samples: {}",
+            lines[2]
+        );
     }
 }

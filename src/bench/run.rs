@@ -77,6 +77,10 @@ pub struct Outcome {
     pub latency_note: Option<String>,
     /// One line per client that failed.
     pub errors: Vec<String>,
+    /// CPU the tool itself used from the start signal to the end (all its threads).
+    pub tool_cpu_secs: f64,
+    /// Wall time over the same span.
+    pub wall_secs: f64,
 }
 
 /// What one client thread hands back.
@@ -131,13 +135,19 @@ struct Gate {
 
 impl Gate {
     fn open(&self) {
-        let mut open = self.open.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         *open = true;
         self.opened.notify_all();
     }
 
     fn wait(&self) {
-        let mut open = self.open.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         while !*open {
             open = self
                 .opened
@@ -177,9 +187,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, String> {
     } else {
         Vec::new()
     };
-    let cpu_for = |thread_index: usize| {
-        (!cpus.is_empty()).then(|| cpus[thread_index % cpus.len()])
-    };
+    let cpu_for = |thread_index: usize| (!cpus.is_empty()).then(|| cpus[thread_index % cpus.len()]);
     let (ready_tx, ready_rx) = mpsc::channel();
 
     let mut receivers = Vec::with_capacity(plan.subscribers);
@@ -229,6 +237,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, String> {
         Ok(_) if plan.progress => Some(start_progress(&plan, &shared)),
         _ => None,
     };
+    let (cpu_at_start, wall_at_start) = (process_cpu_secs(), Instant::now());
     shared.gate.open();
     let sender_reports = join_all(senders, plan.scenario.role_names().0);
     let receiver_reports = join_all(receivers, plan.scenario.role_names().1);
@@ -236,7 +245,29 @@ pub fn run(plan: &Plan) -> Result<Outcome, String> {
         progress.finish();
     }
     let info = info?.unwrap_or_default();
-    Ok(outcome(&plan, info, sender_reports, receiver_reports))
+    let mut outcome = outcome(&plan, info, sender_reports, receiver_reports);
+    outcome.tool_cpu_secs = process_cpu_secs() - cpu_at_start;
+    outcome.wall_secs = wall_at_start.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// User + system CPU seconds of this process so far, from /proc/self/stat (whose clock
+/// ticks are USER_HZ, 100 per second on every Linux); 0 where it can not be read.
+fn process_cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name (which may hold spaces): state is
+    // field 3, utime 14 and stime 15.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |field: usize| -> f64 {
+        fields
+            .get(field - 3)
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(14) + ticks(15)) / 100.0
 }
 
 /// Waits for `count` ready signals; the first server INFO seen, or the first error.
@@ -438,10 +469,7 @@ fn subscriber(
             break;
         }
     }
-    Ok(ClientReport {
-        stats,
-        histogram,
-    })
+    Ok(ClientReport { stats, histogram })
 }
 
 /// A responder of `req`: echoes each request's headers and payload to its reply subject.
@@ -841,7 +869,9 @@ fn request_all(
                 ));
             }
         }
-        let Some(answered_ns) = answered_ns else { break };
+        let Some(answered_ns) = answered_ns else {
+            break;
+        };
         histogram.saturating_record(answered_ns.saturating_sub(sent_ns));
         stats.msgs += 1;
         stats.bytes += reply_bytes as u64;
@@ -947,7 +977,9 @@ fn request_paced(
                 if message.sid != SID_CONTROL {
                     return;
                 }
-                let Some(seq) = reply_seq(&message.subject) else { return };
+                let Some(seq) = reply_seq(&message.subject) else {
+                    return;
+                };
                 let now = now_ns();
                 histogram.saturating_record(now.saturating_sub(due_ns(start_ns, interval_ns, seq)));
                 stats.msgs += 1;
@@ -1021,7 +1053,9 @@ fn outcome(
     let receivers = (plan.subscribers > 0).then(|| {
         let group = GroupStats::of(receiver_role, &receiver_stats);
         match (plan.scenario, plan.limit) {
-            (Scenario::Pubsub | Scenario::Fanout, _) => group.expecting(sent * plan.subscribers as u64),
+            (Scenario::Pubsub | Scenario::Fanout, _) => {
+                group.expecting(sent * plan.subscribers as u64)
+            }
             (Scenario::Queue, _) => group.expecting(sent),
             (Scenario::Sub, Limit::Msgs(msgs)) => group.expecting(msgs * plan.subscribers as u64),
             _ => group,
@@ -1067,6 +1101,8 @@ fn outcome(
         histogram,
         latency_note,
         errors,
+        tool_cpu_secs: 0.0,
+        wall_secs: 0.0,
     }
 }
 
@@ -1125,5 +1161,17 @@ mod tests {
         assert_eq!(due_ns(1000, 2500.0, 0), 1000);
         assert_eq!(due_ns(1000, 2500.0, 4), 11_000);
         assert_eq!(due_ns(0, 333.3, 3), 999);
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable() {
+        let before = process_cpu_secs();
+        let mut x = 0u64;
+        let spin = Instant::now();
+        while spin.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(process_cpu_secs() >= before);
     }
 }

@@ -233,7 +233,10 @@ mod tests {
 
     #[test]
     fn group_spans_earliest_start_to_latest_end() {
-        let group = GroupStats::of("subscribers", &[client(1000, 0, 1000), client(1000, 500, 2000)]);
+        let group = GroupStats::of(
+            "subscribers",
+            &[client(1000, 0, 1000), client(1000, 500, 2000)],
+        );
         assert_eq!(group.clients, 2);
         assert_eq!(group.msgs, 2000);
         assert_eq!(group.elapsed_secs, 2.0);
@@ -242,7 +245,10 @@ mod tests {
         assert_eq!(group.per_client_msgs_per_sec.min, 1000.0 / 1.5);
         assert_eq!(group.per_client_msgs_per_sec.max, 1000.0);
         let group = group.expecting(2500);
-        assert_eq!((group.expected_msgs, group.lost_msgs), (Some(2500), Some(500)));
+        assert_eq!(
+            (group.expected_msgs, group.lost_msgs),
+            (Some(2500), Some(500))
+        );
     }
 
     #[test]
@@ -260,7 +266,8 @@ mod tests {
         }
         let summary = LatencySummary::of(&histogram, false).unwrap();
         assert_eq!(summary.samples, 10_000);
-        let close = |value: f64, expected: f64| (value - expected).abs() <= expected * 0.001 + 0.001;
+        let close =
+            |value: f64, expected: f64| (value - expected).abs() <= expected * 0.001 + 0.001;
         assert!(close(summary.p50_us, 5000.0), "{}", summary.p50_us);
         assert!(close(summary.p90_us, 9000.0), "{}", summary.p90_us);
         assert!(close(summary.p99_us, 9900.0), "{}", summary.p99_us);
@@ -287,7 +294,9 @@ mod tests {
         }
         let points = percentile_points(&histogram, 5);
         assert!(points.len() > 20);
-        assert!(points.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        assert!(points
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
         let last = points.last().unwrap();
         assert_eq!(last.0, 1.0);
         assert!((last.1 - 1000.0).abs() < 1.0, "{last:?}");

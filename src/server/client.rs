@@ -482,6 +482,9 @@ impl Session {
     }
 
     async fn handle(&mut self, op: ClientOp) -> Next {
+        if tracing::enabled!(tracing::Level::TRACE) {
+            trace_op(self.client.cid, self.state.id, &op);
+        }
         if !self.client.authenticated.get() && !matches!(op, ClientOp::Connect(_)) {
             self.client.close_with_err(
                 "Authorization Violation",
@@ -645,41 +648,69 @@ impl Session {
         counters
             .in_bytes
             .set(counters.in_bytes.get() + p.body.len() as u64);
-        let delivered = route(&self.state, &self.client, &p);
-        if !delivered && p.reply.is_some() && self.client.no_responders.get() {
-            self.no_responders(&p);
-        }
+        // nats-server acknowledges a verbose PUB before routing it, so the +OK precedes the
+        // publisher's own copy of the message.
         self.ok();
+        let delivered = route(&self.state, &self.client, &p);
+        if !delivered && self.client.no_responders.get() {
+            if let Some(reply) = &p.reply {
+                if self.state.count > 1 {
+                    self.state
+                        .start_probe(&self.client, delivery(&self.client, &p, Vec::new()));
+                } else {
+                    send_no_responders(&self.state, &self.client, &p.subject, reply);
+                }
+            }
+        }
         Next::Continue
     }
+}
 
-    /// The 503 status to the requester's own subscription on the reply subject.
-    fn no_responders(&self, p: &Publish) {
-        let Some(reply) = &p.reply else { return };
-        let acct = &self.state.accounts[self.client.account as usize];
-        let matches = acct.local.borrow_mut().matches(reply);
-        let Some(sub) = matches
-            .plain
-            .iter()
-            .find(|s| Rc::ptr_eq(&s.0.client, &self.client))
-        else {
-            return;
-        };
-        let mut headers = Vec::with_capacity(48 + p.subject.len());
-        no_responders_headers(&mut headers, &p.subject);
-        let mut finished = Vec::new();
-        deliver(
-            &sub.0,
-            reply,
-            None,
-            Some(headers.len()),
-            &headers,
-            &mut finished,
-        );
-        drop(matches);
-        for sub in finished {
-            auto_unsubscribed(&self.state, &sub);
-        }
+/// The 503 status to the requester's own subscription on the reply subject.
+pub fn send_no_responders(
+    state: &ShardState,
+    client: &Rc<ClientShared>,
+    subject: &[u8],
+    reply: &[u8],
+) {
+    if client.is_closed() {
+        return;
+    }
+    let acct = &state.accounts[client.account as usize];
+    let matches = acct.local.borrow_mut().matches(reply);
+    let Some(sub) = matches
+        .plain
+        .iter()
+        .find(|s| Rc::ptr_eq(&s.0.client, client))
+    else {
+        return;
+    };
+    let mut headers = Vec::with_capacity(48 + subject.len());
+    no_responders_headers(&mut headers, subject);
+    let mut finished = Vec::new();
+    deliver(
+        &sub.0,
+        reply,
+        None,
+        Some(headers.len()),
+        &headers,
+        &mut finished,
+    );
+    drop(matches);
+    for sub in finished {
+        auto_unsubscribed(state, &sub);
+    }
+}
+
+fn delivery(client: &ClientShared, p: &Publish, queues: Vec<Bytes>) -> Delivery {
+    Delivery {
+        account: client.account,
+        subject: p.subject.clone(),
+        reply: p.reply.clone(),
+        header_len: p.header_len,
+        body: p.body.clone(),
+        queues,
+        probe: None,
     }
 }
 
@@ -782,14 +813,7 @@ fn route(state: &ShardState, client: &Rc<ClientShared>, p: &Publish) -> bool {
     }
     for (core, queues) in forwards {
         debug_assert_ne!(core, state.id);
-        state.outboxes[core].push(CoreEvent::Deliver(Delivery {
-            account: client.account,
-            subject: p.subject.clone(),
-            reply: p.reply.clone(),
-            header_len: p.header_len,
-            body: p.body.clone(),
-            queues,
-        }));
+        state.outboxes[core].push(CoreEvent::Deliver(delivery(client, p, queues)));
     }
     delivered
 }
@@ -803,4 +827,49 @@ fn pick_weighted(weights: &[(usize, u32)], mut pick: u64) -> Option<usize> {
         pick -= u64::from(weight);
     }
     None
+}
+
+/// nats-server's `-V` protocol trace: `cid:N - "<<- [PUB foo 5]"`.
+fn trace_op(cid: u64, core: usize, op: &ClientOp) {
+    let text = match op {
+        ClientOp::Connect(json) => format!("CONNECT {}", String::from_utf8_lossy(json)),
+        ClientOp::Pub(p) => format!(
+            "{} {}{} {}",
+            if p.header_len.is_some() {
+                "HPUB"
+            } else {
+                "PUB"
+            },
+            String::from_utf8_lossy(&p.subject),
+            p.reply
+                .as_ref()
+                .map(|r| format!(" {}", String::from_utf8_lossy(r)))
+                .unwrap_or_default(),
+            p.body.len()
+        ),
+        ClientOp::Sub {
+            subject,
+            queue,
+            sid,
+        } => format!(
+            "SUB {}{} {}",
+            String::from_utf8_lossy(subject),
+            queue
+                .as_ref()
+                .map(|q| format!(" {}", String::from_utf8_lossy(q)))
+                .unwrap_or_default(),
+            String::from_utf8_lossy(sid)
+        ),
+        ClientOp::Unsub { sid, max_msgs } => format!(
+            "UNSUB {}{}",
+            String::from_utf8_lossy(sid),
+            max_msgs.map(|m| format!(" {m}")).unwrap_or_default()
+        ),
+        ClientOp::Ping => "PING".to_string(),
+        ClientOp::Pong => "PONG".to_string(),
+        ClientOp::Info(json) => format!("INFO {}", String::from_utf8_lossy(json)),
+        ClientOp::Ok => "+OK".to_string(),
+        ClientOp::Err(text) => format!("-ERR {}", String::from_utf8_lossy(text)),
+    };
+    tracing::trace!("cid:{cid} core:{core} - \"<<- [{text}]\"");
 }

@@ -31,6 +31,8 @@ pub enum CoreEvent {
     /// delivers it to all its matching plain subscriptions and to one member of each queue
     /// group named in `queues` (the sender already chose this core for those groups).
     Deliver(Delivery),
+    /// Answer to a [`Delivery`] sent as a probe: whether this core delivered it to anyone.
+    ProbeResult { probe: u64, delivered: bool },
     /// The sending core now has `count` subscriptions on (subject, queue).
     Interest {
         account: AccountId,
@@ -48,6 +50,13 @@ pub struct Delivery {
     pub header_len: Option<usize>,
     pub body: Bytes,
     pub queues: Vec<Bytes>,
+    /// Set when the sender knew of no interest anywhere for a request whose publisher wants
+    /// no-responders: the receiver delivers to its local subscribers (one member per local
+    /// queue group) and answers with [`CoreEvent::ProbeResult`], so the 503 is sent only if
+    /// no core had a subscriber when the probe reached it. Interest updates travel
+    /// asynchronously, so without this a request racing a brand-new responder on another core
+    /// would be refused although nats-server would have delivered it.
+    pub probe: Option<u64>,
 }
 
 /// One ring item.

@@ -14,9 +14,12 @@ use rand::{Rng, SeedableRng};
 use shards::sync::WaitQueue;
 use shards::Shard;
 
-use super::client::{ClientCounters, ClientShared, LocalSub};
+use super::client::{
+    auto_unsubscribed, deliver, send_no_responders, ClientCounters, ClientShared, LocalSub,
+};
 use super::mesh::{AccountId, Batch, CoreEvent, Delivery, Outbox};
 use super::Shared;
+use crate::limits::NO_RESPONDERS_PROBES_PENDING_MAX;
 use crate::routing::{InterestCounts, RemoteInterest, SubjectIndex};
 
 /// A subscription as the subject index holds it: compared by identity, not by value, since
@@ -28,6 +31,14 @@ impl PartialEq for SubRef {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
     }
+}
+
+/// A request waiting for peers to say whether anyone took it.
+struct Probe {
+    client: Rc<ClientShared>,
+    subject: Bytes,
+    reply: Option<Bytes>,
+    waiting: usize,
 }
 
 /// One account's subject space on this core.
@@ -63,6 +74,9 @@ pub struct ShardState {
     interest_applied: Vec<Cell<u64>>,
     pub interest_acks: WaitQueue,
     pub clients: RefCell<HashMap<u64, Rc<ClientShared>>>,
+    next_probe: Cell<u64>,
+    /// Requests probed on every peer, waiting for their answers.
+    probes: RefCell<HashMap<u64, Probe>>,
     /// Connection writer tasks still running (shutdown waits for them to flush).
     pub writers_open: Cell<usize>,
     /// Counts of connections that have closed.
@@ -85,6 +99,8 @@ impl ShardState {
             interest_applied: (0..count).map(|_| Cell::new(0)).collect(),
             interest_acks: WaitQueue::new(),
             clients: RefCell::new(HashMap::new()),
+            next_probe: Cell::new(0),
+            probes: RefCell::new(HashMap::new()),
             writers_open: Cell::new(0),
             retired: ClientCounters::default(),
             rng: RefCell::new(SmallRng::from_entropy()),
@@ -173,7 +189,16 @@ impl ShardState {
         let mut applied = None;
         for event in batch.events {
             match event {
-                CoreEvent::Deliver(delivery) => self.deliver_forwarded(delivery),
+                CoreEvent::Deliver(delivery) => {
+                    let probe = delivery.probe;
+                    let delivered = self.deliver_forwarded(delivery);
+                    if let Some(probe) = probe {
+                        self.outboxes[from].push(CoreEvent::ProbeResult { probe, delivered });
+                    }
+                }
+                CoreEvent::ProbeResult { probe, delivered } => {
+                    self.probe_answered(probe, delivered)
+                }
                 CoreEvent::Interest {
                     account,
                     subject,
@@ -198,13 +223,15 @@ impl ShardState {
     }
 
     /// A message another core chose us for: all our plain matches, and one member of each
-    /// queue group the sender picked this core for.
-    fn deliver_forwarded(&self, d: Delivery) {
+    /// queue group the sender picked this core for (of every local group, for a probe).
+    /// Returns whether anyone here was given the message.
+    fn deliver_forwarded(&self, d: Delivery) -> bool {
         let acct = &self.accounts[d.account as usize];
         let matches = acct.local.borrow_mut().matches(&d.subject);
         let mut finished = Vec::new();
+        let mut delivered = false;
         for sub in &matches.plain {
-            super::client::deliver(
+            delivered |= deliver(
                 &sub.0,
                 &d.subject,
                 d.reply.as_deref(),
@@ -213,21 +240,17 @@ impl ShardState {
                 &mut finished,
             );
         }
-        for queue in &d.queues {
-            let Some(group) = matches.queues.iter().find(|g| g.name == *queue) else {
-                // The members left after the sender chose us; core NATS is at-most-once.
+        for group in &matches.queues {
+            if d.probe.is_none() && !d.queues.contains(&group.name) {
                 continue;
-            };
-            let live: Vec<&SubRef> = group
-                .members
-                .iter()
-                .filter(|s| !s.0.client.is_closed())
-                .collect();
+            }
+            // Members may have left after the sender chose us; core NATS is at-most-once.
+            let live: Vec<&SubRef> = group.members.iter().filter(|s| s.0.is_live()).collect();
             if live.is_empty() {
                 continue;
             }
             let pick = live[self.random_below(live.len() as u64) as usize];
-            super::client::deliver(
+            delivered |= deliver(
                 &pick.0,
                 &d.subject,
                 d.reply.as_deref(),
@@ -238,7 +261,62 @@ impl ShardState {
         }
         drop(matches);
         for sub in finished {
-            super::client::auto_unsubscribed(self, &sub);
+            auto_unsubscribed(self, &sub);
+        }
+        delivered
+    }
+
+    /// Sends `request` to every peer as a probe; the requester gets its 503 only if every
+    /// peer answers that it delivered to nobody.
+    pub fn start_probe(&self, client: &Rc<ClientShared>, request: Delivery) {
+        if self.probes.borrow().len() >= NO_RESPONDERS_PROBES_PENDING_MAX {
+            if let Some(reply) = &request.reply {
+                send_no_responders(self, client, &request.subject, reply);
+            }
+            return;
+        }
+        let id = self.next_probe.get() + 1;
+        self.next_probe.set(id);
+        let peers = self.count - 1;
+        self.probes.borrow_mut().insert(
+            id,
+            Probe {
+                client: client.clone(),
+                subject: request.subject.clone(),
+                reply: request.reply.clone(),
+                waiting: peers,
+            },
+        );
+        for peer in self.peers() {
+            self.outboxes[peer].push(CoreEvent::Deliver(Delivery {
+                account: request.account,
+                subject: request.subject.clone(),
+                reply: request.reply.clone(),
+                header_len: request.header_len,
+                body: request.body.clone(),
+                queues: Vec::new(),
+                probe: Some(id),
+            }));
+        }
+    }
+
+    fn probe_answered(&self, id: u64, delivered: bool) {
+        let mut probes = self.probes.borrow_mut();
+        let Some(probe) = probes.get_mut(&id) else {
+            return;
+        };
+        if delivered {
+            probes.remove(&id);
+            return;
+        }
+        probe.waiting -= 1;
+        if probe.waiting > 0 {
+            return;
+        }
+        let probe = probes.remove(&id).expect("present: just looked up");
+        drop(probes);
+        if let Some(reply) = &probe.reply {
+            send_no_responders(self, &probe.client, &probe.subject, reply);
         }
     }
 
