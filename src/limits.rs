@@ -38,7 +38,3 @@ pub const CONTROL_POLL_MS: u64 = 50;
 
 /// The first server PING is sent about this long after CONNECT (nats-server: 2 s + jitter).
 pub const FIRST_PING_DELAY_MS: u64 = 2_000;
-
-/// Requests waiting for peers' answers to a no-responders probe. Past this, a request with no
-/// known interest gets its 503 at once (the exact answer is a refinement, not a necessity).
-pub const NO_RESPONDERS_PROBES_PENDING_MAX: usize = 65_536;

@@ -9,6 +9,7 @@
 //! `join()` and a mesh join waits forever for a peer that never started.
 
 use std::future::Future;
+
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,19 @@ impl<M: Send> MeshReceiver<M> {
     /// The next item, or None once the sender closed the ring.
     pub async fn recv(&self) -> Option<M> {
         self.ring.recv().await
+    }
+
+    /// The next item if one is in the ring now. Lets a shard apply what a peer already sent
+    /// before acting, without waiting for its receiving task to be scheduled.
+    pub fn try_recv(&self) -> Option<M> {
+        let mut recv = std::pin::pin!(self.ring.recv());
+        // A pending poll leaves this no-op waker in glommio's per-channel waker list (it
+        // appends, never replaces, so the receiving task's own waker stays registered).
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match recv.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(item) => item,
+            std::task::Poll::Pending => None,
+        }
     }
 }
 
@@ -210,6 +224,14 @@ where
                 let mut guard = guard;
                 let (senders, receivers) = match mesh {
                     Some(mesh) => match mesh.join().await {
+                        // glommio numbers mesh peers by executor id, which follows spawn
+                        // order; shard ids must be the same numbers or sends go astray.
+                        Ok((s, _)) if s.peer_id() != id => {
+                            return Err(format!(
+                                "mesh peer id {} does not match shard id {id}",
+                                s.peer_id()
+                            ))
+                        }
                         Ok((s, r)) => (Some(s), Some(r)),
                         Err(e) => return Err(format!("joining the shard mesh failed: {e}")),
                     },

@@ -96,6 +96,11 @@ fn load(scenario: Scenario, args: LoadArgs) -> Result<(), String> {
         std::fs::write(path, svg::percentile_plot(&points, &title))
             .map_err(|e| format!("can not write {}: {e}", path.display()))?;
     }
+    if plan.output == Output::Csv {
+        for error in &outcome.errors {
+            eprintln!("tern bench: {error}");
+        }
+    }
     match outcome.errors.len() {
         0 => Ok(()),
         failed => Err(format!("{failed} client(s) failed (see above)")),

@@ -101,6 +101,34 @@ pub struct ClientCounters {
     pub out_bytes: Cell<u64>,
 }
 
+/// A message on its way to one subscription: borrowed parts of a publish, shared `Bytes` so an
+/// internal subscriber can keep them without copying.
+pub struct Outgoing<'a> {
+    pub subject: &'a Bytes,
+    pub reply: Option<&'a Bytes>,
+    pub header_len: Option<usize>,
+    pub body: &'a Bytes,
+}
+
+/// A message delivered to a server-side (internal) subscription.
+#[derive(Clone, Debug)]
+pub struct InternalMessage {
+    pub sid: Bytes,
+    pub subject: Bytes,
+    pub reply: Option<Bytes>,
+    pub header_len: Option<usize>,
+    pub body: Bytes,
+}
+
+/// Where a connection's deliveries go when it is the server itself, not a socket: a queue
+/// that the internal client's own task drains, so handlers never run inside a delivery loop
+/// (they may publish and subscribe freely).
+#[derive(Default)]
+pub struct InternalQueue {
+    pub messages: RefCell<std::collections::VecDeque<InternalMessage>>,
+    pub bytes: Cell<usize>,
+}
+
 /// The part of a connection that deliveries and timers reach.
 pub struct ClientShared {
     pub cid: u64,
@@ -120,12 +148,53 @@ pub struct ClientShared {
     pub pings_outstanding: Cell<u32>,
     pub authenticated: Cell<bool>,
     pub subs: RefCell<HashMap<Bytes, Rc<LocalSub>>>,
-    /// Interest sequence of this connection's latest subscription change.
-    pub interest_seq: Cell<u64>,
     pub name: RefCell<String>,
+    /// Set for the server's own clients (see `server::internal`).
+    pub internal: Option<InternalQueue>,
 }
 
 impl ClientShared {
+    /// A client with nats-server's CONNECT defaults, before its CONNECT arrives.
+    pub fn new(
+        cid: u64,
+        account: AccountId,
+        pending_bytes_max: usize,
+        authenticated: bool,
+    ) -> ClientShared {
+        ClientShared {
+            cid,
+            account,
+            counters: ClientCounters::default(),
+            pending: RefCell::new(Vec::with_capacity(4096)),
+            pending_bytes_max,
+            pending_signal: Signal::new(),
+            closing: Cell::new(None),
+            flush_on_close: Cell::new(true),
+            echo: Cell::new(true),
+            headers: Cell::new(false),
+            no_responders: Cell::new(false),
+            protocol: Cell::new(0),
+            last_read: Cell::new(Instant::now()),
+            pings_outstanding: Cell::new(0),
+            authenticated: Cell::new(authenticated),
+            subs: RefCell::new(HashMap::new()),
+            name: RefCell::new(String::new()),
+            internal: None,
+        }
+    }
+
+    /// A server-side client: deliveries are queued for its handlers instead of written out.
+    pub fn new_internal(cid: u64, account: AccountId, pending_bytes_max: usize) -> ClientShared {
+        let mut client = ClientShared::new(cid, account, pending_bytes_max, true);
+        client.internal = Some(InternalQueue::default());
+        client.headers.set(true);
+        client
+    }
+
+    /// Wakes whoever drains this client's output (its writer, or its internal handler task).
+    pub async fn output_ready(&self) {
+        self.pending_signal.wait().await
+    }
     pub fn is_closed(&self) -> bool {
         self.closing.get().is_some()
     }
@@ -171,24 +240,46 @@ impl ClientShared {
         self.close(reason, true);
     }
 
-    fn write_msg(
-        &self,
-        subject: &[u8],
-        sid: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        body: &[u8],
-    ) {
-        let mut pending = self.pending.borrow_mut();
-        encode_msg_line(&mut pending, subject, sid, reply, header_len, body.len());
-        pending.extend_from_slice(body);
-        pending.extend_from_slice(b"\r\n");
-        let over = pending.len() > self.pending_bytes_max;
-        drop(pending);
+    fn write_msg(&self, sid: &Bytes, msg: &Outgoing) {
+        let body_len = msg.body.len();
         self.counters.out_msgs.set(self.counters.out_msgs.get() + 1);
         self.counters
             .out_bytes
-            .set(self.counters.out_bytes.get() + body.len() as u64);
+            .set(self.counters.out_bytes.get() + body_len as u64);
+        if let Some(queue) = &self.internal {
+            // An internal subscriber that falls behind loses messages rather than memory;
+            // like a slow consumer, it alone is affected.
+            if queue.bytes.get() + body_len > self.pending_bytes_max {
+                tracing::warn!(
+                    cid = self.cid,
+                    "internal subscriber is behind: message dropped"
+                );
+                return;
+            }
+            queue.bytes.set(queue.bytes.get() + body_len);
+            queue.messages.borrow_mut().push_back(InternalMessage {
+                sid: sid.clone(),
+                subject: msg.subject.clone(),
+                reply: msg.reply.cloned(),
+                header_len: msg.header_len,
+                body: msg.body.clone(),
+            });
+            self.pending_signal.set();
+            return;
+        }
+        let mut pending = self.pending.borrow_mut();
+        encode_msg_line(
+            &mut pending,
+            msg.subject,
+            sid,
+            msg.reply.map(|r| &r[..]),
+            msg.header_len,
+            body_len,
+        );
+        pending.extend_from_slice(msg.body);
+        pending.extend_from_slice(b"\r\n");
+        let over = pending.len() > self.pending_bytes_max;
+        drop(pending);
         if over {
             self.close(CloseReason::SlowConsumerPendingBytes, false);
         } else {
@@ -199,20 +290,12 @@ impl ClientShared {
 
 /// Delivers one message to one subscription; collects subscriptions that reached their
 /// auto-unsubscribe count into `finished` (removed by the caller once it stops iterating).
-pub fn deliver(
-    sub: &Rc<LocalSub>,
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    header_len: Option<usize>,
-    body: &[u8],
-    finished: &mut Vec<Rc<LocalSub>>,
-) -> bool {
+pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSub>>) -> bool {
     if !sub.is_live() {
         return false;
     }
     sub.delivered.set(sub.delivered.get() + 1);
-    sub.client
-        .write_msg(subject, &sub.sid, reply, header_len, body);
+    sub.client.write_msg(&sub.sid, msg);
     if sub.exhausted() {
         finished.push(sub.clone());
     }
@@ -223,10 +306,7 @@ pub fn deliver(
 pub fn auto_unsubscribed(state: &ShardState, sub: &Rc<LocalSub>) {
     let removed = sub.client.subs.borrow_mut().remove(&sub.sid);
     if removed.is_some() {
-        let seq = state.remove_subscription(sub.client.account, sub);
-        sub.client
-            .interest_seq
-            .set(sub.client.interest_seq.get().max(seq));
+        state.remove_subscription(sub.client.account, sub);
     }
 }
 
@@ -239,26 +319,12 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     let _ = conn.set_nodelay(true);
     let (reader, writer) = conn.split();
 
-    let client = Rc::new(ClientShared {
+    let client = Rc::new(ClientShared::new(
         cid,
-        account: 0,
-        counters: ClientCounters::default(),
-        pending: RefCell::new(Vec::with_capacity(4096)),
-        pending_bytes_max: options.max_pending_bytes,
-        pending_signal: Signal::new(),
-        closing: Cell::new(None),
-        flush_on_close: Cell::new(true),
-        echo: Cell::new(true),
-        headers: Cell::new(false),
-        no_responders: Cell::new(false),
-        protocol: Cell::new(0),
-        last_read: Cell::new(Instant::now()),
-        pings_outstanding: Cell::new(0),
-        authenticated: Cell::new(!shared.auth.required()),
-        subs: RefCell::new(HashMap::new()),
-        interest_seq: Cell::new(0),
-        name: RefCell::new(String::new()),
-    });
+        0,
+        options.max_pending_bytes,
+        !shared.auth.required(),
+    ));
 
     let mut info = Vec::with_capacity(512);
     shared.write_info(&mut info, cid, peer.map(|p| p.ip().to_string()));
@@ -475,6 +541,21 @@ impl Session {
         }
     }
 
+    /// A subscription change counts as processed once it is in every peer's ring; that is
+    /// normally done on the spot, and only a full ring makes us wait (and stop reading).
+    async fn await_interest_pushed(&self, seq: u64) {
+        if seq == 0 || self.state.interest_pushed(seq) {
+            return;
+        }
+        for peer in self.state.peers() {
+            let state = &self.state;
+            state.outboxes[peer]
+                .room
+                .wait_until(|| state.interest_pushed(seq) || self.client.is_closed())
+                .await;
+        }
+    }
+
     fn ok(&self) {
         if self.verbose {
             self.client.send(b"+OK\r\n");
@@ -499,21 +580,20 @@ impl Session {
                 subject,
                 queue,
                 sid,
-            } => self.subscribe(subject, queue, sid),
+            } => {
+                if let Some(seq) = self.subscribe(subject, queue, sid) {
+                    self.await_interest_pushed(seq).await;
+                    self.ok();
+                }
+                Next::Continue
+            }
             ClientOp::Unsub { sid, max_msgs } => {
-                self.unsubscribe(&sid, max_msgs);
+                let seq = self.unsubscribe(&sid, max_msgs);
+                self.await_interest_pushed(seq).await;
                 self.ok();
                 Next::Continue
             }
             ClientOp::Ping => {
-                let seq = self.client.interest_seq.get();
-                if !self.state.interest_settled(seq) {
-                    let state = &self.state;
-                    state
-                        .interest_acks
-                        .wait_until(|| state.interest_settled(seq))
-                        .await;
-                }
                 self.client.send(b"PONG\r\n");
                 Next::Continue
             }
@@ -577,16 +657,17 @@ impl Session {
         Next::Continue
     }
 
-    fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Next {
+    /// Some(interest seq) when the subscription was made (or already existed), None when
+    /// an -ERR was sent instead.
+    fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Option<u64> {
         let valid = is_valid_subject(&subject) && queue.as_deref().is_none_or(is_valid_queue_name);
         if !valid {
             self.client.send_err("Invalid Subject");
-            return Next::Continue;
+            return None;
         }
         if self.client.subs.borrow().contains_key(&sid) {
             // nats-server keeps the existing subscription when a sid is reused.
-            self.ok();
-            return Next::Continue;
+            return Some(0);
         }
         let max = match self.state.shared.options.max_subscriptions {
             0 => SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX,
@@ -594,7 +675,7 @@ impl Session {
         };
         if self.client.subs.borrow().len() >= max {
             self.client.send_err("maximum subscriptions exceeded");
-            return Next::Continue;
+            return None;
         }
         let sub = Rc::new(LocalSub {
             client: self.client.clone(),
@@ -606,29 +687,29 @@ impl Session {
         });
         match self.state.add_subscription(self.client.account, &sub) {
             Ok(seq) => {
-                self.client
-                    .interest_seq
-                    .set(self.client.interest_seq.get().max(seq));
                 self.client.subs.borrow_mut().insert(sid, sub);
-                self.ok();
+                Some(seq)
             }
-            Err(_) => self.client.send_err("Invalid Subject"),
+            Err(_) => {
+                self.client.send_err("Invalid Subject");
+                None
+            }
         }
-        Next::Continue
     }
 
-    fn unsubscribe(&mut self, sid: &[u8], max_msgs: Option<u64>) {
+    /// Returns the interest seq of the removal (0 if nothing to wait for).
+    fn unsubscribe(&mut self, sid: &[u8], max_msgs: Option<u64>) -> u64 {
         let Some(sub) = self.client.subs.borrow().get(sid).cloned() else {
-            return;
+            return 0;
         };
         match max_msgs {
-            Some(max) if max > sub.delivered.get() => sub.max_msgs.set(max),
+            Some(max) if max > sub.delivered.get() => {
+                sub.max_msgs.set(max);
+                0
+            }
             _ => {
                 self.client.subs.borrow_mut().remove(sid);
-                let seq = self.state.remove_subscription(self.client.account, &sub);
-                self.client
-                    .interest_seq
-                    .set(self.client.interest_seq.get().max(seq));
+                self.state.remove_subscription(self.client.account, &sub)
             }
         }
     }
@@ -654,12 +735,7 @@ impl Session {
         let delivered = route(&self.state, &self.client, &p);
         if !delivered && self.client.no_responders.get() {
             if let Some(reply) = &p.reply {
-                if self.state.count > 1 {
-                    self.state
-                        .start_probe(&self.client, delivery(&self.client, &p, Vec::new()));
-                } else {
-                    send_no_responders(&self.state, &self.client, &p.subject, reply);
-                }
+                send_no_responders(&self.state, &self.client, &p.subject, reply);
             }
         }
         Next::Continue
@@ -670,8 +746,8 @@ impl Session {
 pub fn send_no_responders(
     state: &ShardState,
     client: &Rc<ClientShared>,
-    subject: &[u8],
-    reply: &[u8],
+    subject: &Bytes,
+    reply: &Bytes,
 ) {
     if client.is_closed() {
         return;
@@ -688,14 +764,14 @@ pub fn send_no_responders(
     let mut headers = Vec::with_capacity(48 + subject.len());
     no_responders_headers(&mut headers, subject);
     let mut finished = Vec::new();
-    deliver(
-        &sub.0,
-        reply,
-        None,
-        Some(headers.len()),
-        &headers,
-        &mut finished,
-    );
+    let headers = Bytes::from(headers);
+    let msg = Outgoing {
+        subject: reply,
+        reply: None,
+        header_len: Some(headers.len()),
+        body: &headers,
+    };
+    deliver(&sub.0, &msg, &mut finished);
     drop(matches);
     for sub in finished {
         auto_unsubscribed(state, &sub);
@@ -710,19 +786,24 @@ fn delivery(client: &ClientShared, p: &Publish, queues: Vec<Bytes>) -> Delivery 
         header_len: p.header_len,
         body: p.body.clone(),
         queues,
-        probe: None,
     }
 }
 
 /// Routes one publish from a local client: local plain subscribers, one member per queue
 /// group chosen over all cores by weight, and one forward per interested peer core.
 /// Returns whether anyone (local or remote) was given the message.
-fn route(state: &ShardState, client: &Rc<ClientShared>, p: &Publish) -> bool {
+pub(super) fn route(state: &ShardState, client: &Rc<ClientShared>, p: &Publish) -> bool {
+    state.catch_up_interest();
     let acct = &state.accounts[client.account as usize];
     let local = acct.local.borrow_mut().matches(&p.subject);
     let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(&p.subject));
     let echo = client.echo.get();
-    let reply = p.reply.as_deref();
+    let msg = Outgoing {
+        subject: &p.subject,
+        reply: p.reply.as_ref(),
+        header_len: p.header_len,
+        body: &p.body,
+    };
     let mut finished = Vec::new();
     let mut delivered = false;
 
@@ -730,14 +811,7 @@ fn route(state: &ShardState, client: &Rc<ClientShared>, p: &Publish) -> bool {
         if !echo && Rc::ptr_eq(&sub.0.client, client) {
             continue;
         }
-        delivered |= deliver(
-            &sub.0,
-            &p.subject,
-            reply,
-            p.header_len,
-            &p.body,
-            &mut finished,
-        );
+        delivered |= deliver(&sub.0, &msg, &mut finished);
     }
 
     // Which peers get a forward, and for which queue groups.
@@ -772,14 +846,7 @@ fn route(state: &ShardState, client: &Rc<ClientShared>, p: &Publish) -> bool {
         }
         let mut pick = state.random_below(total);
         if pick < members.len() as u64 {
-            delivered |= deliver(
-                members[pick as usize],
-                &p.subject,
-                reply,
-                p.header_len,
-                &p.body,
-                &mut finished,
-            );
+            delivered |= deliver(members[pick as usize], &msg, &mut finished);
             continue;
         }
         pick -= members.len() as u64;

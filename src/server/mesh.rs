@@ -10,13 +10,16 @@
 //! core owns them after `recv` and drops them. Payloads are `Bytes`, so the bytes themselves
 //! are shared, not copied, and freed by whichever core drops the last reference.
 //!
-//! Interest barrier: every interest update carries a per-origin sequence number, and every
-//! batch carries back the highest sequence the sender has applied from the receiver. A
-//! connection's PONG is held until all peers have applied its subscriptions, so a client that
-//! subscribes and flushes can rely on publishers on other cores seeing the subscription,
-//! exactly as with a single nats-server.
+//! Interest is linearizable, as in a single nats-server: once a core has processed a SUB,
+//! any publish processed afterwards on any core sees it. A SUB's interest event is pushed
+//! into the rings at once (not at the next batch flush), and then its sequence number is
+//! published in [`InterestClock`]; a core about to route a publish first checks the clock
+//! with one atomic load and, if a peer has published interest it has not applied yet,
+//! drains that peer's ring before routing. async-nats's `flush()` makes no round trip to the
+//! server, so clients rely on this ordering without any PING/PONG to anchor it.
 
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use shards::sync::{Signal, WaitQueue};
@@ -31,8 +34,6 @@ pub enum CoreEvent {
     /// delivers it to all its matching plain subscriptions and to one member of each queue
     /// group named in `queues` (the sender already chose this core for those groups).
     Deliver(Delivery),
-    /// Answer to a [`Delivery`] sent as a probe: whether this core delivered it to anyone.
-    ProbeResult { probe: u64, delivered: bool },
     /// The sending core now has `count` subscriptions on (subject, queue).
     Interest {
         account: AccountId,
@@ -50,29 +51,58 @@ pub struct Delivery {
     pub header_len: Option<usize>,
     pub body: Bytes,
     pub queues: Vec<Bytes>,
-    /// Set when the sender knew of no interest anywhere for a request whose publisher wants
-    /// no-responders: the receiver delivers to its local subscribers (one member per local
-    /// queue group) and answers with [`CoreEvent::ProbeResult`], so the 503 is sent only if
-    /// no core had a subscriber when the probe reached it. Interest updates travel
-    /// asynchronously, so without this a request racing a brand-new responder on another core
-    /// would be refused although nats-server would have delivered it.
-    pub probe: Option<u64>,
 }
 
 /// One ring item.
 pub struct Batch {
     pub events: Vec<CoreEvent>,
-    /// Highest interest sequence of the receiver's that the sender has applied.
-    pub interest_seq_applied: u64,
+    /// Highest interest sequence among `events` (0 if none).
+    pub interest_seq: u64,
+}
+
+/// Interest sequence numbers each core has pushed into each peer's ring, readable by all
+/// cores. Written only after the push, with Release; read with Acquire, so a reader that
+/// sees a number finds the event in the ring (or already applied).
+pub struct InterestClock {
+    cores: usize,
+    /// `[from * cores + to]`: highest interest seq `from` has pushed into the ring to `to`.
+    pushed: Vec<AtomicU64>,
+    /// `[to]`: bumped after any push of interest towards `to`; the cheap per-publish check.
+    version: Vec<AtomicU64>,
+}
+
+impl InterestClock {
+    pub fn new(cores: usize) -> Self {
+        InterestClock {
+            cores,
+            pushed: (0..cores * cores).map(|_| AtomicU64::new(0)).collect(),
+            version: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub fn record_push(&self, from: usize, to: usize, seq: u64) {
+        self.pushed[from * self.cores + to].fetch_max(seq, Ordering::Release);
+        self.version[to].fetch_add(1, Ordering::Release);
+    }
+
+    pub fn version(&self, to: usize) -> u64 {
+        self.version[to].load(Ordering::Acquire)
+    }
+
+    pub fn pushed(&self, from: usize, to: usize) -> u64 {
+        self.pushed[from * self.cores + to].load(Ordering::Acquire)
+    }
 }
 
 /// Events waiting for one peer.
 pub struct Outbox {
     events: RefCell<Vec<CoreEvent>>,
     payload_bytes: Cell<usize>,
-    /// Highest interest seq from this peer that we applied and still owe it an ack for.
-    ack_owed: Cell<u64>,
-    ack_sent: Cell<u64>,
+    interest_seq: Cell<u64>,
+    /// A batch that found the ring full, sent by the flusher before anything newer.
+    stalled: RefCell<Option<Batch>>,
+    /// The flusher is waiting for room in the ring.
+    sending: Cell<bool>,
     /// Wakes this peer's flusher.
     pub flush: Signal,
     /// Wakes connections waiting for room.
@@ -84,8 +114,9 @@ impl Default for Outbox {
         Outbox {
             events: RefCell::new(Vec::new()),
             payload_bytes: Cell::new(0),
-            ack_owed: Cell::new(0),
-            ack_sent: Cell::new(0),
+            interest_seq: Cell::new(0),
+            stalled: RefCell::new(None),
+            sending: Cell::new(false),
             flush: Signal::new(),
             room: WaitQueue::new(),
         }
@@ -94,9 +125,11 @@ impl Default for Outbox {
 
 impl Outbox {
     pub fn push(&self, event: CoreEvent) {
-        if let CoreEvent::Deliver(d) = &event {
-            self.payload_bytes
-                .set(self.payload_bytes.get() + d.body.len());
+        match &event {
+            CoreEvent::Deliver(d) => self
+                .payload_bytes
+                .set(self.payload_bytes.get() + d.body.len()),
+            CoreEvent::Interest { seq, .. } => self.interest_seq.set(*seq),
         }
         let mut events = self.events.borrow_mut();
         if events.is_empty() {
@@ -111,25 +144,35 @@ impl Outbox {
             || self.payload_bytes.get() >= OUTBOX_BYTES_MAX
     }
 
-    pub fn owe_ack(&self, seq: u64) {
-        if seq > self.ack_owed.get() {
-            self.ack_owed.set(seq);
-            self.flush.set();
+    /// The next ring item: a stalled batch first, then everything queued.
+    pub fn next_batch(&self) -> Option<Batch> {
+        if let Some(batch) = self.stalled.borrow_mut().take() {
+            return Some(batch);
         }
-    }
-
-    /// Everything queued, as one ring item; None if there is nothing to say.
-    pub fn take_batch(&self) -> Option<Batch> {
         let events = std::mem::take(&mut *self.events.borrow_mut());
-        let ack = self.ack_owed.get();
-        if events.is_empty() && ack == self.ack_sent.get() {
+        if events.is_empty() {
             return None;
         }
         self.payload_bytes.set(0);
-        self.ack_sent.set(ack);
         Some(Batch {
             events,
-            interest_seq_applied: ack,
+            interest_seq: self.interest_seq.replace(0),
         })
+    }
+
+    /// Whether the flusher owns the ring right now (then only it may push, to keep order).
+    pub fn flusher_busy(&self) -> bool {
+        self.sending.get() || self.stalled.borrow().is_some()
+    }
+
+    pub fn set_sending(&self, sending: bool) {
+        self.sending.set(sending);
+    }
+
+    /// Keeps a batch the ring had no room for; the flusher sends it next.
+    pub fn stall(&self, batch: Batch) {
+        debug_assert!(self.stalled.borrow().is_none());
+        *self.stalled.borrow_mut() = Some(batch);
+        self.flush.set();
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod control;
+pub mod internal;
 pub mod mesh;
 pub mod shard;
 
@@ -92,6 +93,7 @@ pub struct Shared {
     next_cid: AtomicU64,
     connections: AtomicUsize,
     pub total_connections: AtomicU64,
+    pub interest_clock: mesh::InterestClock,
 }
 
 impl Shared {
@@ -171,6 +173,7 @@ impl Server {
             .clone()
             .unwrap_or_else(|| server_id.clone());
         let auth = Auth::from_options(&options).map_err(ServerError::Startup)?;
+        let core_count = cores.len();
         let shared = Arc::new(Shared {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
             options,
@@ -185,6 +188,7 @@ impl Server {
             next_cid: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
+            interest_clock: mesh::InterestClock::new(core_count),
         });
         Ok(Server {
             shared,
@@ -203,6 +207,15 @@ impl Server {
 
     /// Runs every core until shutdown completes.
     pub fn run(self) -> Result<(), ServerError> {
+        self.run_with(|_state: &Rc<ShardState>| {})
+    }
+
+    /// Runs every core, calling `init` on each core once it is set up and before it accepts
+    /// connections: the place to start server-side services (internal subscriptions).
+    pub fn run_with<I>(self, init: I) -> Result<(), ServerError>
+    where
+        I: Fn(&Rc<ShardState>) + Send + Sync + Clone + 'static,
+    {
         let shared = self.shared.clone();
         let mut config = RuntimeConfig::new(shared.cores.clone());
         config.name = "tern".to_string();
@@ -212,9 +225,10 @@ impl Server {
         shards::run(config, move |shard: Shard<Batch>| {
             let shared = shared.clone();
             let listener = listeners.lock().ok().and_then(|mut l| l[shard.id()].take());
+            let init = init.clone();
             async move {
                 if let Some(listener) = listener {
-                    shard_main(shard, shared, listener).await;
+                    shard_main(shard, shared, listener, init).await;
                 }
             }
         })?;
@@ -268,22 +282,27 @@ fn new_server_id() -> String {
     id
 }
 
-async fn shard_main(mut shard: Shard<Batch>, shared: Arc<Shared>, listener: ListenerSocket) {
-    let receivers = shard.take_receivers();
+async fn shard_main<I: Fn(&Rc<ShardState>)>(
+    shard: Shard<Batch>,
+    shared: Arc<Shared>,
+    listener: ListenerSocket,
+    init: I,
+) {
     let state = Rc::new(ShardState::new(shard, shared, 1));
     for peer in state.peers() {
         shards::task::spawn(flush_loop(state.clone(), peer));
-    }
-    for receiver in receivers {
         let state = state.clone();
         shards::task::spawn(async move {
-            let from = receiver.from();
-            while let Some(batch) = receiver.recv().await {
-                state.apply_batch(from, batch);
+            while let Some(batch) = match state.receiver(peer) {
+                Some(receiver) => receiver.recv().await,
+                None => None,
+            } {
+                state.apply_batch(peer, batch);
                 shards::task::yield_if_needed().await;
             }
         });
     }
+    init(&state);
     let stop_accepting = Rc::new(Signal::new());
     shards::task::spawn(accept_loop(
         state.clone(),
@@ -316,10 +335,23 @@ async fn flush_loop(state: Rc<ShardState>, peer: usize) {
     let outbox = &state.outboxes[peer];
     loop {
         outbox.flush.wait().await;
-        while let Some(batch) = outbox.take_batch() {
+        while let Some(batch) = outbox.next_batch() {
+            let interest_seq = batch.interest_seq;
+            // The outbox is empty again: publishers waiting for room may go on.
             outbox.room.wake_all();
-            if state.shard.send(peer, batch).await.is_err() {
+            outbox.set_sending(true);
+            let sent = state.shard.send(peer, batch).await;
+            outbox.set_sending(false);
+            if sent.is_err() {
                 return;
+            }
+            if interest_seq > 0 {
+                state
+                    .shared
+                    .interest_clock
+                    .record_push(state.id, peer, interest_seq);
+                // Subscribers waiting for their interest to be pushed.
+                outbox.room.wake_all();
             }
         }
     }

@@ -11,15 +11,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use shards::sync::WaitQueue;
-use shards::Shard;
+use shards::{MeshReceiver, Shard};
 
-use super::client::{
-    auto_unsubscribed, deliver, send_no_responders, ClientCounters, ClientShared, LocalSub,
-};
+use super::client::{auto_unsubscribed, deliver, ClientCounters, ClientShared, LocalSub, Outgoing};
 use super::mesh::{AccountId, Batch, CoreEvent, Delivery, Outbox};
 use super::Shared;
-use crate::limits::NO_RESPONDERS_PROBES_PENDING_MAX;
 use crate::routing::{InterestCounts, RemoteInterest, SubjectIndex};
 
 /// A subscription as the subject index holds it: compared by identity, not by value, since
@@ -31,14 +27,6 @@ impl PartialEq for SubRef {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
     }
-}
-
-/// A request waiting for peers to say whether anyone took it.
-struct Probe {
-    client: Rc<ClientShared>,
-    subject: Bytes,
-    reply: Option<Bytes>,
-    waiting: usize,
 }
 
 /// One account's subject space on this core.
@@ -66,17 +54,15 @@ pub struct ShardState {
     pub accounts: Vec<AccountState>,
     /// Indexed by peer core; our own slot is unused.
     pub outboxes: Vec<Outbox>,
+    /// Indexed by peer core: the ring from that peer (our own slot is None).
+    receivers: Vec<Option<MeshReceiver<Batch>>>,
     /// Our latest interest sequence number (sent to every peer).
     interest_seq: Cell<u64>,
-    /// Per peer: the highest of our interest sequences that peer has applied.
-    interest_acked: Vec<Cell<u64>>,
     /// Per peer: the highest of that peer's interest sequences we have applied.
     interest_applied: Vec<Cell<u64>>,
-    pub interest_acks: WaitQueue,
+    /// The interest clock version we last caught up with.
+    interest_version_seen: Cell<u64>,
     pub clients: RefCell<HashMap<u64, Rc<ClientShared>>>,
-    next_probe: Cell<u64>,
-    /// Requests probed on every peer, waiting for their answers.
-    probes: RefCell<HashMap<u64, Probe>>,
     /// Connection writer tasks still running (shutdown waits for them to flush).
     pub writers_open: Cell<usize>,
     /// Counts of connections that have closed.
@@ -85,8 +71,13 @@ pub struct ShardState {
 }
 
 impl ShardState {
-    pub fn new(shard: Shard<Batch>, shared: Arc<Shared>, account_count: usize) -> Self {
+    pub fn new(mut shard: Shard<Batch>, shared: Arc<Shared>, account_count: usize) -> Self {
         let count = shard.count();
+        let mut receivers: Vec<Option<MeshReceiver<Batch>>> = (0..count).map(|_| None).collect();
+        for receiver in shard.take_receivers() {
+            let from = receiver.from();
+            receivers[from] = Some(receiver);
+        }
         ShardState {
             id: shard.id(),
             count,
@@ -94,13 +85,11 @@ impl ShardState {
             shard,
             accounts: (0..account_count).map(|_| AccountState::new()).collect(),
             outboxes: (0..count).map(|_| Outbox::default()).collect(),
+            receivers,
             interest_seq: Cell::new(0),
-            interest_acked: (0..count).map(|_| Cell::new(0)).collect(),
             interest_applied: (0..count).map(|_| Cell::new(0)).collect(),
-            interest_acks: WaitQueue::new(),
+            interest_version_seen: Cell::new(0),
             clients: RefCell::new(HashMap::new()),
-            next_probe: Cell::new(0),
-            probes: RefCell::new(HashMap::new()),
             writers_open: Cell::new(0),
             retired: ClientCounters::default(),
             rng: RefCell::new(SmallRng::from_entropy()),
@@ -111,13 +100,18 @@ impl ShardState {
         (0..self.count).filter(move |&p| p != self.id)
     }
 
+    pub fn receiver(&self, peer: usize) -> Option<&MeshReceiver<Batch>> {
+        self.receivers[peer].as_ref()
+    }
+
     pub fn random_below(&self, n: u64) -> u64 {
         debug_assert!(n > 0);
         self.rng.borrow_mut().gen_range(0..n)
     }
 
-    /// Registers a subscription; tells peers when this core's count for its key changed.
-    /// Returns the interest sequence the caller must see acknowledged before a PONG.
+    /// Registers a subscription and tells peers if this core's count for its key changed.
+    /// Returns the interest sequence that must be in every peer's ring before the change
+    /// counts as processed (0: nothing to wait for); see [`ShardState::interest_pushed`].
     pub fn add_subscription(
         &self,
         account: AccountId,
@@ -171,33 +165,69 @@ impl ShardState {
                 count,
                 seq,
             });
+            self.push_now(peer);
         }
         seq
     }
 
-    /// True once every peer has applied our interest updates up to `seq`.
-    pub fn interest_settled(&self, seq: u64) -> bool {
-        self.peers().all(|p| self.interest_acked[p].get() >= seq)
+    /// Puts the outbox into the ring now instead of at the flusher's next turn, unless the
+    /// flusher owns the ring (then order requires waiting for it).
+    fn push_now(&self, peer: usize) {
+        let outbox = &self.outboxes[peer];
+        if outbox.flusher_busy() {
+            return;
+        }
+        let Some(batch) = outbox.next_batch() else {
+            return;
+        };
+        let seq = batch.interest_seq;
+        match self.shard.try_send(peer, batch) {
+            Ok(()) => {
+                if seq > 0 {
+                    self.shared.interest_clock.record_push(self.id, peer, seq);
+                }
+                outbox.room.wake_all();
+            }
+            Err(batch) => outbox.stall(batch),
+        }
+    }
+
+    /// Whether interest sequence `seq` is in every peer's ring (so peers will see it before
+    /// routing anything else).
+    pub fn interest_pushed(&self, seq: u64) -> bool {
+        let clock = &self.shared.interest_clock;
+        self.peers().all(|peer| clock.pushed(self.id, peer) >= seq)
+    }
+
+    /// Applies interest that peers have already put in our rings, before routing a publish.
+    /// One atomic load when nothing changed.
+    pub fn catch_up_interest(&self) {
+        if self.count == 1 {
+            return;
+        }
+        let clock = &self.shared.interest_clock;
+        let version = clock.version(self.id);
+        if version == self.interest_version_seen.get() {
+            return;
+        }
+        self.interest_version_seen.set(version);
+        for peer in self.peers() {
+            let target = clock.pushed(peer, self.id);
+            while self.interest_applied[peer].get() < target {
+                let Some(batch) = self.receiver(peer).and_then(|r| r.try_recv()) else {
+                    break;
+                };
+                self.apply_batch(peer, batch);
+            }
+        }
     }
 
     /// Applies one ring item from `from`.
     pub fn apply_batch(&self, from: usize, batch: Batch) {
-        if batch.interest_seq_applied > self.interest_acked[from].get() {
-            self.interest_acked[from].set(batch.interest_seq_applied);
-            self.interest_acks.wake_all();
-        }
-        let mut applied = None;
         for event in batch.events {
             match event {
                 CoreEvent::Deliver(delivery) => {
-                    let probe = delivery.probe;
-                    let delivered = self.deliver_forwarded(delivery);
-                    if let Some(probe) = probe {
-                        self.outboxes[from].push(CoreEvent::ProbeResult { probe, delivered });
-                    }
-                }
-                CoreEvent::ProbeResult { probe, delivered } => {
-                    self.probe_answered(probe, delivered)
+                    self.deliver_forwarded(delivery);
                 }
                 CoreEvent::Interest {
                     account,
@@ -212,36 +242,29 @@ impl ShardState {
                         .remote
                         .borrow_mut()
                         .set(from, &subject, queue.as_deref(), count);
-                    applied = Some(seq);
+                    self.interest_applied[from].set(seq);
                 }
             }
-        }
-        if let Some(seq) = applied {
-            self.interest_applied[from].set(seq);
-            self.outboxes[from].owe_ack(seq);
         }
     }
 
     /// A message another core chose us for: all our plain matches, and one member of each
-    /// queue group the sender picked this core for (of every local group, for a probe).
-    /// Returns whether anyone here was given the message.
-    fn deliver_forwarded(&self, d: Delivery) -> bool {
+    /// queue group the sender picked this core for.
+    fn deliver_forwarded(&self, d: Delivery) {
         let acct = &self.accounts[d.account as usize];
         let matches = acct.local.borrow_mut().matches(&d.subject);
+        let msg = Outgoing {
+            subject: &d.subject,
+            reply: d.reply.as_ref(),
+            header_len: d.header_len,
+            body: &d.body,
+        };
         let mut finished = Vec::new();
-        let mut delivered = false;
         for sub in &matches.plain {
-            delivered |= deliver(
-                &sub.0,
-                &d.subject,
-                d.reply.as_deref(),
-                d.header_len,
-                &d.body,
-                &mut finished,
-            );
+            deliver(&sub.0, &msg, &mut finished);
         }
         for group in &matches.queues {
-            if d.probe.is_none() && !d.queues.contains(&group.name) {
+            if !d.queues.contains(&group.name) {
                 continue;
             }
             // Members may have left after the sender chose us; core NATS is at-most-once.
@@ -250,73 +273,11 @@ impl ShardState {
                 continue;
             }
             let pick = live[self.random_below(live.len() as u64) as usize];
-            delivered |= deliver(
-                &pick.0,
-                &d.subject,
-                d.reply.as_deref(),
-                d.header_len,
-                &d.body,
-                &mut finished,
-            );
+            deliver(&pick.0, &msg, &mut finished);
         }
         drop(matches);
         for sub in finished {
             auto_unsubscribed(self, &sub);
-        }
-        delivered
-    }
-
-    /// Sends `request` to every peer as a probe; the requester gets its 503 only if every
-    /// peer answers that it delivered to nobody.
-    pub fn start_probe(&self, client: &Rc<ClientShared>, request: Delivery) {
-        if self.probes.borrow().len() >= NO_RESPONDERS_PROBES_PENDING_MAX {
-            if let Some(reply) = &request.reply {
-                send_no_responders(self, client, &request.subject, reply);
-            }
-            return;
-        }
-        let id = self.next_probe.get() + 1;
-        self.next_probe.set(id);
-        let peers = self.count - 1;
-        self.probes.borrow_mut().insert(
-            id,
-            Probe {
-                client: client.clone(),
-                subject: request.subject.clone(),
-                reply: request.reply.clone(),
-                waiting: peers,
-            },
-        );
-        for peer in self.peers() {
-            self.outboxes[peer].push(CoreEvent::Deliver(Delivery {
-                account: request.account,
-                subject: request.subject.clone(),
-                reply: request.reply.clone(),
-                header_len: request.header_len,
-                body: request.body.clone(),
-                queues: Vec::new(),
-                probe: Some(id),
-            }));
-        }
-    }
-
-    fn probe_answered(&self, id: u64, delivered: bool) {
-        let mut probes = self.probes.borrow_mut();
-        let Some(probe) = probes.get_mut(&id) else {
-            return;
-        };
-        if delivered {
-            probes.remove(&id);
-            return;
-        }
-        probe.waiting -= 1;
-        if probe.waiting > 0 {
-            return;
-        }
-        let probe = probes.remove(&id).expect("present: just looked up");
-        drop(probes);
-        if let Some(reply) = &probe.reply {
-            send_no_responders(self, &probe.client, &probe.subject, reply);
         }
     }
 

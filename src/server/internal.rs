@@ -1,0 +1,141 @@
+//! Server-side clients: subscriptions and publishes made by tern itself rather than by a
+//! connection (JetStream's API and stream capture are built on these).
+//!
+//! An internal client is a [`ClientShared`] without a socket. Its subscriptions live in the
+//! same subject index and take part in cross-core interest like any other, so a message
+//! published on any core reaches an internal subscriber on any core. Deliveries are queued
+//! and handed to the handlers by the client's own task, never inside a delivery loop, so a
+//! handler may publish (reply) and subscribe as it likes.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use bytes::Bytes;
+
+use super::client::{route, ClientShared, CloseReason, InternalMessage, LocalSub};
+use super::mesh::AccountId;
+use super::shard::ShardState;
+use crate::protocol::Publish;
+use crate::routing::{is_valid_queue_name, is_valid_subject, IndexError};
+
+pub type Handler = Rc<dyn Fn(InternalMessage)>;
+
+pub struct InternalClient {
+    state: Rc<ShardState>,
+    client: Rc<ClientShared>,
+    handlers: RefCell<HashMap<Bytes, Handler>>,
+    next_sid: Cell<u64>,
+}
+
+impl InternalClient {
+    /// A new server-side client of `account` on the current core.
+    pub fn new(state: &Rc<ShardState>, account: AccountId) -> Rc<InternalClient> {
+        let cid = state.shared.next_client_id();
+        let client = Rc::new(ClientShared::new_internal(
+            cid,
+            account,
+            state.shared.options.max_pending_bytes,
+        ));
+        let internal = Rc::new(InternalClient {
+            state: state.clone(),
+            client: client.clone(),
+            handlers: RefCell::new(HashMap::new()),
+            next_sid: Cell::new(1),
+        });
+        shards::task::spawn(dispatch(client, Rc::downgrade(&internal)));
+        internal
+    }
+
+    /// Subscribes `handler` to `subject` (in queue group `queue` if given); returns the sid.
+    pub fn subscribe(
+        &self,
+        subject: &str,
+        queue: Option<&str>,
+        handler: impl Fn(InternalMessage) + 'static,
+    ) -> Result<Bytes, IndexError> {
+        if !is_valid_subject(subject.as_bytes()) {
+            return Err(IndexError::InvalidSubject);
+        }
+        if queue.is_some_and(|q| !is_valid_queue_name(q.as_bytes())) {
+            return Err(IndexError::InvalidQueue);
+        }
+        let sid = Bytes::from(self.next_sid.get().to_string());
+        self.next_sid.set(self.next_sid.get() + 1);
+        let sub = Rc::new(LocalSub {
+            client: self.client.clone(),
+            subject: Bytes::copy_from_slice(subject.as_bytes()),
+            queue: queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
+            sid: sid.clone(),
+            max_msgs: Cell::new(0),
+            delivered: Cell::new(0),
+        });
+        self.state.add_subscription(self.client.account, &sub)?;
+        self.client.subs.borrow_mut().insert(sid.clone(), sub);
+        self.handlers
+            .borrow_mut()
+            .insert(sid.clone(), Rc::new(handler));
+        Ok(sid)
+    }
+
+    pub fn unsubscribe(&self, sid: &Bytes) {
+        self.handlers.borrow_mut().remove(sid);
+        if let Some(sub) = self.client.subs.borrow_mut().remove(sid) {
+            self.state.remove_subscription(self.client.account, &sub);
+        }
+    }
+
+    /// Publishes as this client: routed to every matching subscription on every core.
+    pub fn publish(
+        &self,
+        subject: Bytes,
+        reply: Option<Bytes>,
+        header_len: Option<usize>,
+        body: Bytes,
+    ) {
+        route(
+            &self.state,
+            &self.client,
+            &Publish {
+                subject,
+                reply,
+                header_len,
+                body,
+            },
+        );
+    }
+
+    /// Ends every subscription; queued messages are dropped.
+    pub fn close(&self) {
+        let sids: Vec<Bytes> = self.client.subs.borrow().keys().cloned().collect();
+        for sid in sids {
+            self.unsubscribe(&sid);
+        }
+        self.client.close(CloseReason::ServerShutdown, false);
+    }
+}
+
+/// Hands queued deliveries to their handlers until the client closes.
+async fn dispatch(client: Rc<ClientShared>, owner: Weak<InternalClient>) {
+    let Some(queue) = client.internal.as_ref() else {
+        return;
+    };
+    loop {
+        client.output_ready().await;
+        if client.is_closed() {
+            return;
+        }
+        loop {
+            let Some(message) = queue.messages.borrow_mut().pop_front() else {
+                break;
+            };
+            queue.bytes.set(queue.bytes.get() - message.body.len());
+            let Some(owner) = owner.upgrade() else { return };
+            let handler = owner.handlers.borrow().get(&message.sid).cloned();
+            if let Some(handler) = handler {
+                handler(message);
+            }
+            shards::task::yield_if_needed().await;
+        }
+    }
+}
