@@ -272,7 +272,7 @@ fn config_errors_surface_through_parse_args() {
     let error = flag_error(&["-c", &file]);
     assert_eq!(
         error,
-        format!("{file}:1:8: \"port\" expects an integer, got a string")
+        format!("{file}:1:1: \"port\" expects an integer, got a string")
     );
     assert!(matches!(
         parse_args(argv(&["-c", "/nonexistent/tern.conf"])),

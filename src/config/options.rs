@@ -1,8 +1,9 @@
 //! The server's settings, with nats-server's defaults, and how a parsed
 //! configuration file maps onto them (server/opts.go `processConfigFileLine`).
 //!
-//! Problems with known keys are errors that carry the value's position and
-//! are all collected before returning. Keys tern does not implement yet and
+//! Problems with known keys are errors that carry the position of the key
+//! being applied (as nats-server reports them) and are all collected before
+//! returning. Keys tern does not implement yet and
 //! unknown keys become `file:line:col: ...` warnings in [`Options::warnings`]:
 //! nats-server rejects unknown keys, but a tern user migrating a real
 //! nats-server file should get a server that starts and says what it ignored.
@@ -225,8 +226,10 @@ impl Options {
             errors: Vec::new(),
             applied: Applied::default(),
             store_dir_pos: None,
+            key_pos: None,
         };
         for entry in map {
+            apply.key_pos = Some(entry.key_pos.clone());
             apply.top_level(entry);
         }
         let Apply {
@@ -364,14 +367,15 @@ struct Apply<'o> {
     /// Where `store_dir` was first set: nats-server refuses a second one
     /// (top level and inside `jetstream`).
     store_dir_pos: Option<Pos>,
+    /// The key of the entry being applied: errors point at it, like nats-server's.
+    key_pos: Option<Pos>,
 }
 
 impl Apply<'_> {
+    /// Records an error at the current entry's key (`pos` is used outside any entry).
     fn invalid(&mut self, pos: &Pos, message: String) {
-        self.errors.push(ConfigError::Invalid {
-            pos: pos.clone(),
-            message,
-        });
+        let pos = self.key_pos.clone().unwrap_or_else(|| pos.clone());
+        self.errors.push(ConfigError::Invalid { pos, message });
     }
 
     fn warn(&mut self, pos: &Pos, message: String) {
@@ -711,7 +715,9 @@ impl Apply<'_> {
             return;
         };
         let (mut user, mut password, mut token) = (None, None, None);
+        let outer_key_pos = self.key_pos.clone();
         for entry in map {
+            self.key_pos = Some(entry.key_pos.clone());
             let inner = entry.key.as_str();
             let value = &entry.value;
             let path = format!("{key}.{inner}");
@@ -730,6 +736,7 @@ impl Apply<'_> {
                 _ => self.unknown(entry, &path),
             }
         }
+        self.key_pos = outer_key_pos;
         let user = user.filter(|s| !s.is_empty());
         let password = password.filter(|s| !s.is_empty());
         let token = token.filter(|s| !s.is_empty());
@@ -844,7 +851,9 @@ impl Apply<'_> {
             },
             Value::Map(map) => {
                 let mut enabled = true;
+                let outer_key_pos = self.key_pos.clone();
                 for entry in map {
+                    self.key_pos = Some(entry.key_pos.clone());
                     let inner = entry.key.as_str();
                     let value = &entry.value;
                     let path = format!("{key}.{inner}");
@@ -871,6 +880,7 @@ impl Apply<'_> {
                         _ => self.unknown(entry, &path),
                     }
                 }
+                self.key_pos = outer_key_pos;
                 self.options.jetstream = enabled;
             }
             _ => self.invalid(

@@ -146,15 +146,15 @@ fn listen_and_port_forms() {
     assert_eq!(load("port: 0").port, 4222, "0 means the default port");
     assert_eq!(
         load_err("port: 70000"),
-        "t.conf:1:7: port 70000 is out of range (1-65535, or -1 for a random port)"
+        "t.conf:1:1: port 70000 is out of range (1-65535, or -1 for a random port)"
     );
     assert_eq!(
         load_err("listen: \"nohost\""),
-        "t.conf:1:9: could not parse address string \"nohost\""
+        "t.conf:1:1: could not parse address string \"nohost\""
     );
     assert_eq!(
         load_err("listen: \"h:x\""),
-        "t.conf:1:9: could not parse port \"x\""
+        "t.conf:1:1: could not parse port \"x\""
     );
 }
 
@@ -191,11 +191,11 @@ fn authorization_variants() {
         .is_some_and(|w| w.starts_with("t.conf:1:26: invalid use of field \"timeout\"")));
     assert_eq!(
         load_err("authorization {\n  user: a\n  token: t\n}"),
-        "t.conf:1:15: Cannot have a user/pass and token"
+        "t.conf:1:1: Cannot have a user/pass and token"
     );
     assert_eq!(
         load_err("authorization: 5"),
-        "t.conf:1:16: \"authorization\" expects a map, got an integer"
+        "t.conf:1:1: \"authorization\" expects a map, got an integer"
     );
     let o = load("authorization {\n  users: [ {user: a, password: b} ]\n  bogus: 1\n}\n");
     assert_eq!(
@@ -221,15 +221,15 @@ fn jetstream_forms() {
     );
     assert_eq!(
         load_err("jetstream: maybe"),
-        "t.conf:1:12: Expected 'enabled' or 'disabled' for string value, got 'maybe'"
+        "t.conf:1:1: Expected 'enabled' or 'disabled' for string value, got 'maybe'"
     );
     assert_eq!(
         load_err("jetstream { max_mem: \"5X\" }"),
-        "t.conf:1:22: jetstream.max_mem sizes defined as strings must end in K, M, G, T"
+        "t.conf:1:13: jetstream.max_mem sizes defined as strings must end in K, M, G, T"
     );
     assert_eq!(
         load_err("store_dir: /a\njetstream { store_dir: /b }"),
-        "t.conf:2:24: Duplicate 'store_dir' configuration (first set at t.conf:1:12)"
+        "t.conf:2:13: Duplicate 'store_dir' configuration (first set at t.conf:1:12)"
     );
 }
 
@@ -247,27 +247,27 @@ fn durations_accept_strings_and_legacy_seconds() {
     assert_eq!(load("ping_interval: \"0s\"").ping_interval_ms, 120_000);
     assert_eq!(
         load_err("ping_interval: \"1x\""),
-        "t.conf:1:16: error parsing ping_interval: time: unknown unit \"x\" in duration \"1x\""
+        "t.conf:1:1: error parsing ping_interval: time: unknown unit \"x\" in duration \"1x\""
     );
     assert_eq!(
         load_err("lame_duck_duration: \"10s\""),
-        "t.conf:1:21: invalid lame_duck_duration of 10s, minimum is 30 seconds"
+        "t.conf:1:1: invalid lame_duck_duration of 10s, minimum is 30 seconds"
     );
     assert_eq!(
         load_err("lame_duck_duration: 60"),
-        "t.conf:1:21: \"lame_duck_duration\" expects a duration such as \"2m\", got an integer"
+        "t.conf:1:1: \"lame_duck_duration\" expects a duration such as \"2m\", got an integer"
     );
     assert_eq!(
         load_err("lame_duck_grace_period: \"-1s\""),
-        "t.conf:1:25: invalid lame_duck_grace_period, needs to be positive"
+        "t.conf:1:1: invalid lame_duck_grace_period, needs to be positive"
     );
 }
 
 #[test]
-fn type_errors_point_at_the_value_and_are_all_reported() {
+fn type_errors_point_at_the_key_and_are_all_reported() {
     assert_eq!(
         load_err("port = \"abc\""),
-        "t.conf:1:8: \"port\" expects an integer, got a string"
+        "t.conf:1:1: \"port\" expects an integer, got a string"
     );
     let error = Options::from_config_str("debug = 1\n\nhost = [a]\n", "t.conf");
     match error {
@@ -276,7 +276,7 @@ fn type_errors_point_at_the_value_and_are_all_reported() {
     }
     assert_eq!(
         load_err("debug = 1\n\nhost = [a]\n"),
-        "t.conf:1:9: \"debug\" expects a boolean (true/false, yes/no, on/off), got an integer\nt.conf:3:8: \"host\" expects a string, got an array"
+        "t.conf:1:1: \"debug\" expects a boolean (true/false, yes/no, on/off), got an integer\nt.conf:3:1: \"host\" expects a string, got an array"
     );
     assert_eq!(
         load_err("max_payload: 3GB"),
