@@ -280,23 +280,23 @@ fn type_errors_point_at_the_key_and_are_all_reported() {
     );
     assert_eq!(
         load_err("max_payload: 3GB"),
-        "t.conf:1:14: max_payload value is too big"
+        "t.conf:1:1: max_payload value is too big"
     );
     assert_eq!(
         load_err("max_pending: -1"),
-        "t.conf:1:14: \"max_pending\" can not be negative"
+        "t.conf:1:1: \"max_pending\" can not be negative"
     );
     assert_eq!(
         load_err("server_name: \"a b\""),
-        "t.conf:1:14: server name cannot contain spaces"
+        "t.conf:1:1: server name cannot contain spaces"
     );
     assert_eq!(
         load_err("cpu_list: \"3-1\""),
-        "t.conf:1:11: \"cpu_list\": invalid CPU range \"3-1\": 3 > 1"
+        "t.conf:1:1: \"cpu_list\": invalid CPU range \"3-1\": 3 > 1"
     );
     assert_eq!(
         load_err("cores: 0"),
-        "t.conf:1:8: \"cores\" must be between 1 and 1024, got 0"
+        "t.conf:1:1: \"cores\" must be between 1 and 1024, got 0"
     );
 }
 
