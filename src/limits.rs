@@ -38,3 +38,12 @@ pub const CONTROL_POLL_MS: u64 = 50;
 
 /// The first server PING is sent about this long after CONNECT (nats-server: 2 s + jitter).
 pub const FIRST_PING_DELAY_MS: u64 = 2_000;
+
+/// Fast-producer stall (nats-server's, since 2.10): when a consumer's pending output passes
+/// half of its `max_pending`, whoever feeds it waits for it to drain, at least this long...
+pub const STALL_WAIT_MIN_US: u64 = 2_000;
+/// ...rising linearly to this long as the consumer nears `max_pending`...
+pub const STALL_WAIT_MAX_US: u64 = 5_000;
+/// ...and at most this long in total per read batch, so a stuck consumer slows producers
+/// down but cannot stop them (it is cut off as a slow consumer instead).
+pub const STALL_TOTAL_PER_BATCH_US: u64 = 10_000;

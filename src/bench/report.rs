@@ -9,7 +9,7 @@ use super::run::Outcome;
 use super::stats::{GroupStats, LatencySummary};
 
 /// Columns of the CSV form, one row per role.
-pub const CSV_HEADER: &str = "scenario,role,clients,size_bytes,msgs,bytes,elapsed_secs,msgs_per_sec,mb_per_sec,client_min_msgs_per_sec,client_avg_msgs_per_sec,client_max_msgs_per_sec,client_stddev_msgs_per_sec,lost_msgs,latency_samples,latency_p50_us,latency_p90_us,latency_p99_us,latency_p99_9_us,latency_p99_99_us,latency_max_us";
+pub const CSV_HEADER: &str = "scenario,role,clients,size_bytes,msgs,bytes,elapsed_secs,msgs_per_sec,mb_per_sec,client_min_msgs_per_sec,client_avg_msgs_per_sec,client_max_msgs_per_sec,client_stddev_msgs_per_sec,lost_msgs,latency_samples,latency_p50_us,latency_p90_us,latency_p99_us,latency_p99_9_us,latency_p99_99_us,latency_max_us,tool_cpu_secs";
 
 /// `1234567.8` -> `1,234,568`.
 pub fn group_digits(value: f64) -> String {
@@ -242,7 +242,7 @@ pub fn csv(plan: &Plan, outcome: &Outcome) -> String {
         };
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{:.6},{:.1},{:.3},{:.1},{:.1},{:.1},{:.1},{},{}",
+            "{},{},{},{},{},{},{:.6},{:.1},{:.3},{:.1},{:.1},{:.1},{:.1},{},{},{:.2}",
             plan.scenario.name(),
             group.role,
             group.clients,
@@ -260,7 +260,8 @@ pub fn csv(plan: &Plan, outcome: &Outcome) -> String {
                 .lost_msgs
                 .map(|lost| lost.to_string())
                 .unwrap_or_default(),
-            latency_cells
+            latency_cells,
+            outcome.tool_cpu_secs
         );
     }
     out
@@ -410,7 +411,7 @@ mod tests {
         }
         assert!(lines[1].starts_with("pubsub,publishers,1,128,1000,128000,1.000000,1000.0,0.128,"));
         assert!(
-            lines[1].ends_with(",,,,,,,"),
+            lines[1].ends_with(",,,,,,,,0.50"),
             "no latency on the publishers' row: {}",
             lines[1]
         );

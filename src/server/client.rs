@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use shards::net::{Connection, ReadHalf, WriteHalf};
-use shards::sync::Signal;
+use shards::sync::{Signal, WaitQueue};
 
 use super::mesh::{AccountId, CoreEvent, Delivery};
 use super::shard::ShardState;
 use crate::limits::{
     FIRST_PING_DELAY_MS, OUTBOUND_BUFFER_RETAIN_BYTES, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
+    STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US, STALL_WAIT_MIN_US,
     SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
 };
 use crate::protocol::{
@@ -151,6 +152,12 @@ pub struct ClientShared {
     pub name: RefCell<String>,
     /// Set for the server's own clients (see `server::internal`).
     pub internal: Option<InternalQueue>,
+    /// Pending output is over half of `pending_bytes_max`: producers should wait for it.
+    stalled: Cell<bool>,
+    /// Woken by the writer when a stalled client has drained below the threshold.
+    drained: WaitQueue,
+    /// This core's list of stalled clients, which producers wait on after each batch.
+    stalls: Rc<StallList>,
 }
 
 impl ClientShared {
@@ -160,6 +167,7 @@ impl ClientShared {
         account: AccountId,
         pending_bytes_max: usize,
         authenticated: bool,
+        stalls: Rc<StallList>,
     ) -> ClientShared {
         ClientShared {
             cid,
@@ -180,12 +188,20 @@ impl ClientShared {
             subs: RefCell::new(HashMap::new()),
             name: RefCell::new(String::new()),
             internal: None,
+            stalled: Cell::new(false),
+            drained: WaitQueue::new(),
+            stalls,
         }
     }
 
     /// A server-side client: deliveries are queued for its handlers instead of written out.
-    pub fn new_internal(cid: u64, account: AccountId, pending_bytes_max: usize) -> ClientShared {
-        let mut client = ClientShared::new(cid, account, pending_bytes_max, true);
+    pub fn new_internal(
+        cid: u64,
+        account: AccountId,
+        pending_bytes_max: usize,
+        stalls: Rc<StallList>,
+    ) -> ClientShared {
+        let mut client = ClientShared::new(cid, account, pending_bytes_max, true, stalls);
         client.internal = Some(InternalQueue::default());
         client.headers.set(true);
         client
@@ -240,7 +256,8 @@ impl ClientShared {
         self.close(reason, true);
     }
 
-    fn write_msg(&self, sid: &Bytes, msg: &Outgoing) {
+    /// Appends one message; true if this made the client newly stalled.
+    fn write_msg(&self, sid: &Bytes, msg: &Outgoing) -> bool {
         let body_len = msg.body.len();
         self.counters.out_msgs.set(self.counters.out_msgs.get() + 1);
         self.counters
@@ -254,7 +271,7 @@ impl ClientShared {
                     cid = self.cid,
                     "internal subscriber is behind: message dropped"
                 );
-                return;
+                return false;
             }
             queue.bytes.set(queue.bytes.get() + body_len);
             queue.messages.borrow_mut().push_back(InternalMessage {
@@ -265,7 +282,7 @@ impl ClientShared {
                 body: msg.body.clone(),
             });
             self.pending_signal.set();
-            return;
+            return false;
         }
         let mut pending = self.pending.borrow_mut();
         encode_msg_line(
@@ -278,13 +295,80 @@ impl ClientShared {
         );
         pending.extend_from_slice(msg.body);
         pending.extend_from_slice(b"\r\n");
-        let over = pending.len() > self.pending_bytes_max;
+        let pending_bytes = pending.len();
         drop(pending);
-        if over {
+        if pending_bytes > self.pending_bytes_max {
             self.close(CloseReason::SlowConsumerPendingBytes, false);
-        } else {
-            self.pending_signal.set();
+            return false;
         }
+        self.pending_signal.set();
+        pending_bytes > self.pending_bytes_max / 2 && !self.stalled.replace(true)
+    }
+
+    /// How long a producer waits for this client: nats-server's 2 ms at half of
+    /// `max_pending`, rising to 5 ms at the limit.
+    fn stall_wait(&self) -> Duration {
+        let pending = self.pending.borrow().len() as u64;
+        let half = (self.pending_bytes_max / 2).max(1) as u64;
+        let over = pending.saturating_sub(half).min(half);
+        let span_us = STALL_WAIT_MAX_US - STALL_WAIT_MIN_US;
+        Duration::from_micros(STALL_WAIT_MIN_US + span_us * over / half)
+    }
+
+    /// Called by the writer after a write: releases producers once we are below half.
+    fn note_written(&self) {
+        if self.stalled.get() && self.pending.borrow().len() <= self.pending_bytes_max / 2 {
+            self.stalled.set(false);
+            self.drained.wake_all();
+        }
+    }
+}
+
+/// The clients of one core that are over half their `max_pending`. Producers (a publishing
+/// connection after its read batch, a core after applying a peer's batch) wait on them, so a
+/// fast producer is slowed to its consumers' pace instead of making them slow consumers.
+#[derive(Default)]
+pub struct StallList {
+    clients: RefCell<Vec<Rc<ClientShared>>>,
+}
+
+impl StallList {
+    pub fn is_empty(&self) -> bool {
+        self.clients.borrow().is_empty()
+    }
+
+    /// Waits for stalled clients to drain, bounded per client and per call.
+    pub async fn wait(&self) {
+        if self.is_empty() {
+            return;
+        }
+        let clients = std::mem::take(&mut *self.clients.borrow_mut());
+        let total = Duration::from_micros(STALL_TOTAL_PER_BATCH_US);
+        let started = Instant::now();
+        for client in &clients {
+            let left = total.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            if !client.stalled.get() || client.is_closed() {
+                continue;
+            }
+            let wait = client.stall_wait().min(left);
+            shards::time::timeout(
+                wait,
+                client
+                    .drained
+                    .wait_until(|| !client.stalled.get() || client.is_closed()),
+            )
+            .await;
+        }
+        // Whoever is still behind stays listed for the next producer.
+        let mut list = self.clients.borrow_mut();
+        list.extend(
+            clients
+                .into_iter()
+                .filter(|c| c.stalled.get() && !c.is_closed()),
+        );
     }
 }
 
@@ -295,7 +379,13 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
         return false;
     }
     sub.delivered.set(sub.delivered.get() + 1);
-    sub.client.write_msg(&sub.sid, msg);
+    if sub.client.write_msg(&sub.sid, msg) {
+        sub.client
+            .stalls
+            .clients
+            .borrow_mut()
+            .push(sub.client.clone());
+    }
     if sub.exhausted() {
         finished.push(sub.clone());
     }
@@ -324,6 +414,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         0,
         options.max_pending_bytes,
         !shared.auth.required(),
+        state.stalls.clone(),
     ));
 
     let mut info = Vec::with_capacity(512);
@@ -399,7 +490,7 @@ async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadl
             }
             for chunk in out.chunks(WRITE_CHUNK_BYTES) {
                 match shards::time::timeout(write_deadline, writer.write_all(chunk)).await {
-                    Some(Ok(())) => {}
+                    Some(Ok(())) => client.note_written(),
                     Some(Err(_)) => {
                         client.close(CloseReason::WriteError, false);
                         break;
@@ -524,6 +615,7 @@ impl Session {
                 buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
             }
             self.backpressure().await;
+            self.state.stalls.wait().await;
         }
     }
 

@@ -36,6 +36,7 @@ impl InternalClient {
             cid,
             account,
             state.shared.options.max_pending_bytes,
+            state.stalls.clone(),
         ));
         let internal = Rc::new(InternalClient {
             state: state.clone(),

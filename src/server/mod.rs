@@ -298,6 +298,9 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
                 None => None,
             } {
                 state.apply_batch(peer, batch);
+                // Stop draining the ring while our consumers are behind: the ring fills and
+                // the publishing core's outbox pushes back on its publishers.
+                state.stalls.wait().await;
                 shards::task::yield_if_needed().await;
             }
         });

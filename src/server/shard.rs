@@ -13,7 +13,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shards::{MeshReceiver, Shard};
 
-use super::client::{auto_unsubscribed, deliver, ClientCounters, ClientShared, LocalSub, Outgoing};
+use super::client::{
+    auto_unsubscribed, deliver, ClientCounters, ClientShared, LocalSub, Outgoing, StallList,
+};
 use super::mesh::{AccountId, Batch, CoreEvent, Delivery, Outbox};
 use super::Shared;
 use crate::routing::{InterestCounts, RemoteInterest, SubjectIndex};
@@ -63,6 +65,8 @@ pub struct ShardState {
     /// The interest clock version we last caught up with.
     interest_version_seen: Cell<u64>,
     pub clients: RefCell<HashMap<u64, Rc<ClientShared>>>,
+    /// Clients over half their max_pending, which producers on this core wait for.
+    pub stalls: Rc<StallList>,
     /// Connection writer tasks still running (shutdown waits for them to flush).
     pub writers_open: Cell<usize>,
     /// Counts of connections that have closed.
@@ -90,6 +94,7 @@ impl ShardState {
             interest_applied: (0..count).map(|_| Cell::new(0)).collect(),
             interest_version_seen: Cell::new(0),
             clients: RefCell::new(HashMap::new()),
+            stalls: Rc::new(StallList::default()),
             writers_open: Cell::new(0),
             retired: ClientCounters::default(),
             rng: RefCell::new(SmallRng::from_entropy()),
