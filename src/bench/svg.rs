@@ -29,12 +29,11 @@ pub fn nice_step(max: f64) -> f64 {
     }
     let rough = max / Y_TICKS;
     let magnitude = 10f64.powf(rough.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+    [1.0, 2.0, 2.5, 5.0, 10.0]
         .into_iter()
         .map(|factor| factor * magnitude)
         .find(|step| *step >= rough)
-        .unwrap_or(10.0 * magnitude);
-    step
+        .unwrap_or(10.0 * magnitude)
 }
 
 fn escape(text: &str) -> String {

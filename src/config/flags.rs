@@ -152,6 +152,7 @@ pub(super) const FLAGS: &[FlagSpec] = &[
     flag(&["auth"], "auth", Value, true),
     flag(&["cores"], "cores", Value, true),
     flag(&["cpu-list", "cpu_list"], "cpu-list", Value, true),
+    flag(&["spin_before_park_us"], "spin_before_park_us", Value, true),
     flag(&["client_advertise"], "client_advertise", Value, false),
     flag(&["r", "remote_syslog"], "remote_syslog", Value, false),
     flag(&["logtime_utc"], "logtime_utc", Nothing, false),
@@ -210,6 +211,8 @@ Authorization Options:
 tern Options:
         --cores <n>                  Number of cores to run on, one executor each (default: all)
         --cpu-list, --cpu_list <list> CPUs to pin executors to, e.g. 0,2-3
+        --spin_before_park_us <us>   Busy-poll an idle core this long before sleeping
+                                     (default 50; 0 saves CPU, costs wake-up latency)
 
 Accepted for compatibility with nats-server, not supported yet (ignored with a warning):
         --client_advertise, -r/--remote_syslog, --logtime_utc, --max_traced_msg_len,
@@ -441,6 +444,8 @@ pub(super) struct RawFlags {
     cores: Option<usize>,
     #[arg(long = "cpu-list", value_parser = parse_cpu_list_flag)]
     cpu_list: Option<CpuList>,
+    #[arg(long = "spin_before_park_us")]
+    spin_before_park_us: Option<u64>,
 }
 
 /// Turns argv (program name first) into what to do. The configuration file
@@ -626,6 +631,9 @@ fn apply_flags(
     }
     if let Some(CpuList(cpus)) = &flags.cpu_list {
         options.cpu_list = Some(cpus.clone());
+    }
+    if let Some(us) = flags.spin_before_park_us {
+        options.spin_before_park_us = us;
     }
     Ok(())
 }

@@ -220,6 +220,7 @@ impl Server {
         let mut config = RuntimeConfig::new(shared.cores.clone());
         config.name = "tern".to_string();
         config.ring_capacity = MESH_RING_BATCHES;
+        config.spin_before_park_us = shared.options.spin_before_park_us;
         let listeners: Arc<Mutex<Vec<Option<ListenerSocket>>>> =
             Arc::new(Mutex::new(self.listeners.into_iter().map(Some).collect()));
         shards::run(config, move |shard: Shard<Batch>| {
