@@ -11,8 +11,7 @@ use bytes::BytesMut;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 use tern::protocol::{
-    encode_msg_line, encode_pub_line, ClientOp, ClientParser, ParserLimits, ServerOp,
-    ServerParser,
+    encode_msg_line, encode_pub_line, ClientOp, ClientParser, ParserLimits, ServerOp, ServerParser,
 };
 
 const TARGET: &str = "protocol";
@@ -24,7 +23,7 @@ fn pub_frames(size: usize) -> Vec<u8> {
     let mut frames = Vec::new();
     for _ in 0..FRAMES {
         encode_pub_line(&mut frames, SUBJECT, None, None, size);
-        frames.extend(std::iter::repeat(b'x').take(size));
+        frames.extend(std::iter::repeat_n(b'x', size));
         frames.extend_from_slice(b"\r\n");
     }
     frames
@@ -34,7 +33,7 @@ fn msg_frames(size: usize) -> Vec<u8> {
     let mut frames = Vec::new();
     for _ in 0..FRAMES {
         encode_msg_line(&mut frames, SUBJECT, b"1", None, None, size);
-        frames.extend(std::iter::repeat(b'x').take(size));
+        frames.extend(std::iter::repeat_n(b'x', size));
         frames.extend_from_slice(b"\r\n");
     }
     frames
@@ -96,7 +95,14 @@ fn encoders(c: &mut Criterion) {
         || {
             out.clear();
             for sid in 0..FRAMES {
-                encode_msg_line(&mut out, SUBJECT, b"17", None, None, black_box(128 + sid % 2));
+                encode_msg_line(
+                    &mut out,
+                    SUBJECT,
+                    b"17",
+                    None,
+                    None,
+                    black_box(128 + sid % 2),
+                );
             }
             black_box(out.len());
         },
