@@ -1,9 +1,17 @@
 //! Every bound in one place, with its unit in its name. Client-facing defaults are
 //! nats-server's (const.go); the rest are tern's own and say why they are what they are.
 
-/// Bytes read from a socket per `read` call. One read's worth is the most a client can make
-/// us buffer beyond a frame's own limits.
+/// Bytes read from a socket per `read` call at most. One read's worth is the most a client
+/// can make us buffer beyond a frame's own limits.
 pub const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Bytes read per `read` call at first. Like nats-server's read loop, the size doubles after
+/// a read that fills it and halves after repeated short reads, so an idle connection holds
+/// half a KiB instead of 64 KiB, and small-message traffic does not clear 64 KiB per read.
+pub const READ_CHUNK_MIN_BYTES: usize = 512;
+
+/// Consecutive reads under half the current size before it halves.
+pub const SHORT_READS_BEFORE_SHRINK: u32 = 2;
 
 /// A connection's read buffer is shrunk back to this after a large frame passes.
 pub const READ_BUFFER_RETAIN_BYTES: usize = 256 * 1024;

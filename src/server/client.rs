@@ -20,8 +20,8 @@ use super::mesh::{AccountId, CoreEvent, Delivery};
 use super::shard::ShardState;
 use crate::limits::{
     FIRST_PING_DELAY_MS, OUTBOUND_BUFFER_RETAIN_BYTES, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
-    STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US, STALL_WAIT_MIN_US,
-    SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
+    READ_CHUNK_MIN_BYTES, SHORT_READS_BEFORE_SHRINK, STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US,
+    STALL_WAIT_MIN_US, SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
 };
 use crate::protocol::{
     encode_err, encode_msg_line, no_responders_headers, ClientOp, ClientParser, ConnectOptions,
@@ -173,7 +173,7 @@ impl ClientShared {
             cid,
             account,
             counters: ClientCounters::default(),
-            pending: RefCell::new(Vec::with_capacity(4096)),
+            pending: RefCell::new(Vec::new()),
             pending_bytes_max,
             pending_signal: Signal::new(),
             closing: Cell::new(None),
@@ -476,7 +476,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
 }
 
 async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadline: Duration) {
-    let mut spare: Vec<u8> = Vec::with_capacity(4096);
+    let mut spare: Vec<u8> = Vec::new();
     loop {
         client.pending_signal.wait().await;
         loop {
@@ -504,7 +504,7 @@ async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadl
             out.clear();
             // Keep a modest buffer for reuse; give back the memory a burst made us take.
             if out.capacity() > OUTBOUND_BUFFER_RETAIN_BYTES {
-                out = Vec::with_capacity(4096);
+                out = Vec::new();
             }
             spare = out;
             if client.is_closed() && !client.flush_on_close.get() {
@@ -574,18 +574,30 @@ enum Next {
 
 impl Session {
     async fn read_loop(&mut self, mut reader: ReadHalf) {
-        let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        let mut buf = BytesMut::with_capacity(READ_CHUNK_MIN_BYTES);
+        let mut read_size = READ_CHUNK_MIN_BYTES;
+        let mut short_reads = 0u32;
         loop {
             if self.client.is_closed() {
                 return;
             }
             let filled = buf.len();
-            buf.resize(filled + READ_CHUNK_BYTES, 0);
+            buf.resize(filled + read_size, 0);
             let n = match reader.read(&mut buf[filled..]).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
             buf.truncate(filled + n);
+            if n == read_size && read_size < READ_CHUNK_BYTES {
+                read_size *= 2;
+                short_reads = 0;
+            } else if n < read_size / 2 && read_size > READ_CHUNK_MIN_BYTES {
+                short_reads += 1;
+                if short_reads >= SHORT_READS_BEFORE_SHRINK {
+                    read_size /= 2;
+                    short_reads = 0;
+                }
+            }
             self.client.last_read.set(Instant::now());
             loop {
                 match self.parser.next_op(&mut buf) {
@@ -612,7 +624,7 @@ impl Session {
                 }
             }
             if buf.capacity() > READ_BUFFER_RETAIN_BYTES && buf.is_empty() {
-                buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+                buf = BytesMut::with_capacity(read_size);
             }
             self.backpressure().await;
             self.state.stalls.wait().await;
