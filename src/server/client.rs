@@ -602,7 +602,13 @@ impl Session {
             loop {
                 match self.parser.next_op(&mut buf) {
                     Ok(Some(op)) => {
-                        if let Next::Stop = self.handle(op).await {
+                        // PUB never waits: keep the hot op off the async path.
+                        let next = match self.accept(op) {
+                            Ok(ClientOp::Pub(publish)) => self.publish(publish),
+                            Ok(op) => self.handle(op).await,
+                            Err(stop) => stop,
+                        };
+                        if let Next::Stop = next {
                             return;
                         }
                     }
@@ -666,7 +672,8 @@ impl Session {
         }
     }
 
-    async fn handle(&mut self, op: ClientOp) -> Next {
+    /// Traces an op and refuses anything but CONNECT before authentication.
+    fn accept(&mut self, op: ClientOp) -> Result<ClientOp, Next> {
         if tracing::enabled!(tracing::Level::TRACE) {
             trace_op(self.client.cid, self.state.id, &op);
         }
@@ -675,8 +682,12 @@ impl Session {
                 "Authorization Violation",
                 CloseReason::AuthenticationViolation,
             );
-            return Next::Stop;
+            return Err(Next::Stop);
         }
+        Ok(op)
+    }
+
+    async fn handle(&mut self, op: ClientOp) -> Next {
         match op {
             ClientOp::Connect(json) => self.connect(&json),
             ClientOp::Pub(publish) => self.publish(publish),
