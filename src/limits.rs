@@ -19,20 +19,25 @@ pub const READ_BUFFER_RETAIN_BYTES: usize = 256 * 1024;
 /// A connection's reusable output buffer is dropped after a burst grew it past this.
 pub const OUTBOUND_BUFFER_RETAIN_BYTES: usize = 256 * 1024;
 
-/// Outbound bytes written per syscall at most; larger pending output is written in pieces so
-/// one connection's flush does not hog its core.
-pub const WRITE_CHUNK_BYTES: usize = 1024 * 1024;
+/// Outbound bytes written per syscall at most. Larger pending output is written in pieces,
+/// so one connection's flush does not hog its core and the bytes still in flight (which
+/// count against max_pending and for the stall) shrink as the socket takes them.
+pub const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Events queued for one peer core before the publishing connections that fill the queue stop
-/// being read (backpressure). Sized so a full batch is ~one ring item's worth of work.
-pub const OUTBOX_EVENTS_MAX: usize = 4096;
+/// being read (backpressure). One ring item carries at most about this many (plus what one
+/// read batch adds past the check), which amortises a ring hand-off over many messages.
+pub const OUTBOX_EVENTS_MAX: usize = 1024;
 
 /// Bytes of payload queued for one peer core before backpressure, whatever the event count.
-pub const OUTBOX_BYTES_MAX: usize = 8 * 1024 * 1024;
+pub const OUTBOX_BYTES_MAX: usize = 1024 * 1024;
 
-/// Items (batches) per SPSC ring between two cores. glommio's ring measured 13-30M items/s at
-/// 1024-4096 and 0.7M at 64 on these machines.
-pub const MESH_RING_BATCHES: usize = 1024;
+/// Items (batches) per SPSC ring between two cores. With batches bounded as above, what is in
+/// flight from one core to another is at most about MESH_RING_BATCHES x OUTBOX_BYTES_MAX
+/// (32 MiB) plus the outbox itself, so a core whose consumers are stalled pushes back on the
+/// publishing core within that much. Per-item ring cost is irrelevant at these batch sizes
+/// (glommio's ring moves 13-30M items/s).
+pub const MESH_RING_BATCHES: usize = 32;
 
 /// Subscriptions per connection when `max_subscriptions` is 0 (nats-server: unlimited). A
 /// hard ceiling still applies so that one client cannot exhaust memory with SUBs.

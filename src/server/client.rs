@@ -136,6 +136,9 @@ pub struct ClientShared {
     pub account: AccountId,
     pub counters: ClientCounters,
     pending: RefCell<Vec<u8>>,
+    /// Bytes the writer has taken from `pending` but not yet written: they still count
+    /// against `max_pending` and for the stall, as nats-server counts them.
+    in_flight_bytes: Cell<usize>,
     pending_bytes_max: usize,
     pending_signal: Signal,
     closing: Cell<Option<CloseReason>>,
@@ -174,6 +177,7 @@ impl ClientShared {
             account,
             counters: ClientCounters::default(),
             pending: RefCell::new(Vec::new()),
+            in_flight_bytes: Cell::new(0),
             pending_bytes_max,
             pending_signal: Signal::new(),
             closing: Cell::new(None),
@@ -295,7 +299,7 @@ impl ClientShared {
         );
         pending.extend_from_slice(msg.body);
         pending.extend_from_slice(b"\r\n");
-        let pending_bytes = pending.len();
+        let pending_bytes = pending.len() + self.in_flight_bytes.get();
         drop(pending);
         if pending_bytes > self.pending_bytes_max {
             self.close(CloseReason::SlowConsumerPendingBytes, false);
@@ -308,7 +312,7 @@ impl ClientShared {
     /// How long a producer waits for this client: nats-server's 2 ms at half of
     /// `max_pending`, rising to 5 ms at the limit.
     fn stall_wait(&self) -> Duration {
-        let pending = self.pending.borrow().len() as u64;
+        let pending = self.pending_bytes() as u64;
         let half = (self.pending_bytes_max / 2).max(1) as u64;
         let over = pending.saturating_sub(half).min(half);
         let span_us = STALL_WAIT_MAX_US - STALL_WAIT_MIN_US;
@@ -316,8 +320,15 @@ impl ClientShared {
     }
 
     /// Called by the writer after a write: releases producers once we are below half.
-    fn note_written(&self) {
-        if self.stalled.get() && self.pending.borrow().len() <= self.pending_bytes_max / 2 {
+    /// Output queued or being written, not yet accepted by the socket.
+    fn pending_bytes(&self) -> usize {
+        self.pending.borrow().len() + self.in_flight_bytes.get()
+    }
+
+    fn note_written(&self, bytes: usize) {
+        self.in_flight_bytes
+            .set(self.in_flight_bytes.get().saturating_sub(bytes));
+        if self.stalled.get() && self.pending_bytes() <= self.pending_bytes_max / 2 {
             self.stalled.set(false);
             self.drained.wake_all();
         }
@@ -337,14 +348,20 @@ impl StallList {
         self.clients.borrow().is_empty()
     }
 
-    /// Waits for stalled clients to drain, bounded per client and per call.
+    /// Waits for stalled clients to drain, bounded per client and per call (nats-server's
+    /// bounds for one read batch).
     pub async fn wait(&self) {
+        self.wait_within(Duration::from_micros(STALL_TOTAL_PER_BATCH_US))
+            .await;
+    }
+
+    /// Like [`StallList::wait`] within `total`; returns the time spent.
+    pub async fn wait_within(&self, total: Duration) -> Duration {
+        let started = Instant::now();
         if self.is_empty() {
-            return;
+            return Duration::ZERO;
         }
         let clients = std::mem::take(&mut *self.clients.borrow_mut());
-        let total = Duration::from_micros(STALL_TOTAL_PER_BATCH_US);
-        let started = Instant::now();
         for client in &clients {
             let left = total.saturating_sub(started.elapsed());
             if left.is_zero() {
@@ -369,6 +386,7 @@ impl StallList {
                 .into_iter()
                 .filter(|c| c.stalled.get() && !c.is_closed()),
         );
+        started.elapsed()
     }
 }
 
@@ -488,9 +506,10 @@ async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadl
                 spare = out;
                 break;
             }
+            client.in_flight_bytes.set(out.len());
             for chunk in out.chunks(WRITE_CHUNK_BYTES) {
                 match shards::time::timeout(write_deadline, writer.write_all(chunk)).await {
-                    Some(Ok(())) => client.note_written(),
+                    Some(Ok(())) => client.note_written(chunk.len()),
                     Some(Err(_)) => {
                         client.close(CloseReason::WriteError, false);
                         break;
@@ -501,6 +520,7 @@ async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadl
                     }
                 }
             }
+            client.in_flight_bytes.set(0);
             out.clear();
             // Keep a modest buffer for reuse; give back the memory a burst made us take.
             if out.capacity() > OUTBOUND_BUFFER_RETAIN_BYTES {

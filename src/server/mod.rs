@@ -25,7 +25,9 @@ use thiserror::Error;
 
 use crate::auth::Auth;
 use crate::config::Options;
-use crate::limits::{CONTROL_POLL_MS, MESH_RING_BATCHES};
+use crate::limits::{
+    CONTROL_POLL_MS, MESH_RING_BATCHES, READ_CHUNK_BYTES, STALL_TOTAL_PER_BATCH_US,
+};
 use crate::protocol::ServerInfo;
 use client::CloseReason;
 use control::Control;
@@ -298,10 +300,29 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
                 Some(receiver) => receiver.recv().await,
                 None => None,
             } {
-                state.apply_batch(peer, batch);
-                // Stop draining the ring while our consumers are behind: the ring fills and
-                // the publishing core's outbox pushes back on its publishers.
-                state.stalls.wait().await;
+                // While our consumers are behind, stop draining the ring (after any
+                // delivery): the ring fills and the publishing core's outbox pushes back on
+                // its publishers. The budget is what a local publisher would get for the
+                // same bytes (10 ms per read batch's worth), so a publisher on another core
+                // is slowed exactly as one on this core.
+                let payload_bytes: usize = batch
+                    .events
+                    .iter()
+                    .map(|e| match e {
+                        mesh::CoreEvent::Deliver(d) => d.body.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                let read_batches = payload_bytes.div_ceil(READ_CHUNK_BYTES).max(1) as u32;
+                let mut stall_budget =
+                    Duration::from_micros(STALL_TOTAL_PER_BATCH_US) * read_batches;
+                for event in batch.events {
+                    state.apply_event(peer, event);
+                    if !state.stalls.is_empty() && !stall_budget.is_zero() {
+                        let used = state.stalls.wait_within(stall_budget).await;
+                        stall_budget = stall_budget.saturating_sub(used);
+                    }
+                }
                 shards::task::yield_if_needed().await;
             }
         });

@@ -230,25 +230,30 @@ impl ShardState {
     /// Applies one ring item from `from`.
     pub fn apply_batch(&self, from: usize, batch: Batch) {
         for event in batch.events {
-            match event {
-                CoreEvent::Deliver(delivery) => {
-                    self.deliver_forwarded(delivery);
-                }
-                CoreEvent::Interest {
-                    account,
-                    subject,
-                    queue,
-                    count,
-                    seq,
-                } => {
-                    let acct = &self.accounts[account as usize];
-                    // The subject was validated by the core that accepted the SUB.
-                    let _ = acct
-                        .remote
-                        .borrow_mut()
-                        .set(from, &subject, queue.as_deref(), count);
-                    self.interest_applied[from].set(seq);
-                }
+            self.apply_event(from, event);
+        }
+    }
+
+    /// Applies one event from `from`'s ring.
+    pub fn apply_event(&self, from: usize, event: CoreEvent) {
+        match event {
+            CoreEvent::Deliver(delivery) => {
+                self.deliver_forwarded(delivery);
+            }
+            CoreEvent::Interest {
+                account,
+                subject,
+                queue,
+                count,
+                seq,
+            } => {
+                let acct = &self.accounts[account as usize];
+                // The subject was validated by the core that accepted the SUB.
+                let _ = acct
+                    .remote
+                    .borrow_mut()
+                    .set(from, &subject, queue.as_deref(), count);
+                self.interest_applied[from].set(seq);
             }
         }
     }
