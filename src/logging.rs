@@ -32,8 +32,10 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
         pid: std::process::id(),
         logtime: settings.logtime,
     };
+    // Plain text always: nats-server's lines carry no colour codes, and log readers match them.
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
+        .with_ansi(false)
         .event_format(format);
     let result = match settings.file {
         Some(path) => {

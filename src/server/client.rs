@@ -272,8 +272,8 @@ impl ClientShared {
             // like a slow consumer, it alone is affected.
             if queue.bytes.get() + body_len > self.pending_bytes_max {
                 tracing::warn!(
-                    cid = self.cid,
-                    "internal subscriber is behind: message dropped"
+                    "cid:{} - internal subscriber is behind: message dropped",
+                    self.cid
                 );
                 return false;
             }
@@ -445,7 +445,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     ));
 
     if !shared.admit_connection() {
-        tracing::warn!(cid, "maximum connections exceeded");
+        tracing::warn!("cid:{cid} - maximum connections exceeded");
         client.close_with_err(
             "maximum connections exceeded",
             CloseReason::MaxConnectionsExceeded,
@@ -483,7 +483,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
     if reason.is_slow_consumer() {
         shared.stats[state.id].note_slow_consumer();
-        tracing::warn!(cid, "Slow Consumer Detected: {}", reason.as_str());
+        tracing::warn!("cid:{cid} - Slow Consumer Detected: {}", reason.as_str());
     }
     if let Some(peer) = peer {
         tracing::debug!(
@@ -634,7 +634,7 @@ impl Session {
                     }
                     Ok(None) => break,
                     Err(error) => {
-                        tracing::debug!(cid = self.client.cid, "protocol error: {error}");
+                        tracing::debug!("cid:{} - protocol error: {error}", self.client.cid);
                         let reason =
                             if error.client_error_text() == Some("Maximum Payload Violation") {
                                 CloseReason::MaxPayloadExceeded
@@ -739,8 +739,8 @@ impl Session {
             ClientOp::Info(_) | ClientOp::Ok => Next::Continue,
             ClientOp::Err(text) => {
                 tracing::debug!(
-                    cid = self.client.cid,
-                    "client sent -ERR {}",
+                    "cid:{} - client sent -ERR {}",
+                    self.client.cid,
                     String::from_utf8_lossy(&text)
                 );
                 self.client.close(CloseReason::ClientClosed, true);
@@ -754,13 +754,13 @@ impl Session {
             Ok(c) => c,
             Err(error) => {
                 // nats-server 2.9.10 closes on malformed CONNECT JSON without an -ERR.
-                tracing::debug!(cid = self.client.cid, "malformed CONNECT: {error}");
+                tracing::debug!("cid:{} - malformed CONNECT: {error}", self.client.cid);
                 self.client.close(CloseReason::ProtocolViolation, true);
                 return Next::Stop;
             }
         };
         if !self.state.shared.auth.check(&connect) {
-            tracing::info!(cid = self.client.cid, "authentication error");
+            tracing::info!("cid:{} - authentication error", self.client.cid);
             self.client.close_with_err(
                 "Authorization Violation",
                 CloseReason::AuthenticationViolation,
