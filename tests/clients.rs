@@ -19,25 +19,11 @@ use std::time::{Duration, Instant};
 
 use async_nats::{Client, HeaderMap, Subscriber};
 use bytes::Bytes;
-use common::{client, flush, http_json, recv, RawClient, TestServer};
+use common::{client, core_connections, flush, recv, RawClient, TestServer};
 use futures::future::join_all;
 
 /// Per-core connection counts from tern's `/varz` `tern_cores`, or None when the server
 /// has no such field (the reference server).
-fn core_connections(monitor: SocketAddr) -> Option<Vec<u64>> {
-    let varz = http_json(monitor, "/varz");
-    let cores = varz.get("tern_cores")?.as_array()?.clone();
-    Some(
-        cores
-            .iter()
-            .map(|core| {
-                core["connections"]
-                    .as_u64()
-                    .expect("tern_cores[].connections")
-            })
-            .collect(),
-    )
-}
 
 /// Opens async-nats connections and knows which core each landed on, so a test can make
 /// sure its connections span more than one core (connections are spread by the kernel's

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{http_json, poll_until, RawClient, TestServer};
+use common::{core_connections, poll_until, RawClient, TestServer};
 
 const MESSAGES: usize = 40_000;
 const PAYLOAD_BYTES: usize = 1024;
@@ -17,17 +17,6 @@ const PAYLOAD_BYTES: usize = 1024;
 /// would be cut off within the first few milliseconds; but above what loopback socket
 /// buffers hold (several MB), which no 2-5 ms stall can drain.
 const CONFIG: &str = "max_pending: 8MB\nmax_payload: 64KB\nwrite_deadline: \"10s\"\n";
-
-fn core_connections(monitor: SocketAddr) -> Option<Vec<u64>> {
-    let varz = http_json(monitor, "/varz");
-    let cores = varz.get("tern_cores")?.as_array()?.clone();
-    Some(
-        cores
-            .iter()
-            .map(|c| c["connections"].as_u64().unwrap_or(0))
-            .collect(),
-    )
-}
 
 /// Opens a publisher connection; with `other_core_than` it retries until the connection
 /// landed on a different core than the subscriber (tern only).

@@ -911,3 +911,20 @@ pub fn poll_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) ->
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Connections per core from tern's `/varz` (`tern_cores[].connections`); None on a server
+/// without per-core figures (the reference server).
+pub fn core_connections(monitor: SocketAddr) -> Option<Vec<u64>> {
+    let varz = http_json(monitor, "/varz");
+    let cores = varz.get("tern_cores")?.as_array()?.clone();
+    Some(
+        cores
+            .iter()
+            .map(|core| {
+                core["connections"]
+                    .as_u64()
+                    .expect("tern_cores[].connections")
+            })
+            .collect(),
+    )
+}
