@@ -19,11 +19,21 @@ const TARGET: &str = "protocol";
 const FRAMES: usize = 1000;
 const SUBJECT: &[u8] = b"tern.bench";
 
-fn pub_frames(size: usize) -> Vec<u8> {
+/// A reply subject as nats.go's request/reply makes them.
+const REPLY: &[u8] = b"_INBOX.Hq2Jk3ZPx0GgJm5wGmJ6pY.Hq2Jk3ZPx0GgJm5wGmJ6uL";
+/// The header block of the HPUB case.
+const HEADERS: &[u8] = b"NATS/1.0\r\nNats-Msg-Id: 4711\r\n\r\n";
+
+/// `FRAMES` PUB frames of `size` body bytes, or HPUB frames (with `HEADERS`) if
+/// `with_headers`.
+fn pub_frames(size: usize, reply: Option<&[u8]>, with_headers: bool) -> Vec<u8> {
+    let header_len = with_headers.then_some(HEADERS.len());
     let mut frames = Vec::new();
     for _ in 0..FRAMES {
-        encode_pub_line(&mut frames, SUBJECT, None, None, size);
-        frames.extend(std::iter::repeat_n(b'x', size));
+        encode_pub_line(&mut frames, SUBJECT, reply, header_len, size);
+        let headers: &[u8] = if with_headers { HEADERS } else { b"" };
+        frames.extend_from_slice(headers);
+        frames.extend(std::iter::repeat_n(b'x', size - headers.len()));
         frames.extend_from_slice(b"\r\n");
     }
     frames
@@ -40,14 +50,35 @@ fn msg_frames(size: usize) -> Vec<u8> {
 }
 
 fn parsers(c: &mut Criterion) {
-    for (size, label) in [(16, "16 B"), (128, "128 B"), (1024, "1 KiB")] {
-        let frames = pub_frames(size);
+    let cases = [
+        (
+            "pub_16",
+            "PUB frame with a 16 B payload",
+            pub_frames(16, None, false),
+        ),
+        (
+            "pub_128",
+            "PUB frame with a 128 B payload",
+            pub_frames(128, None, false),
+        ),
+        (
+            "pub_1024",
+            "PUB frame with a 1 KiB payload",
+            pub_frames(1024, None, false),
+        ),
+        (
+            "hpub_reply_128",
+            "HPUB frame with a reply subject, 128 B body of which 31 B headers",
+            pub_frames(128, Some(REPLY), true),
+        ),
+    ];
+    for (id, what, frames) in cases {
         let mut parser = ClientParser::new(ParserLimits::default());
         cost::measure(
             c,
             TARGET,
-            &format!("client_parser/pub_{size}"),
-            &format!("parsing one PUB frame with a {label} payload (ClientParser, incl. the copy into the read buffer)"),
+            &format!("client_parser/{id}"),
+            &format!("parsing one {what} (ClientParser, incl. the copy into the read buffer)"),
             FRAMES as u64,
             || {
                 let mut buf = BytesMut::from(&frames[..]);

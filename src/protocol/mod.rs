@@ -9,13 +9,15 @@
 //!   `BytesMut`. Payloads come out as `Bytes` slices of that buffer (no copy), and the
 //!   limits are enforced before anything is buffered past them, so a client cannot make
 //!   the server hold more than `max_control_line_bytes` or `max_payload_bytes` (+ CRLF)
-//!   of one op.
+//!   of one op. A PUB/HPUB or MSG/HMSG frame already whole in the buffer takes a
+//!   one-pass fast path that returns exactly what the general parser would.
 //! - `encode_*` append to a reused `Vec<u8>` without intermediate allocation.
 //! - [`ServerInfo`] and [`ConnectOptions`] mirror nats-server's Go structs, including
 //!   Go's JSON decoding quirks that real clients may rely on.
 
 mod encode;
 mod error;
+mod fast_path;
 mod json;
 mod parser;
 

@@ -4,6 +4,11 @@
 //! accepts and how a complete control line becomes an op. The engine keeps only where it
 //! is in the current op, so a frame split over many reads is scanned once.
 //!
+//! Before the engine looks at a new op, [`Dialect::whole_frame`] tries the fast path
+//! (`fast_path.rs`): a PUB/HPUB (MSG/HMSG) frame that is entirely in the buffer and plainly
+//! spelled is taken in one pass. It yields exactly what the engine would, or leaves the
+//! op to the engine, so everything below describes both.
+//!
 //! Bytes of an op the engine has committed to (the op name, blanks after it, the ignored
 //! rest of a `PING` line) are consumed from the caller's buffer as soon as they are seen.
 //! What stays buffered is therefore bounded: at most `max_control_line_bytes` + 1 of an
@@ -56,6 +61,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::ProtocolError;
+use super::fast_path;
 
 /// nats-server's `MAX_CONTROL_LINE_SIZE`.
 pub const MAX_CONTROL_LINE_BYTES_DEFAULT: usize = 4096;
@@ -224,6 +230,15 @@ impl ClientParser {
         self.engine.next_op(buf)
     }
 
+    /// [`Self::next_op`] without the fast path, for tests that compare the two.
+    #[cfg(test)]
+    pub(super) fn next_op_general(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<ClientOp>, ProtocolError> {
+        self.engine.next_op_general(buf)
+    }
+
     /// Changes the limits for the rest of the connection (e.g. an account's max_payload
     /// once CONNECT is processed); an op whose size was already accepted is not rechecked.
     pub fn set_limits(&mut self, limits: ParserLimits) {
@@ -248,6 +263,15 @@ impl ServerParser {
     /// As [`ClientParser::next_op`], for server-to-client traffic.
     pub fn next_op(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtocolError> {
         self.engine.next_op(buf)
+    }
+
+    /// [`Self::next_op`] without the fast path, for tests that compare the two.
+    #[cfg(test)]
+    pub(super) fn next_op_general(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<ServerOp>, ProtocolError> {
+        self.engine.next_op_general(buf)
     }
 
     /// Changes the limits for the rest of the connection.
@@ -302,6 +326,11 @@ trait Dialect {
     fn payload_bytes(pending: &Self::Pending) -> usize;
 
     fn finish(pending: Self::Pending, body: Bytes) -> Self::Op;
+
+    /// The op at the front of `buf` if the fast path (`fast_path.rs`) can take it whole:
+    /// then exactly what the engine would return, with the same bytes consumed. None,
+    /// with `buf` untouched, leaves the op to the engine.
+    fn whole_frame(buf: &mut BytesMut, limits: &ParserLimits) -> Option<Self::Op>;
 }
 
 /// Where the engine is within the current op. The front of the caller's buffer is always
@@ -337,7 +366,19 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
+    #[inline]
     fn next_op(&mut self, buf: &mut BytesMut) -> Result<Option<D::Op>, ProtocolError> {
+        if let Stage::OpName = self.stage {
+            if let Some(op) = D::whole_frame(buf, &self.limits) {
+                return Ok(Some(op));
+            }
+        }
+        self.next_op_general(buf)
+    }
+
+    // Out of line, so the fast path does not pay for its registers and stack.
+    #[inline(never)]
+    fn next_op_general(&mut self, buf: &mut BytesMut) -> Result<Option<D::Op>, ProtocolError> {
         if let Stage::Failed(err) = &self.stage {
             return Err(err.clone());
         }
@@ -496,7 +537,7 @@ fn partial_args_bytes(buf: &[u8]) -> usize {
     }
 }
 
-fn is_blank(byte: u8) -> bool {
+pub(super) fn is_blank(byte: u8) -> bool {
     byte == b' ' || byte == b'\t'
 }
 
@@ -536,7 +577,7 @@ impl<'a, const N: usize> Tokens<'a, N> {
 }
 
 /// nats-server's `parseSize`: 1 to 9 ASCII digits, nothing else.
-fn parse_size(digits: &[u8]) -> Option<usize> {
+pub(super) fn parse_size(digits: &[u8]) -> Option<usize> {
     if digits.is_empty() || digits.len() > SIZE_DIGITS_MAX {
         return None;
     }
@@ -714,6 +755,11 @@ impl Dialect for ClientDialect {
             body,
         })
     }
+
+    #[inline(always)]
+    fn whole_frame(buf: &mut BytesMut, limits: &ParserLimits) -> Option<ClientOp> {
+        fast_path::client_frame(buf, limits)
+    }
 }
 
 /// `PUB <subject> [reply] <size>`; only spaces and tabs separate (nats-server `processPub`).
@@ -881,6 +927,11 @@ impl Dialect for ServerDialect {
             header_len: pending.header_len,
             body,
         })
+    }
+
+    #[inline(always)]
+    fn whole_frame(buf: &mut BytesMut, limits: &ParserLimits) -> Option<ServerOp> {
+        fast_path::server_frame(buf, limits)
     }
 }
 

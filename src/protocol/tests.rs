@@ -1089,3 +1089,382 @@ proptest! {
         prop_assert_eq!(outcome.ops, vec![expected]);
     }
 }
+
+// The fast path (`fast_path.rs`) against the general engine: it must take plain frames
+// whole, and on any input, split in any way, the two must be indistinguishable.
+
+/// A parser that never takes the fast path.
+struct GeneralOnly<P>(P);
+
+impl AnyParser for GeneralOnly<ClientParser> {
+    type Op = ClientOp;
+    fn fresh(limits: ParserLimits) -> Self {
+        GeneralOnly(ClientParser::new(limits))
+    }
+    fn next(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtocolError> {
+        self.0.next_op_general(buf)
+    }
+}
+
+impl AnyParser for GeneralOnly<ServerParser> {
+    type Op = ServerOp;
+    fn fresh(limits: ParserLimits) -> Self {
+        GeneralOnly(ServerParser::new(limits))
+    }
+    fn next(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtocolError> {
+        self.0.next_op_general(buf)
+    }
+}
+
+#[test]
+fn fast_path_takes_plain_frames_whole_and_leaves_the_rest() {
+    let limits = ParserLimits::default();
+    for (input, expected) in client_cases() {
+        if !matches!(expected, ClientOp::Pub(_)) {
+            continue;
+        }
+        let mut buf = BytesMut::from(input.as_bytes());
+        assert_eq!(
+            super::fast_path::client_frame(&mut buf, &limits),
+            Some(expected),
+            "{input:?}"
+        );
+        assert!(buf.is_empty(), "{input:?}");
+    }
+    for (input, expected) in server_cases() {
+        if !matches!(expected, ServerOp::Msg(_)) {
+            continue;
+        }
+        let mut buf = BytesMut::from(input.as_bytes());
+        assert_eq!(
+            super::fast_path::server_frame(&mut buf, &limits),
+            Some(expected),
+            "{input:?}"
+        );
+        assert!(buf.is_empty(), "{input:?}");
+    }
+    // Unfinished, erroneous, odd or other ops: left to the engine, buffer untouched.
+    for input in [
+        "",
+        "PUB foo 5\r\nhell",
+        "PUB foo 5\r\nhello\r",
+        "PUB foo 5\r",
+        "PUB foo 2\r\nhiXX",
+        "PUB foo\r\n",
+        "PUB foo bar baz 1\r\nx\r\n",
+        "PUB \r\n",
+        "PUB \n foo 1\r\nx\r\n",
+        "PUB foo 1048577\r\n",
+        "PUB foo 0000000001\r\nx\r\n",
+        "PUB f\ro 1\r\nx\r\n",
+        "PUB f\x01o 1\r\nx\r\n",
+        "PUB foo 1 \r\r\nx\r\n",
+        "PUBX foo 1\r\nx\r\n",
+        "HPUB foo 3 2\r\nxy\r\n",
+        "MSG foo 1 1\r\nx\r\n",
+        "SUB foo 1\r\n",
+        "PING\r\n",
+    ] {
+        let mut buf = BytesMut::from(input.as_bytes());
+        assert_eq!(
+            super::fast_path::client_frame(&mut buf, &limits),
+            None,
+            "{input:?}"
+        );
+        assert_eq!(&buf[..], input.as_bytes());
+    }
+    let tight = ParserLimits {
+        max_control_line_bytes: 5,
+        max_payload_bytes: 1,
+    };
+    for input in ["PUB a 1\r\nx\r\n", "PUB a\t\t 1\r\nx\r\n"] {
+        let mut buf = BytesMut::from(input.as_bytes());
+        assert!(super::fast_path::client_frame(&mut buf, &tight).is_some());
+    }
+    for input in [
+        "PUB a 2\r\nxy\r\n",
+        "PUB abc  1\r\nx\r\n",
+        "PUB a 1   \r\nx\r\n",
+    ] {
+        let mut buf = BytesMut::from(input.as_bytes());
+        assert_eq!(super::fast_path::client_frame(&mut buf, &tight), None);
+    }
+}
+
+/// One message in both directions: the same subject, reply, headers and payload as a
+/// PUB/HPUB and as a MSG/HMSG, spelled in any of the ways the engine accepts.
+#[derive(Debug, Clone)]
+struct MessageCase {
+    subject: Vec<u8>,
+    sid: Vec<u8>,
+    reply: Option<Vec<u8>>,
+    headers: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    /// Per letter of the op name: lower case?
+    lower_case: Vec<bool>,
+    /// Runs of blanks before each argument (used in turn).
+    blanks: Vec<Vec<u8>>,
+    /// Blanks between the last argument and the line end.
+    trailing_blanks: Vec<u8>,
+    /// Leading zeros on the sizes, as far as 9 digits allow.
+    zeros: usize,
+    bare_newline: bool,
+}
+
+impl MessageCase {
+    fn wire(&self, name: &str, sid: Option<&[u8]>) -> Vec<u8> {
+        let name = if self.headers.is_some() {
+            format!("H{name}")
+        } else {
+            name.to_owned()
+        };
+        let size = |size: usize| {
+            let digits = size.to_string();
+            let zeros = self.zeros.min(9 - digits.len());
+            format!("{}{digits}", "0".repeat(zeros)).into_bytes()
+        };
+        let body = self.body();
+        let mut tokens = vec![self.subject.clone()];
+        tokens.extend(sid.map(<[u8]>::to_vec));
+        tokens.extend(self.reply.clone());
+        tokens.extend(self.headers.as_ref().map(|headers| size(headers.len())));
+        tokens.push(size(body.len()));
+
+        let mut wire = Vec::new();
+        for (letter, lower) in name.bytes().zip(self.lower_case.iter().cycle()) {
+            wire.push(if *lower {
+                letter.to_ascii_lowercase()
+            } else {
+                letter
+            });
+        }
+        for (token, blanks) in tokens.iter().zip(self.blanks.iter().cycle()) {
+            wire.extend_from_slice(blanks);
+            wire.extend_from_slice(token);
+        }
+        wire.extend_from_slice(&self.trailing_blanks);
+        wire.extend_from_slice(if self.bare_newline { b"\n" } else { b"\r\n" });
+        wire.extend_from_slice(&body);
+        wire.extend_from_slice(b"\r\n");
+        wire
+    }
+
+    fn body(&self) -> Vec<u8> {
+        let mut body = self.headers.clone().unwrap_or_default();
+        body.extend_from_slice(&self.payload);
+        body
+    }
+
+    fn client_wire(&self) -> Vec<u8> {
+        self.wire("PUB", None)
+    }
+
+    fn server_wire(&self) -> Vec<u8> {
+        self.wire("MSG", Some(&self.sid))
+    }
+
+    fn client_op(&self) -> ClientOp {
+        ClientOp::Pub(Publish {
+            subject: Bytes::from(self.subject.clone()),
+            reply: self.reply.clone().map(Bytes::from),
+            header_len: self.headers.as_ref().map(Vec::len),
+            body: Bytes::from(self.body()),
+        })
+    }
+
+    fn server_op(&self) -> ServerOp {
+        ServerOp::Msg(Message {
+            subject: Bytes::from(self.subject.clone()),
+            sid: Bytes::from(self.sid.clone()),
+            reply: self.reply.clone().map(Bytes::from),
+            header_len: self.headers.as_ref().map(Vec::len),
+            body: Bytes::from(self.body()),
+        })
+    }
+}
+
+/// An argument the fast path takes: no blanks, line ends or control bytes.
+fn plain_token() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(0x21u8..=0xff, 1..12)
+}
+
+fn blank_run() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(&b" \t"[..]), 1..4)
+}
+
+fn message_case() -> impl Strategy<Value = MessageCase> {
+    (
+        (
+            plain_token(),
+            plain_token(),
+            proptest::option::of(plain_token()),
+            proptest::option::of(prop::collection::vec(any::<u8>(), 0..24)),
+            prop::collection::vec(any::<u8>(), 0..48),
+        ),
+        (
+            prop::collection::vec(any::<bool>(), 1..5),
+            prop::collection::vec(blank_run(), 1..6),
+            prop::collection::vec(prop::sample::select(&b" \t"[..]), 0..3),
+            0usize..10,
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (subject, sid, reply, headers, payload),
+                (lower_case, blanks, trailing_blanks, zeros, bare_newline),
+            )| MessageCase {
+                subject,
+                sid,
+                reply,
+                headers,
+                payload,
+                lower_case,
+                blanks,
+                trailing_blanks,
+                zeros,
+                bare_newline,
+            },
+        )
+}
+
+/// A stream of messages with a few other ops between them; None stands for one of those.
+fn message_stream() -> impl Strategy<Value = Vec<Option<MessageCase>>> {
+    let piece = prop_oneof![
+        6 => message_case().prop_map(Some),
+        1 => Just(None),
+    ];
+    prop::collection::vec(piece, 0..10)
+}
+
+/// The wire bytes and expected ops of a stream in both directions.
+fn stream_wire(stream: &[Option<MessageCase>]) -> (Vec<u8>, Vec<ClientOp>, Vec<u8>, Vec<ServerOp>) {
+    let (mut client_wire, mut client_ops) = (Vec::new(), Vec::new());
+    let (mut server_wire, mut server_ops) = (Vec::new(), Vec::new());
+    for piece in stream {
+        match piece {
+            Some(case) => {
+                client_wire.extend(case.client_wire());
+                client_ops.push(case.client_op());
+                server_wire.extend(case.server_wire());
+                server_ops.push(case.server_op());
+            }
+            None => {
+                client_wire.extend_from_slice(b"SUB a 1\r\n");
+                client_ops.push(ClientOp::Sub {
+                    subject: b("a"),
+                    queue: None,
+                    sid: b("1"),
+                });
+                server_wire.extend_from_slice(b"PING\r\n");
+                server_ops.push(ServerOp::Ping);
+            }
+        }
+    }
+    (client_wire, client_ops, server_wire, server_ops)
+}
+
+/// Limits around the sizes `message_case` produces, so lines and payloads fall on both
+/// sides of them.
+fn limits_near_frames() -> impl Strategy<Value = ParserLimits> {
+    prop_oneof![
+        Just(ParserLimits::default()),
+        (0usize..64, 0usize..80).prop_map(|(line, payload)| ParserLimits {
+            max_control_line_bytes: line,
+            max_payload_bytes: payload,
+        }),
+    ]
+}
+
+/// Bytes that change how a frame parses when written over one of its bytes.
+const DISRUPTIVE_BYTES: &[u8] = b"\r\n \t\x00\x01x09P";
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 1000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn fast_path_parses_every_spelling_of_a_message(case in message_case()) {
+        let limits = ParserLimits::default();
+        let mut buf = BytesMut::from(&case.client_wire()[..]);
+        prop_assert_eq!(super::fast_path::client_frame(&mut buf, &limits), Some(case.client_op()));
+        prop_assert!(buf.is_empty());
+        let mut buf = BytesMut::from(&case.server_wire()[..]);
+        prop_assert_eq!(super::fast_path::server_frame(&mut buf, &limits), Some(case.server_op()));
+        prop_assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn message_streams_parse_alike_with_and_without_the_fast_path(
+        stream in message_stream(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let limits = ParserLimits::default();
+        let (client_wire, client_ops, server_wire, server_ops) = stream_wire(&stream);
+        let expected = Outcome { ops: client_ops, error: None, buffered: Vec::new() };
+        prop_assert_eq!(whole::<ClientParser>(limits, &client_wire), expected);
+        let chunks = chunked(&client_wire, &cuts);
+        prop_assert_eq!(
+            feed::<ClientParser>(limits, &chunks),
+            feed::<GeneralOnly<ClientParser>>(limits, &chunks)
+        );
+        let expected = Outcome { ops: server_ops, error: None, buffered: Vec::new() };
+        prop_assert_eq!(whole::<ServerParser>(limits, &server_wire), expected);
+        let chunks = chunked(&server_wire, &cuts);
+        prop_assert_eq!(
+            feed::<ServerParser>(limits, &chunks),
+            feed::<GeneralOnly<ServerParser>>(limits, &chunks)
+        );
+    }
+
+    #[test]
+    fn damaged_streams_parse_alike_with_and_without_the_fast_path(
+        stream in message_stream(),
+        damage in prop::collection::vec((any::<usize>(), prop::sample::select(DISRUPTIVE_BYTES)), 0..4),
+        cut_at in any::<usize>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..4),
+        limits in limits_near_frames(),
+    ) {
+        let (client_wire, _, server_wire, _) = stream_wire(&stream);
+        for mut wire in [client_wire, server_wire] {
+            for (at, byte) in &damage {
+                let len = wire.len();
+                if let Some(slot) = wire.get_mut(at % len.max(1)) {
+                    *slot = *byte;
+                }
+            }
+            wire.truncate(cut_at % (wire.len() + 1));
+            for chunks in [vec![&wire[..]], chunked(&wire, &cuts)] {
+                prop_assert_eq!(
+                    feed::<ClientParser>(limits, &chunks),
+                    feed::<GeneralOnly<ClientParser>>(limits, &chunks)
+                );
+                prop_assert_eq!(
+                    feed::<ServerParser>(limits, &chunks),
+                    feed::<GeneralOnly<ServerParser>>(limits, &chunks)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn protocolish_input_parses_alike_with_and_without_the_fast_path(
+        input in protocolish(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+        limits in small_limits(),
+    ) {
+        for chunks in [vec![&input[..]], chunked(&input, &cuts)] {
+            prop_assert_eq!(
+                feed::<ClientParser>(limits, &chunks),
+                feed::<GeneralOnly<ClientParser>>(limits, &chunks)
+            );
+            prop_assert_eq!(
+                feed::<ServerParser>(limits, &chunks),
+                feed::<GeneralOnly<ServerParser>>(limits, &chunks)
+            );
+        }
+    }
+}
