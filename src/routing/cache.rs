@@ -11,25 +11,43 @@
 //! subject (one hash removal); a changed wildcard filter drops exactly the cached subjects
 //! it matches (one scan of at most capacity entries), so unrelated hot subjects survive
 //! subscription churn.
+//!
+//! Layout: the map is keyed by the subject's 64-bit keyed hash (`hash.rs`), computed once
+//! per publish and passed through to the table, and each slot holds its subject to
+//! confirm a hit. A hit thus costs one short hash, one probe comparing `u64`s and one
+//! inlined byte compare, with no `memcmp` call and no second hash for a miss's insert.
+//! A subject whose hash is already taken by another subject (a 64-bit collision, which a
+//! client cannot aim for without the keys) is simply not cached: it is served from the
+//! trie every time, which is correct and costs only that subject a miss.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::hash::{same_bytes, PrehashedState, SubjectHashState};
 use super::subject::{filter_matches_unchecked, is_literal_filter};
 use super::MATCH_CACHE_EVICT_DIVISOR;
 
 pub(super) struct MatchCache<R> {
-    results: HashMap<Box<[u8]>, Rc<R>>,
+    /// By `hash_state.hash_bytes(subject)`.
+    results: HashMap<u64, Slot<R>, PrehashedState>,
+    hash_state: SubjectHashState,
     entries_max: usize,
     /// Where in iteration order the next eviction window starts.
     sweep_start: usize,
 }
 
+struct Slot<R> {
+    subject: Box<[u8]>,
+    result: Rc<R>,
+}
+
 impl<R> MatchCache<R> {
-    /// `entries_max == 0` disables caching.
+    /// `entries_max == 0` disables caching. Keyed with fresh random keys.
     pub(super) fn new(entries_max: usize) -> Self {
         MatchCache {
-            results: HashMap::new(),
+            results: HashMap::with_hasher(PrehashedState),
+            hash_state: SubjectHashState::random(),
             entries_max,
             sweep_start: 0,
         }
@@ -39,18 +57,48 @@ impl<R> MatchCache<R> {
         self.results.len()
     }
 
-    pub(super) fn get(&self, subject: &[u8]) -> Option<Rc<R>> {
-        self.results.get(subject).cloned()
+    /// The key of `subject` for [`Self::get_hashed`] and [`Self::put_hashed`].
+    pub(super) fn hash(&self, subject: &[u8]) -> u64 {
+        self.hash_state.hash_bytes(subject)
     }
 
+    #[cfg(test)]
+    pub(super) fn get(&self, subject: &[u8]) -> Option<Rc<R>> {
+        self.get_hashed(subject, self.hash(subject))
+    }
+
+    /// `hash` must be `self.hash(subject)`.
+    pub(super) fn get_hashed(&self, subject: &[u8], hash: u64) -> Option<Rc<R>> {
+        let slot = self.results.get(&hash)?;
+        same_bytes(&slot.subject, subject).then(|| Rc::clone(&slot.result))
+    }
+
+    #[cfg(test)]
     pub(super) fn put(&mut self, subject: &[u8], result: Rc<R>) {
+        self.put_hashed(subject, self.hash(subject), result);
+    }
+
+    /// `hash` must be `self.hash(subject)`.
+    pub(super) fn put_hashed(&mut self, subject: &[u8], hash: u64, result: Rc<R>) {
         if self.entries_max == 0 {
             return;
         }
         if self.results.len() >= self.entries_max {
             self.evict_batch();
         }
-        self.results.insert(subject.into(), result);
+        match self.results.entry(hash) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(Slot {
+                    subject: subject.into(),
+                    result,
+                });
+            }
+            Entry::Occupied(mut occupied) => {
+                if same_bytes(&occupied.get().subject, subject) {
+                    occupied.get_mut().result = result;
+                }
+            }
+        }
     }
 
     fn evict_batch(&mut self) {
@@ -62,8 +110,13 @@ impl<R> MatchCache<R> {
         let start = self.sweep_start % len;
         let mut position = 0;
         self.results.retain(|_, _| {
-            // Distance from the window start, walking the iteration order circularly.
-            let distance = (position + len - start) % len;
+            // Distance from the window start, walking the iteration order circularly
+            // (`(position + len - start) % len` without a division per entry).
+            let distance = if position >= start {
+                position - start
+            } else {
+                position + len - start
+            };
             position += 1;
             distance >= batch
         });
@@ -77,10 +130,15 @@ impl<R> MatchCache<R> {
             return;
         }
         if is_literal_filter(filter) {
-            self.results.remove(filter);
+            let hash = self.hash(filter);
+            if let Entry::Occupied(occupied) = self.results.entry(hash) {
+                if same_bytes(&occupied.get().subject, filter) {
+                    occupied.remove();
+                }
+            }
         } else {
             self.results
-                .retain(|subject, _| !filter_matches_unchecked(filter, subject));
+                .retain(|_, slot| !filter_matches_unchecked(filter, &slot.subject));
         }
     }
 
@@ -125,6 +183,23 @@ mod tests {
         cache.put(b"a", Rc::new(1));
         assert_eq!(cache.len(), 0);
         assert!(cache.get(b"a").is_none());
+    }
+
+    #[test]
+    fn a_colliding_subject_is_not_cached_and_evicts_nothing() {
+        let mut cache = MatchCache::new(64);
+        let hash = cache.hash(b"first");
+        cache.put_hashed(b"first", hash, Rc::new(1));
+        cache.put_hashed(b"second", hash, Rc::new(2));
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get_hashed(b"second", hash).is_none());
+        assert_eq!(cache.get_hashed(b"first", hash).as_deref(), Some(&1));
+        cache.put_hashed(b"first", hash, Rc::new(3));
+        assert_eq!(cache.get(b"first").as_deref(), Some(&3));
+        cache.invalidate(b"second");
+        assert_eq!(cache.len(), 1, "only an exact subject invalidates its slot");
+        cache.invalidate(b"first");
+        assert_eq!(cache.len(), 0);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! cache of match results, shared with callers as `Rc` snapshots.
 
 use std::fmt;
+use std::hash::Hash;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -88,10 +89,28 @@ impl<T: Clone + PartialEq> SubjectIndex<T> {
         removed
     }
 
+    /// [`Self::remove`] for values that can be hashed: expected O(1) in the number of
+    /// entries on the filter, where `remove` compares against each of them, so a large
+    /// fan-out unsubscribes in linear rather than quadratic total time. Filters with up
+    /// to [`super::ENTRIES_SCANNED_MAX`] entries are still scanned (that is faster).
+    /// Mixing the two is correct; a `remove` on a large filter costs the next
+    /// `remove_hashed` there one re-indexing pass.
+    pub fn remove_hashed(&mut self, subject: &[u8], queue: Option<&[u8]>, value: &T) -> bool
+    where
+        T: Hash + Eq,
+    {
+        let removed = self.trie.remove_hashed(subject, queue, value);
+        if removed {
+            self.cache.invalidate(subject);
+        }
+        removed
+    }
+
     /// All entries whose filter matches the literal `subject`; cached. A subject with an
     /// empty token matches nothing (nats-server returns its empty result too).
     pub fn matches(&mut self, subject: &[u8]) -> Rc<Matches<T>> {
-        if let Some(cached) = self.cache.get(subject) {
+        let hash = self.cache.hash(subject);
+        if let Some(cached) = self.cache.get_hashed(subject, hash) {
             return cached;
         }
         if has_empty_token(subject) {
@@ -109,7 +128,7 @@ impl<T: Clone + PartialEq> SubjectIndex<T> {
                     Some(queue) => queue.members.extend_from_slice(&group.members),
                     None => found.queues.push(QueueMatches {
                         name: group.name.clone(),
-                        members: group.members.clone(),
+                        members: group.members.to_vec(),
                     }),
                 }
             }
@@ -119,7 +138,7 @@ impl<T: Clone + PartialEq> SubjectIndex<T> {
         } else {
             Rc::new(found)
         };
-        self.cache.put(subject, Rc::clone(&found));
+        self.cache.put_hashed(subject, hash, Rc::clone(&found));
         found
     }
 

@@ -14,8 +14,10 @@
 //! Complexity, with k = tokens in the subject:
 //! - `matches`, cache hit: one hash of the subject. Miss: one literal-map probe per
 //!   trie path the subject can follow (a literal-only trie is O(k)), plus the result.
+//!   Both maps hash with a fast keyed hash, random per index (`hash.rs` says why).
 //! - `insert`: O(k). `remove`: O(k) plus a linear scan of the entries on that exact
 //!   filter (values are only `PartialEq`), then pruning of the nodes left empty.
+//!   `remove_hashed` (values `Hash + Eq`): O(k) expected, whatever the fan-out.
 //! - Cache invalidation on insert/remove: a literal filter drops only its own subject's
 //!   cached result (O(1)); a wildcard filter drops exactly the cached subjects it
 //!   matches, found by one scan of the cache (O(cache entries x k)). Eviction when full
@@ -27,6 +29,8 @@
 
 mod cache;
 mod counts;
+mod entries;
+mod hash;
 mod index;
 mod key;
 mod remote;
@@ -59,6 +63,12 @@ pub const KEY_SCRATCH_RETAINED_BYTES_MAX: usize = 4096;
 
 /// Arena slots kept allocated once a trie becomes empty again.
 pub const TRIE_SLOTS_RETAINED_WHEN_EMPTY: usize = 1024;
+
+/// Entries on one filter (plain, or one queue group's members) that
+/// [`SubjectIndex::remove_hashed`] scans; beyond this it keeps a position index, which it
+/// drops again below half of this. At this size a scan of pointer-sized values costs
+/// about what hashing one does.
+pub const ENTRIES_SCANNED_MAX: usize = 64;
 
 /// Why an entry was refused. The server answers both with `-ERR 'Invalid Subject'`.
 #[derive(thiserror::Error, Debug, Clone, Copy, PartialEq, Eq)]

@@ -146,7 +146,8 @@ impl RemoteInterest {
     }
 
     pub fn matches(&mut self, subject: &[u8]) -> Rc<RemoteMatches> {
-        if let Some(cached) = self.cache.get(subject) {
+        let hash = self.cache.hash(subject);
+        if let Some(cached) = self.cache.get_hashed(subject, hash) {
             return cached;
         }
         if has_empty_token(subject) {
@@ -189,7 +190,7 @@ impl RemoteInterest {
         } else {
             Rc::new(found)
         };
-        self.cache.put(subject, Rc::clone(&found));
+        self.cache.put_hashed(subject, hash, Rc::clone(&found));
         found
     }
 

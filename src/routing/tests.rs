@@ -266,3 +266,80 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone)]
+enum FanOutOp {
+    Insert {
+        filter: &'static str,
+        queue: Option<&'static str>,
+        value: u8,
+    },
+    Remove {
+        filter: &'static str,
+        queue: Option<&'static str>,
+        value: u8,
+        hashed: bool,
+    },
+    Match {
+        subject: &'static str,
+    },
+}
+
+/// Few filters and queues, so each entry list grows past `ENTRIES_SCANNED_MAX` and
+/// shrinks back, with repeated values and both removal paths mixed.
+fn fan_out_op() -> impl Strategy<Value = FanOutOp> {
+    let filter = || prop_oneof![Just("a"), Just("a.*")];
+    let queue = || prop_oneof![Just(None), Just(Some("q1"))];
+    prop_oneof![
+        5 => (filter(), queue(), 0u8..100)
+            .prop_map(|(filter, queue, value)| FanOutOp::Insert { filter, queue, value }),
+        4 => (filter(), queue(), 0u8..100, prop::bool::weighted(0.8))
+            .prop_map(|(filter, queue, value, hashed)| FanOutOp::Remove { filter, queue, value, hashed }),
+        1 => prop_oneof![Just("a"), Just("a.b")].prop_map(|subject| FanOutOp::Match { subject }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn hashed_removal_agrees_with_model_on_large_fan_out(
+        ops in prop::collection::vec(fan_out_op(), 1..1500),
+    ) {
+        let mut index = SubjectIndex::new();
+        let mut model: Vec<Entry> = Vec::new();
+        for op in ops {
+            match op {
+                FanOutOp::Insert { filter, queue, value } => {
+                    index.insert(filter.as_bytes(), queue.map(str::as_bytes), value).unwrap();
+                    model.push((filter.to_string(), queue, value));
+                }
+                FanOutOp::Remove { filter, queue, value, hashed } => {
+                    let position = model
+                        .iter()
+                        .position(|entry| entry.0 == filter && entry.1 == queue && entry.2 == value);
+                    let queue_bytes = queue.map(str::as_bytes);
+                    let removed = if hashed {
+                        index.remove_hashed(filter.as_bytes(), queue_bytes, &value)
+                    } else {
+                        index.remove(filter.as_bytes(), queue_bytes, &value)
+                    };
+                    prop_assert_eq!(removed, position.is_some());
+                    if let Some(position) = position {
+                        model.swap_remove(position);
+                    }
+                }
+                FanOutOp::Match { subject } => {
+                    let expected = expected_matches(&model, subject);
+                    prop_assert_eq!(actual_matches(&mut index, subject)?, expected, "subject {:?}", subject);
+                }
+            }
+            prop_assert_eq!(index.len(), model.len());
+        }
+        for (filter, queue, value) in model.drain(..) {
+            prop_assert!(index.remove_hashed(filter.as_bytes(), queue.map(str::as_bytes), &value));
+        }
+        prop_assert!(index.is_empty());
+        prop_assert_eq!(index.node_count(), 0);
+    }
+}

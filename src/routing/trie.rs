@@ -12,9 +12,12 @@
 //! A node's entries belong to the filter spelled by the edges leading to it.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use bytes::Bytes;
 
+use super::entries::Entries;
+use super::hash::SubjectHashState;
 use super::subject::{
     is_valid_queue_name, is_valid_subject, token_end, TOKEN_SEPARATOR, WILDCARD_ONE, WILDCARD_TAIL,
 };
@@ -31,24 +34,24 @@ const ALL_TOKENS_CONSUMED: usize = usize::MAX;
 /// All queue subscribers of one queue name on one filter.
 pub(super) struct Group<T> {
     pub(super) name: Bytes,
-    pub(super) members: Vec<T>,
+    pub(super) members: Entries<T>,
 }
 
 struct Node<T> {
-    literals: HashMap<Box<[u8]>, NodeId>,
+    literals: HashMap<Box<[u8]>, NodeId, SubjectHashState>,
     star: Option<NodeId>,
     tail: Option<NodeId>,
-    plain: Vec<T>,
+    plain: Entries<T>,
     groups: Vec<Group<T>>,
 }
 
 impl<T> Node<T> {
-    fn new() -> Self {
+    fn new(hash_state: SubjectHashState) -> Self {
         Node {
-            literals: HashMap::new(),
+            literals: HashMap::with_hasher(hash_state),
             star: None,
             tail: None,
-            plain: Vec::new(),
+            plain: Entries::new(),
             groups: Vec::new(),
         }
     }
@@ -89,16 +92,21 @@ pub(super) struct Trie<T> {
     match_stack: Vec<(NodeId, usize)>,
     /// Reused across removals for the same reason.
     remove_path: Vec<Step>,
+    /// Keys every node's literal map (tokens come from clients; see `hash.rs`).
+    hash_state: SubjectHashState,
 }
 
 impl<T> Trie<T> {
+    /// An empty trie whose literal maps are keyed with fresh random keys.
     pub(super) fn new() -> Self {
+        let hash_state = SubjectHashState::random();
         Trie {
-            nodes: vec![Node::new()],
+            nodes: vec![Node::new(hash_state)],
             free: Vec::new(),
             entries: 0,
             match_stack: Vec::new(),
             remove_path: Vec::new(),
+            hash_state,
         }
     }
 
@@ -137,7 +145,7 @@ impl<T> Trie<T> {
                 Some(group) => group.members.push(value),
                 None => node.groups.push(Group {
                     name: Bytes::copy_from_slice(queue),
-                    members: vec![value],
+                    members: Entries::from_value(value),
                 }),
             },
         }
@@ -173,7 +181,7 @@ impl<T> Trie<T> {
         match self.free.pop() {
             Some(id) => id,
             None => {
-                self.nodes.push(Node::new());
+                self.nodes.push(Node::new(self.hash_state));
                 self.nodes.len() - 1
             }
         }
@@ -181,7 +189,7 @@ impl<T> Trie<T> {
 
     fn release(&mut self, id: NodeId) {
         // Replacing the slot drops the old node's map and vectors, returning their memory.
-        self.nodes[id] = Node::new();
+        self.nodes[id] = Node::new(self.hash_state);
         self.free.push(id);
         if self.node_count() == 0 {
             // Everything is gone: forget the slots so a past peak does not pin memory.
@@ -198,13 +206,38 @@ impl<T> Trie<T> {
     where
         T: PartialEq,
     {
+        self.remove_with(subject, queue, |entries| entries.remove_scan(value))
+    }
+
+    /// [`Self::remove`] through each entry list's position index (see `entries.rs`):
+    /// expected O(1) however many entries share the filter.
+    pub(super) fn remove_hashed(&mut self, subject: &[u8], queue: Option<&[u8]>, value: &T) -> bool
+    where
+        T: Hash + Eq,
+    {
+        let hash_state = self.hash_state;
+        self.remove_with(subject, queue, |entries| {
+            entries.remove_hashed(value, hash_state)
+        })
+    }
+
+    fn remove_with(
+        &mut self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        remove_one: impl FnOnce(&mut Entries<T>) -> bool,
+    ) -> bool {
         if !is_valid_subject(subject) {
             return false;
         }
         let mut path = std::mem::take(&mut self.remove_path);
         path.clear();
         let removed = self.walk_exact(subject, &mut path)
-            && self.remove_entry(path.last().map_or(ROOT, |step| step.child), queue, value);
+            && self.remove_entry(
+                path.last().map_or(ROOT, |step| step.child),
+                queue,
+                remove_one,
+            );
         if removed {
             self.entries -= 1;
             self.prune(subject, &path);
@@ -251,29 +284,24 @@ impl<T> Trie<T> {
         }
     }
 
-    fn remove_entry(&mut self, id: NodeId, queue: Option<&[u8]>, value: &T) -> bool
-    where
-        T: PartialEq,
-    {
+    fn remove_entry(
+        &mut self,
+        id: NodeId,
+        queue: Option<&[u8]>,
+        remove_one: impl FnOnce(&mut Entries<T>) -> bool,
+    ) -> bool {
         let node = &mut self.nodes[id];
         match queue {
-            None => match node.plain.iter().position(|entry| entry == value) {
-                Some(index) => {
-                    node.plain.swap_remove(index);
-                    true
-                }
-                None => false,
-            },
+            None => remove_one(&mut node.plain),
             Some(queue) => {
                 let Some(group_index) = node.groups.iter().position(|group| group.name == queue)
                 else {
                     return false;
                 };
                 let group = &mut node.groups[group_index];
-                let Some(index) = group.members.iter().position(|entry| entry == value) else {
+                if !remove_one(&mut group.members) {
                     return false;
-                };
-                group.members.swap_remove(index);
+                }
                 if group.members.is_empty() {
                     node.groups.swap_remove(group_index);
                 }
