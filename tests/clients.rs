@@ -22,9 +22,6 @@ use bytes::Bytes;
 use common::{client, core_connections, flush, recv, RawClient, TestServer};
 use futures::future::join_all;
 
-/// Per-core connection counts from tern's `/varz` `tern_cores`, or None when the server
-/// has no such field (the reference server).
-
 /// Opens async-nats connections and knows which core each landed on, so a test can make
 /// sure its connections span more than one core (connections are spread by the kernel's
 /// `SO_REUSEPORT` hash, so a handful of them can all land on one core by chance).

@@ -31,6 +31,15 @@ impl PartialEq for SubRef {
     }
 }
 
+impl Eq for SubRef {}
+
+/// By identity, like equality, so a large fan-out can be unsubscribed without scanning.
+impl std::hash::Hash for SubRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Rc::as_ptr(&self.0), state)
+    }
+}
+
 /// One account's subject space on this core.
 pub struct AccountState {
     pub local: RefCell<SubjectIndex<SubRef>>,
@@ -137,7 +146,7 @@ impl ShardState {
         if !acct
             .local
             .borrow_mut()
-            .remove(&sub.subject, queue, &SubRef(sub.clone()))
+            .remove_hashed(&sub.subject, queue, &SubRef(sub.clone()))
         {
             return 0;
         }
