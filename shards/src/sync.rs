@@ -72,7 +72,6 @@ impl WaitQueue {
         QueueWait {
             queue: self,
             generation: self.generation.get(),
-            registered: false,
         }
     }
 
@@ -87,23 +86,17 @@ impl WaitQueue {
 pub struct QueueWait<'a> {
     queue: &'a WaitQueue,
     generation: u64,
-    registered: bool,
 }
 
 impl Future for QueueWait<'_> {
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.queue.generation.get() != self.generation {
             return Poll::Ready(());
         }
-        if !self.registered {
-            self.queue.wakers.borrow_mut().push(cx.waker().clone());
-            self.registered = true;
-        } else {
-            // Spurious poll: refresh our waker (the number of wakers per wait stays one-ish,
-            // and all are drained on the next wake_all).
-            self.queue.wakers.borrow_mut().push(cx.waker().clone());
-        }
+        // A spurious re-poll adds its waker again; all are drained by the next wake_all,
+        // so the list stays bounded by the polls between two wake-ups.
+        self.queue.wakers.borrow_mut().push(cx.waker().clone());
         Poll::Pending
     }
 }

@@ -247,20 +247,7 @@ impl Connection {
         connection.info = info
             .unwrap_or_else(|| Ok(ServerInfo::default()))
             .map_err(ClientError::Info)?;
-        let options = ConnectOptions {
-            verbose: false,
-            pedantic: false,
-            auth_token: server.token.clone(),
-            user: server.user.clone(),
-            pass: server.password.clone(),
-            name: Some(name.to_string()),
-            lang: Some("rust".to_string()),
-            version: Some(env!("CARGO_PKG_VERSION").to_string()),
-            protocol: 1,
-            headers: true,
-            ..ConnectOptions::default()
-        };
-        options.write_connect(&mut connection.writer.out);
+        connect_options(server, name).write_connect(&mut connection.writer.out);
         connection.ping_pong(HANDSHAKE_TIMEOUT, |_| {})?;
         Ok(connection)
     }
@@ -331,6 +318,23 @@ pub fn header_block(fields: usize) -> Vec<u8> {
     }
     block.extend_from_slice(b"\r\n");
     block
+}
+
+/// The CONNECT every bench connection sends: quiet (no +OK), headers on, the URL's credentials.
+pub fn connect_options(server: &ServerUrl, name: &str) -> ConnectOptions {
+    ConnectOptions {
+        verbose: false,
+        pedantic: false,
+        auth_token: server.token.clone(),
+        user: server.user.clone(),
+        pass: server.password.clone(),
+        name: Some(name.to_string()),
+        lang: Some("rust".to_string()),
+        version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        protocol: 1,
+        headers: true,
+        ..ConnectOptions::default()
+    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,9 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use crate::protocol::{
-    encode_sub, ConnectOptions, ParserLimits, ServerOp, ServerParser, PING_LINE,
-};
+use crate::protocol::{encode_sub, ParserLimits, ServerOp, ServerParser, PING_LINE};
 
-use super::client::HANDSHAKE_TIMEOUT;
+use super::client::{connect_options, HANDSHAKE_TIMEOUT};
 use super::options::{parse_server, ConnsArgs};
 
 /// Read buffer of each idle connection.
@@ -40,18 +38,7 @@ pub fn run(args: &ConnsArgs) -> Result<(), String> {
             .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
             .map_err(|e| e.to_string())?;
         out.clear();
-        let options = ConnectOptions {
-            verbose: false,
-            pedantic: false,
-            auth_token: server.token.clone(),
-            user: server.user.clone(),
-            pass: server.password.clone(),
-            name: Some(format!("tern-bench-idle-{index}")),
-            lang: Some("rust".to_string()),
-            protocol: 1,
-            ..ConnectOptions::default()
-        };
-        options.write_connect(&mut out);
+        connect_options(&server, &format!("tern-bench-idle-{index}")).write_connect(&mut out);
         for sub in 0..args.subs {
             let subject = format!("{}.{index}.{sub}", args.subject);
             encode_sub(
