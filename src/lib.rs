@@ -7,6 +7,8 @@
 //!   forwarded once to each other core with matching interest over the SPSC mesh.
 //! - [`routing`]: the subject index (a `*`/`>` trie with a match cache), remote-core
 //!   interest with queue weights, and subject validation.
+//! - [`jetstream`]: persistent streams behind `$JS.API`, each owned by one core and logged
+//!   to io_uring-backed segment files with group commit.
 //! - [`auth`]: who may connect.
 //! - [`config`]: nats-server's command line and config file format, into [`config::Options`].
 //! - [`monitor`]: the HTTP monitoring endpoints.
@@ -19,6 +21,7 @@
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod jetstream;
 pub mod limits;
 pub mod logging;
 pub mod monitor;

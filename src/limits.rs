@@ -60,3 +60,35 @@ pub const STALL_WAIT_MAX_US: u64 = 5_000;
 /// ...and at most this long in total per read batch, so a stuck consumer slows producers
 /// down but cannot stop them (it is cut off as a slow consumer instead).
 pub const STALL_TOTAL_PER_BATCH_US: u64 = 10_000;
+
+// ---------------------------------------------------------------------------------------
+// JetStream
+// ---------------------------------------------------------------------------------------
+
+/// Bytes read per io_uring read when a stream's segments are scanned at start.
+pub const JS_RECOVERY_READ_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// A segment file is closed and a new one started past this size. Small enough that dead
+/// head segments are reclaimed promptly, large enough that a busy stream opens few files.
+pub const JS_SEGMENT_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Message bodies of a file stream kept in memory (newest first) so reads of recent
+/// messages do not touch the disk; older bodies are read back from their segment.
+pub const JS_STREAM_CACHE_BYTES_MAX: u64 = 32 * 1024 * 1024;
+
+/// Publishes (payload bytes) waiting for a stream's writer. Past this the stream answers
+/// publishers with an error instead of queueing more: the writer is behind the disk, and
+/// an unbounded queue would only turn that into memory exhaustion.
+pub const JS_STREAM_INBOX_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// How long the meta core waits for a stream's owning core to carry out a create, update,
+/// delete or info request before answering the client with a temporary failure.
+pub const JS_OWNER_REQUEST_TIMEOUT_MS: u64 = 5_000;
+
+/// Names per page of `STREAM.NAMES` and `CONSUMER.NAMES` (nats-server's `JSApiNamesLimit`).
+pub const JS_API_NAMES_PAGE: usize = 1024;
+/// Infos per page of `STREAM.LIST` and `CONSUMER.LIST` (nats-server's `JSApiListLimit`).
+pub const JS_API_LIST_PAGE: usize = 256;
+
+/// After a failed write or fsync, how long a stream waits before trying its disk again.
+pub const JS_DISK_RETRY_MS: u64 = 1_000;

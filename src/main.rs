@@ -80,9 +80,6 @@ fn run(options: Options) -> Result<(), String> {
     if let Some(file) = &options.config_file {
         tracing::info!("  Using configuration file: {}", file.display());
     }
-    if options.jetstream {
-        tracing::warn!("JetStream is not supported yet by tern: running without it (clients will see jetstream=false)");
-    }
     let server = Server::bind(options, Control::default()).map_err(|e| e.to_string())?;
     let shared = server.shared().clone();
     tracing::info!("  Name:     {}", shared.server_name);
@@ -118,7 +115,21 @@ fn run(options: Options) -> Result<(), String> {
     )?;
     tracing::info!("Server is ready");
 
-    let result = server.run().map_err(|e| e.to_string());
+    let result = if shared.options.jetstream {
+        let js = std::sync::Arc::new(tern::jetstream::JetStreamShared::new(
+            &shared.options,
+            shared.cores.len(),
+        ));
+        tern::jetstream::log_startup(&js);
+        // Every core recovers its share of the streams before any core accepts clients.
+        shared
+            .startup_holds
+            .store(shared.cores.len(), std::sync::atomic::Ordering::Release);
+        server.run_with(move |state| tern::jetstream::install(state, js.clone()))
+    } else {
+        server.run()
+    }
+    .map_err(|e| e.to_string());
     tracing::info!("Server Exiting..");
     drop(files);
     result

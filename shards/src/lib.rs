@@ -8,10 +8,12 @@
 //! - [`net`]: per-shard `SO_REUSEPORT` listeners (bound before the shards start so errors
 //!   surface early) and a connection type whose read and write halves can be driven by two
 //!   tasks on the same shard.
+//! - [`file`]: append-only files through io_uring (positional writes and reads, fdatasync).
 //! - [`sync`], [`time`], [`task`]: the few executor primitives the broker needs, so that the
 //!   broker never names a glommio type (glommio stays replaceable behind this crate).
 
 pub mod cpus;
+pub mod file;
 pub mod memlock;
 pub mod net;
 pub mod runtime;

@@ -33,7 +33,7 @@ pub use self::flags::{parse_args, usage, Command, Signal};
 pub use self::format::{
     parse_file, parse_str, parse_str_with_env, Entry, Map, Pos, Spanned, Value,
 };
-pub use self::options::Options;
+pub use self::options::{Options, SyncInterval};
 
 /// Everything that can go wrong between argv and a usable [`Options`].
 ///

@@ -46,6 +46,16 @@ pub const CPU_LIST_LEN_MAX: usize = 1024;
 /// Default busy-poll before an idle core sleeps; see `Options::spin_before_park_us`.
 pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 50;
 
+/// When a JetStream file store makes appended data durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncInterval {
+    /// fsync before acknowledging (group commit batches concurrent publishes).
+    Always,
+    /// Acknowledge once written to the page cache; fsync every this many milliseconds.
+    /// A power failure loses up to this much acknowledged data.
+    EveryMs(u64),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
     pub server_name: Option<String>,
@@ -86,6 +96,9 @@ pub struct Options {
     pub jetstream_max_memory_bytes: Option<i64>,
     /// `None` leaves the limit to the server (nats-server: 75% of the disk).
     pub jetstream_max_store_bytes: Option<i64>,
+    /// When JetStream file stores fsync. tern's default is `Always`: a PubAck means the
+    /// message is on disk.
+    pub jetstream_sync: SyncInterval,
     pub max_payload_bytes: usize,
     pub max_control_line_bytes: usize,
     /// 0 accepts no client connection at all, as `max_connections: 0` does
@@ -134,6 +147,7 @@ impl Default for Options {
             store_dir: None,
             jetstream_max_memory_bytes: None,
             jetstream_max_store_bytes: None,
+            jetstream_sync: SyncInterval::Always,
             max_payload_bytes: MAX_PAYLOAD_BYTES_DEFAULT,
             max_control_line_bytes: MAX_CONTROL_LINE_BYTES_DEFAULT,
             max_connections: MAX_CONNECTIONS_DEFAULT,
@@ -363,7 +377,6 @@ const UNSUPPORTED_JETSTREAM_KEYS: &[&str] = &[
     "request_queue_limit",
     "strict",
     "sync",
-    "sync_interval",
     "tpm",
     "unique_tag",
 ];
@@ -856,6 +869,24 @@ impl Apply<'_> {
         self.options.store_dir = (!dir.is_empty()).then(|| PathBuf::from(dir));
     }
 
+    /// `sync_interval: always` (tern's default: fsync before every PubAck) or a duration
+    /// (acknowledge once written, fsync on that period, as nats-server's default 2m does).
+    fn sync_interval(&mut self, key: &str, value: &Spanned) {
+        if let Value::String(text) = &value.value {
+            if text.eq_ignore_ascii_case("always") {
+                self.options.jetstream_sync = SyncInterval::Always;
+                return;
+            }
+        }
+        if let Some(ms) = self.duration_ms(key, value, 0) {
+            self.options.jetstream_sync = if ms == 0 {
+                SyncInterval::Always
+            } else {
+                SyncInterval::EveryMs(ms)
+            };
+        }
+    }
+
     fn jetstream(&mut self, key: &str, value: &Spanned) {
         match &value.value {
             Value::Bool(enabled) => self.options.jetstream = *enabled,
@@ -892,6 +923,7 @@ impl Apply<'_> {
                                 enabled = b;
                             }
                         }
+                        "sync_interval" | "sync" => self.sync_interval(&path, value),
                         lower if UNSUPPORTED_JETSTREAM_KEYS.contains(&lower) => {
                             self.unsupported(entry, &path)
                         }

@@ -13,6 +13,8 @@ use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 
+use shards::sync::Signal;
+
 use super::client::{route, ClientShared, CloseReason, InternalMessage, LocalSub};
 use super::mesh::AccountId;
 use super::shard::ShardState;
@@ -26,6 +28,18 @@ pub struct InternalClient {
     client: Rc<ClientShared>,
     handlers: RefCell<HashMap<Bytes, Handler>>,
     next_sid: Cell<u64>,
+    /// Requests waiting for their reply, by inbox token (see [`InternalClient::request`]).
+    replies: RefCell<HashMap<u64, Rc<PendingReply>>>,
+    /// The wildcard inbox subscription, made on the first request.
+    inbox_prefix: RefCell<Option<String>>,
+    next_token: Cell<u64>,
+}
+
+/// Where the reply to one request lands.
+#[derive(Default)]
+struct PendingReply {
+    message: RefCell<Option<InternalMessage>>,
+    arrived: Signal,
 }
 
 impl InternalClient {
@@ -43,6 +57,9 @@ impl InternalClient {
             client: client.clone(),
             handlers: RefCell::new(HashMap::new()),
             next_sid: Cell::new(1),
+            replies: RefCell::new(HashMap::new()),
+            inbox_prefix: RefCell::new(None),
+            next_token: Cell::new(1),
         });
         shards::task::spawn(dispatch(client, Rc::downgrade(&internal)));
         internal
@@ -104,6 +121,57 @@ impl InternalClient {
                 body,
             },
         );
+    }
+
+    /// Publishes `body` to `subject` with a private reply inbox and waits up to `timeout` for
+    /// the one reply. `None` on timeout. The inbox lives in this client's account, so a
+    /// request in the internal account can only be answered by the server itself.
+    pub async fn request(
+        self: &Rc<Self>,
+        subject: Bytes,
+        body: Bytes,
+        timeout: std::time::Duration,
+    ) -> Option<InternalMessage> {
+        let prefix = self.inbox_prefix()?;
+        let token = self.next_token.get();
+        self.next_token.set(token + 1);
+        let pending = Rc::new(PendingReply::default());
+        self.replies.borrow_mut().insert(token, pending.clone());
+        self.publish(
+            subject,
+            Some(Bytes::from(format!("{prefix}{token}"))),
+            None,
+            body,
+        );
+        let arrived = shards::time::timeout(timeout, pending.arrived.wait()).await;
+        self.replies.borrow_mut().remove(&token);
+        arrived?;
+        let message = pending.message.borrow_mut().take();
+        message
+    }
+
+    fn inbox_prefix(self: &Rc<Self>) -> Option<String> {
+        if let Some(prefix) = self.inbox_prefix.borrow().as_ref() {
+            return Some(prefix.clone());
+        }
+        let prefix = format!("_INBOX_TERN.{}.{}.", self.state.id, self.client.cid);
+        let owner = Rc::downgrade(self);
+        let token_at = prefix.len();
+        self.subscribe(&format!("{prefix}*"), None, move |message| {
+            let Some(owner) = owner.upgrade() else { return };
+            let token =
+                std::str::from_utf8(&message.subject[token_at.min(message.subject.len())..])
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok());
+            let pending = token.and_then(|t| owner.replies.borrow().get(&t).cloned());
+            if let Some(pending) = pending {
+                *pending.message.borrow_mut() = Some(message);
+                pending.arrived.set();
+            }
+        })
+        .ok()?;
+        *self.inbox_prefix.borrow_mut() = Some(prefix.clone());
+        Some(prefix)
     }
 
     /// Ends every subscription; queued messages are dropped.

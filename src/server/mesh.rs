@@ -29,6 +29,15 @@ use crate::limits::{OUTBOX_BYTES_MAX, OUTBOX_EVENTS_MAX};
 /// Index of an account in the server's account table, the same on every core.
 pub type AccountId = u32;
 
+/// The account every client is in until accounts are configured (nats-server's `$G`).
+pub const GLOBAL_ACCOUNT: AccountId = 0;
+/// tern's private subject space: server-side services on different cores talk to each
+/// other here (e.g. JetStream's meta core and a stream's owning core). No connection is
+/// ever in this account, so no client can publish into it or listen to it.
+pub const INTERNAL_ACCOUNT: AccountId = 1;
+/// Accounts each core indexes.
+pub const ACCOUNT_COUNT: usize = 2;
+
 pub enum CoreEvent {
     /// A message published on the sending core that this core has interest in. The receiver
     /// delivers it to all its matching plain subscriptions and to one member of each queue
@@ -136,6 +145,12 @@ impl Outbox {
             self.flush.set();
         }
         events.push(event);
+    }
+
+    /// Events waiting to go into the ring (for monitoring).
+    pub fn queued_events(&self) -> usize {
+        let stalled = self.stalled.borrow().as_ref().map_or(0, |b| b.events.len());
+        self.events.borrow().len() + stalled
     }
 
     /// Over its bound: publishers that feed it must wait for [`Outbox::room`].

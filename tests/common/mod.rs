@@ -58,6 +58,39 @@ pub fn server_binary() -> ServerBinary {
     }
 }
 
+/// The reference nats-server, for tests that run it side by side with tern
+/// (`NATS_SERVER_BIN`, else `nats-server` on the PATH or in /usr/sbin). `.ci/run` installs
+/// Debian's package; a missing binary fails the test with the command that fixes it.
+pub fn reference_binary() -> ServerBinary {
+    let candidates = non_empty_env("NATS_SERVER_BIN")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            std::env::var_os("PATH")
+                .map(|p| {
+                    std::env::split_paths(&p)
+                        .map(|d| d.join("nats-server"))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        )
+        .chain([
+            PathBuf::from("/usr/sbin/nats-server"),
+            PathBuf::from("/usr/bin/nats-server"),
+        ]);
+    for path in candidates {
+        if path.is_file() {
+            return ServerBinary {
+                path,
+                is_tern: false,
+            };
+        }
+    }
+    panic!(
+        "nats-server is not installed: `apt-get install -y nats-server` (or set NATS_SERVER_BIN)"
+    )
+}
+
 fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -220,7 +253,18 @@ impl ServerBuilder {
     }
 
     pub fn try_start(self) -> Result<TestServer, String> {
-        let binary = server_binary();
+        self.try_start_binary(server_binary())
+    }
+
+    /// Starts the reference nats-server (see [`reference_binary`]) with these arguments.
+    pub fn start_reference(self) -> TestServer {
+        match self.try_start_binary(reference_binary()) {
+            Ok(server) => server,
+            Err(message) => panic!("{message}"),
+        }
+    }
+
+    fn try_start_binary(self, binary: ServerBinary) -> Result<TestServer, String> {
         let line = self.command_line(&binary);
         let mut child = Command::new(&binary.path)
             .args(&line)

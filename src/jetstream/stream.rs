@@ -1,0 +1,1039 @@
+//! One stream on its owning core: the writer task and everything it serialises.
+//!
+//! Publishes (from the capture subscriptions) and API operations land in one queue. A
+//! single writer task drains the whole queue, applies each item to the store in order,
+//! writes what the store logged to the segment files, fsyncs once, and only then sends the
+//! PubAcks and mutating API answers of that batch: group commit. Items that arrive while
+//! an fsync is in flight wait for the next batch, so the number of fsyncs follows the
+//! disk, not the publish rate.
+//!
+//! If a write or fsync fails, the batch's publishers get an error (never an ack), the
+//! stream truncates its active segment back to what was last synced, reloads its state
+//! from disk, and retries until the disk works again; core NATS is not affected.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use shards::sync::Signal;
+
+use super::api::{self, ApiResponse, JsError, StorageType, StreamConfig};
+use super::disk::SegmentFiles;
+use super::owner::{CreateRequest, Owner, META_FILE};
+use super::store::{self, DedupWindow, MsgStore};
+use super::{now_ns, JetStreamShared};
+use crate::config::SyncInterval;
+use crate::limits::{
+    JS_DISK_RETRY_MS, JS_SEGMENT_BYTES_MAX, JS_STREAM_CACHE_BYTES_MAX, JS_STREAM_INBOX_BYTES_MAX,
+};
+use crate::server::client::InternalMessage;
+
+/// Headers a publisher may set (stream.go's constants).
+const MSG_ID: &str = store::headers::MSG_ID;
+const EXPECTED_STREAM: &str = "Nats-Expected-Stream";
+const EXPECTED_LAST_SEQ: &str = "Nats-Expected-Last-Sequence";
+const EXPECTED_LAST_SUBJECT_SEQ: &str = "Nats-Expected-Last-Subject-Sequence";
+const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
+const ROLLUP: &str = store::headers::ROLLUP;
+/// Headers beyond this are refused (nats-server's `maxHdrSize`... JSStreamHeaderExceedsMaximum).
+const HEADERS_BYTES_MAX: usize = 64 * 1024;
+
+enum Inbound {
+    Publish(InternalMessage),
+    /// A `$JS.API` request about this stream (subject after `$JS.API.`).
+    Api(String, InternalMessage),
+    DirectGet(InternalMessage),
+}
+
+/// An answer held back until the batch it belongs to is durable.
+struct Held {
+    reply: Bytes,
+    body: Vec<u8>,
+    /// A publish (an ack or a publish error), as opposed to an API answer.
+    publish: bool,
+}
+
+pub struct Stream {
+    owner: Weak<Owner>,
+    js: Arc<JetStreamShared>,
+    global: Rc<crate::server::internal::InternalClient>,
+    config: RefCell<StreamConfig>,
+    created_ns: i64,
+    store: RefCell<MsgStore>,
+    dedup: RefCell<DedupWindow>,
+    /// `None` for memory streams.
+    files: RefCell<Option<SegmentFiles>>,
+    dir: Option<PathBuf>,
+    inbox: RefCell<VecDeque<Inbound>>,
+    inbox_bytes: Cell<usize>,
+    work: Signal,
+    closed: Cell<bool>,
+    finished: Signal,
+    capture_sids: RefCell<Vec<Bytes>>,
+    direct_sids: RefCell<Vec<Bytes>>,
+    /// What this stream last added to the account's memory/storage totals.
+    reported_bytes: Cell<i64>,
+    /// Set after a failed write until the disk works again: publishes are refused.
+    disk_failed: Cell<bool>,
+    last_sync: Cell<std::time::Instant>,
+}
+
+use std::sync::Arc;
+
+impl Stream {
+    pub fn name(&self) -> String {
+        self.config.borrow().name.clone()
+    }
+
+    fn store_config(config: &StreamConfig) -> store::StoreConfig {
+        store::StoreConfig {
+            storage: match config.storage {
+                StorageType::Memory => store::StorageType::Memory,
+                StorageType::File => store::StorageType::File,
+            },
+            max_msgs: config.max_msgs,
+            max_bytes: config.max_bytes,
+            max_age_ns: config.max_age_nanos,
+            max_msgs_per_subject: config.max_msgs_per_subject,
+            max_msg_size: config.max_msg_size_bytes,
+            discard: match config.discard {
+                api::DiscardPolicy::Old => store::DiscardPolicy::Old,
+                api::DiscardPolicy::New => store::DiscardPolicy::New,
+            },
+            discard_new_per_subject: config.discard_new_per_subject,
+            segment_bytes_max: JS_SEGMENT_BYTES_MAX,
+            cache_bytes_max: match config.storage {
+                StorageType::Memory => u64::MAX,
+                StorageType::File => JS_STREAM_CACHE_BYTES_MAX,
+            },
+            first_seq: config.first_seq.max(1),
+        }
+    }
+
+    /// Reads a file stream's segments and rebuilds its store; logs what recovery found and
+    /// cuts torn tails off.
+    async fn load(
+        name: &str,
+        config: &StreamConfig,
+        dir: &std::path::Path,
+    ) -> io::Result<(MsgStore, DedupWindow, SegmentFiles)> {
+        let (mut files, found) = SegmentFiles::open(&dir.join("msgs")).await?;
+        let scans: Vec<(u64, store::SegmentScan)> = found
+            .iter()
+            .map(|segment| (segment.id, store::scan_segment(&segment.bytes)))
+            .collect();
+        drop(found);
+        let (store, report) = MsgStore::recover(Self::store_config(config), scans)
+            .map_err(|e| io::Error::other(format!("recovering stream '{name}': {e}")))?;
+        for (segment, corrupt) in &report.corrupt {
+            tracing::error!(
+                "JetStream: stream '{name}': corrupt record in segment {segment} at offset {} ({:?}): not served, counted as lost",
+                corrupt.offset,
+                corrupt.reason
+            );
+        }
+        if !report.lost_msgs.is_empty() {
+            tracing::error!(
+                "JetStream: stream '{name}': {} message(s) lost to corruption: {:?}",
+                report.lost_msgs.len(),
+                report.lost_msgs
+            );
+        }
+        for (segment, valid_len) in &report.torn_tails {
+            tracing::warn!(
+                "JetStream: stream '{name}': torn write at the end of segment {segment}: truncated to {valid_len} bytes"
+            );
+            files.truncate(*segment, *valid_len).await?;
+        }
+        files.sync().await?;
+        let dedup = DedupWindow::rebuild(
+            config.duplicate_window_nanos,
+            now_ns(),
+            &report.msg_ids,
+            store.state().last_seq,
+        );
+        Ok((store, dedup, files))
+    }
+
+    /// Creates (or, with `recover`, reopens from disk) a stream on this core, subscribes
+    /// it and starts its writer.
+    pub async fn open(
+        owner: &Rc<Owner>,
+        request: CreateRequest,
+        recover: bool,
+    ) -> io::Result<Rc<Stream>> {
+        let config = request.config;
+        let store_config = Self::store_config(&config);
+        let name = config.name.clone();
+        let (store, dedup, files, dir) = match config.storage {
+            StorageType::Memory => (
+                MsgStore::new(store_config),
+                DedupWindow::new(config.duplicate_window_nanos),
+                None,
+                None,
+            ),
+            StorageType::File => {
+                let dir = owner.js.streams_dir.join(&name);
+                std::fs::create_dir_all(&dir)?;
+                if !recover {
+                    shards::file::write_file_atomic(
+                        &dir.join(META_FILE),
+                        &serde_json::to_vec(&CreateRequest {
+                            config: config.clone(),
+                            created: request.created,
+                        })?,
+                    )?;
+                }
+                let (store, dedup, files) = Self::load(&name, &config, &dir).await?;
+                (store, dedup, Some(files), Some(dir))
+            }
+        };
+        let stream = Rc::new(Stream {
+            owner: Rc::downgrade(owner),
+            js: owner.js.clone(),
+            global: owner.global.clone(),
+            config: RefCell::new(config),
+            created_ns: request.created,
+            store: RefCell::new(store),
+            dedup: RefCell::new(dedup),
+            files: RefCell::new(files),
+            dir,
+            inbox: RefCell::new(VecDeque::new()),
+            inbox_bytes: Cell::new(0),
+            work: Signal::new(),
+            closed: Cell::new(false),
+            finished: Signal::new(),
+            capture_sids: RefCell::new(Vec::new()),
+            direct_sids: RefCell::new(Vec::new()),
+            reported_bytes: Cell::new(0),
+            disk_failed: Cell::new(false),
+            last_sync: Cell::new(std::time::Instant::now()),
+        });
+        // Anything recovery decided (e.g. expiry under changed limits) is logged first.
+        stream.persist_log().await?;
+        stream.subscribe();
+        stream.report_usage();
+        shards::task::spawn(writer(stream.clone()));
+        Ok(stream)
+    }
+
+    fn subscribe(self: &Rc<Self>) {
+        let config = self.config.borrow();
+        let mut capture = Vec::new();
+        for subject in &config.subjects {
+            let weak = Rc::downgrade(self);
+            match self.global.subscribe(subject, None, move |message| {
+                if let Some(stream) = weak.upgrade() {
+                    stream.enqueue(Inbound::Publish(message));
+                }
+            }) {
+                Ok(sid) => capture.push(sid),
+                Err(error) => tracing::error!(
+                    "JetStream: stream '{}' can not subscribe to '{subject}': {error}",
+                    config.name
+                ),
+            }
+        }
+        *self.capture_sids.borrow_mut() = capture;
+        let mut direct = Vec::new();
+        if config.allow_direct {
+            for subject in [
+                format!("$JS.API.DIRECT.GET.{}", config.name),
+                format!("$JS.API.DIRECT.GET.{}.>", config.name),
+            ] {
+                let weak = Rc::downgrade(self);
+                if let Ok(sid) = self
+                    .global
+                    .subscribe(&subject, Some("_sys_"), move |message| {
+                        if let Some(stream) = weak.upgrade() {
+                            stream.enqueue(Inbound::DirectGet(message));
+                        }
+                    })
+                {
+                    direct.push(sid);
+                }
+            }
+        }
+        *self.direct_sids.borrow_mut() = direct;
+    }
+
+    fn unsubscribe(&self) {
+        for sid in self.capture_sids.borrow_mut().drain(..) {
+            self.global.unsubscribe(&sid);
+        }
+        for sid in self.direct_sids.borrow_mut().drain(..) {
+            self.global.unsubscribe(&sid);
+        }
+    }
+
+    fn enqueue(&self, item: Inbound) {
+        if self.closed.get() {
+            return;
+        }
+        let bytes = match &item {
+            Inbound::Publish(m) | Inbound::Api(_, m) | Inbound::DirectGet(m) => m.body.len(),
+        };
+        if let Inbound::Publish(message) = &item {
+            if self.inbox_bytes.get() + bytes > JS_STREAM_INBOX_BYTES_MAX {
+                // The writer is behind the disk: refuse rather than queue without bound.
+                if let Some(reply) = &message.reply {
+                    let error =
+                        JsError::stream_store_failed("stream is busy: too many pending writes");
+                    self.send(reply.clone(), self.pub_error(&error));
+                }
+                return;
+            }
+        }
+        self.inbox_bytes.set(self.inbox_bytes.get() + bytes);
+        self.inbox.borrow_mut().push_back(item);
+        self.work.set();
+    }
+
+    /// A stream-level API request forwarded by the meta core.
+    pub fn api(&self, api: String, message: InternalMessage) {
+        self.enqueue(Inbound::Api(api, message));
+    }
+
+    fn send(&self, reply: Bytes, body: Vec<u8>) {
+        self.global.publish(reply, None, None, Bytes::from(body));
+    }
+
+    fn pub_error(&self, error: &JsError) -> Vec<u8> {
+        api::PubAck::error_json(&self.config.borrow().name, error)
+    }
+
+    fn report_usage(&self) {
+        let bytes = self.store.borrow().state().bytes as i64;
+        let delta = bytes - self.reported_bytes.replace(bytes);
+        if delta != 0 {
+            let total = match self.config.borrow().storage {
+                StorageType::Memory => &self.js.memory_bytes,
+                StorageType::File => &self.js.storage_bytes,
+            };
+            total.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Publishing
+    // -----------------------------------------------------------------------------------
+
+    /// Applies one publish to the store, checking its headers in nats-server's order
+    /// (expected stream, last subject sequence, last sequence, dedup, last msg id, rollup).
+    fn publish(&self, message: &InternalMessage, now: i64) -> Result<Published, JsError> {
+        let config = self.config.borrow();
+        if config.sealed {
+            return Err(JsError::stream_sealed());
+        }
+        let header_len = message.header_len.unwrap_or(0).min(message.body.len());
+        let headers = message.body.slice(..header_len);
+        let payload = message.body.slice(header_len..);
+        let subject = message.subject.clone();
+        let header = |name: &str| {
+            if headers.is_empty() {
+                None
+            } else {
+                store::headers::get_header(&headers, name)
+            }
+        };
+        if header_len > HEADERS_BYTES_MAX {
+            return Err(JsError::stream_header_exceeds_maximum());
+        }
+        let mut store = self.store.borrow_mut();
+        let mut dedup = self.dedup.borrow_mut();
+        if let Some(expected) = header(EXPECTED_STREAM) {
+            if expected != config.name.as_bytes() {
+                return Err(JsError::stream_not_match());
+            }
+        }
+        if let Some(expected) = header(EXPECTED_LAST_SUBJECT_SEQ) {
+            let actual = store.last_seq_for_subject(&subject).unwrap_or(0);
+            if parse_u64(expected) != Some(actual) {
+                return Err(JsError::stream_wrong_last_sequence(actual));
+            }
+        }
+        if let Some(expected) = header(EXPECTED_LAST_SEQ) {
+            let actual = store.state().last_seq;
+            if parse_u64(expected) != Some(actual) {
+                return Err(JsError::stream_wrong_last_sequence(actual));
+            }
+        }
+        let msg_id = header(MSG_ID).filter(|id| !id.is_empty());
+        if let Some(id) = msg_id {
+            if let Some(original) = dedup.check(id, now) {
+                return Ok(Published::Duplicate(original));
+            }
+        }
+        if let Some(expected) = header(EXPECTED_LAST_MSG_ID) {
+            let last = dedup.last_msg_id().unwrap_or_default();
+            if expected != last {
+                return Err(JsError::stream_wrong_last_msg_id(String::from_utf8_lossy(
+                    last,
+                )));
+            }
+        }
+        let rollup = match header(ROLLUP).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(value) => {
+                if !config.allow_rollup {
+                    return Err(JsError::stream_rollup_failed("rollup not permitted"));
+                }
+                match value {
+                    b"sub" => Some(Rollup::Subject),
+                    b"all" => Some(Rollup::All),
+                    other => {
+                        return Err(JsError::stream_rollup_failed(format!(
+                            "rollup value invalid: {:?}",
+                            String::from_utf8_lossy(other)
+                        )))
+                    }
+                }
+            }
+        };
+        let size = header_len + payload.len();
+        if config.max_msg_size_bytes >= 0 && size > config.max_msg_size_bytes as usize {
+            return Err(JsError::stream_message_exceeds_maximum());
+        }
+        let appended = store
+            .append(subject.clone(), headers.clone(), payload, now)
+            .map_err(|error| store_error(&error))?;
+        let seq = appended.seq;
+        dedup.record(msg_id, seq, appended.ts_ns);
+        match rollup {
+            Some(Rollup::All) => {
+                store.purge(None, Some(seq), None);
+            }
+            Some(Rollup::Subject) => {
+                store.purge(Some(&subject), Some(seq), None);
+            }
+            None => {}
+        }
+        if config.retention == api::RetentionPolicy::Interest && !self.has_interest() {
+            // No consumer wants it: the sequence is used, nothing is kept.
+            store.delete(seq);
+        }
+        Ok(Published::Stored(seq))
+    }
+
+    /// Consumers arrive with the consumer issue; until then an interest stream has none.
+    fn has_interest(&self) -> bool {
+        false
+    }
+
+    // -----------------------------------------------------------------------------------
+    // API
+    // -----------------------------------------------------------------------------------
+
+    pub fn info(&self, deleted_details: bool, subjects_filter: Option<&str>) -> api::StreamInfo {
+        self.info_paged(deleted_details, subjects_filter, 0).0
+    }
+
+    /// The stream's info; with a subjects filter, one page of the matching subjects.
+    fn info_paged(
+        &self,
+        deleted_details: bool,
+        subjects_filter: Option<&str>,
+        offset: usize,
+    ) -> (api::StreamInfo, api::responses::Paged) {
+        let config = self.config.borrow().clone();
+        let store = self.store.borrow();
+        let state = store.state();
+        // A stream that never held a sequence reports 0 as its first, as nats-server's
+        // fresh stores do; once sequences were used, an empty stream reports last + 1.
+        let first_seq = if state.last_seq == 0 && state.messages == 0 {
+            0
+        } else {
+            state.first_seq
+        };
+        let mut info_state = api::StreamState {
+            messages: state.messages,
+            bytes: state.bytes,
+            first_seq,
+            first_ts: api::GoTime::from_unix_nanos_or_zero(state.first_ts_ns),
+            last_seq: state.last_seq,
+            last_ts: api::GoTime::from_unix_nanos_or_zero(state.last_ts_ns),
+            num_subjects: state.num_subjects,
+            num_deleted: state.num_deleted,
+            consumer_count: 0,
+            ..Default::default()
+        };
+        if deleted_details {
+            info_state.deleted = store.deleted();
+        }
+        let mut paged = api::responses::Paged::default();
+        if let Some(filter) = subjects_filter.filter(|f| !f.is_empty()) {
+            let totals = store
+                .subject_counts(filter.as_bytes())
+                .into_iter()
+                .map(|(s, n)| (String::from_utf8_lossy(&s).into_owned(), n))
+                .collect();
+            let page = api::stream_info::page_subjects(totals, offset);
+            info_state.subjects = page.subjects;
+            paged = api::responses::Paged {
+                total: page.total,
+                offset: page.offset,
+                limit: page.limit,
+            };
+        }
+        if !state.lost_msgs.is_empty() {
+            info_state.lost = Some(api::LostStreamData {
+                msgs: state.lost_msgs.clone(),
+                bytes: state.lost_bytes,
+            });
+        }
+        let server_name = self
+            .owner
+            .upgrade()
+            .map(|o| o.state.shared.server_name.clone())
+            .unwrap_or_default();
+        let info = api::StreamInfo {
+            config,
+            created: api::GoTime::from_unix_nanos(self.created_ns),
+            state: info_state,
+            cluster: Some(api::ClusterInfo {
+                leader: server_name,
+                ..Default::default()
+            }),
+            ts: api::GoTime::from_unix_nanos(now_ns()),
+            ..Default::default()
+        };
+        (info, paged)
+    }
+
+    pub fn create_response(&self, did_create: bool) -> Vec<u8> {
+        api::StreamCreateResponse {
+            info: Some(self.info(false, None)),
+            did_create,
+            ..Default::default()
+        }
+        .to_json()
+    }
+
+    /// Applies a new (already validated) configuration.
+    pub async fn update(self: &Rc<Self>, config: StreamConfig) -> Vec<u8> {
+        if let Some(dir) = &self.dir {
+            let meta = CreateRequest {
+                config: config.clone(),
+                created: self.created_ns,
+            };
+            let written = serde_json::to_vec(&meta)
+                .map_err(io::Error::from)
+                .and_then(|bytes| shards::file::write_file_atomic(&dir.join(META_FILE), &bytes));
+            if let Err(error) = written {
+                return api::StreamUpdateResponse::error(JsError::stream_general(error)).to_json();
+            }
+        }
+        let subjects_changed = self.config.borrow().subjects != config.subjects
+            || self.config.borrow().allow_direct != config.allow_direct;
+        if let Err(error) = self
+            .store
+            .borrow_mut()
+            .update_config(Self::store_config(&config), now_ns())
+        {
+            return api::StreamUpdateResponse::error(JsError::stream_general(error)).to_json();
+        }
+        self.dedup
+            .borrow_mut()
+            .set_window(config.duplicate_window_nanos);
+        *self.config.borrow_mut() = config;
+        if subjects_changed {
+            self.unsubscribe();
+            self.subscribe();
+        }
+        self.work.set();
+        api::StreamUpdateResponse {
+            info: Some(self.info(false, None)),
+            ..Default::default()
+        }
+        .to_json()
+    }
+
+    /// Stops the writer, unsubscribes and removes the stream's files.
+    pub async fn delete(self: &Rc<Self>) -> io::Result<()> {
+        self.unsubscribe();
+        self.closed.set(true);
+        self.work.set();
+        self.finished.wait().await;
+        let bytes = self.reported_bytes.replace(0);
+        let total = match self.config.borrow().storage {
+            StorageType::Memory => &self.js.memory_bytes,
+            StorageType::File => &self.js.storage_bytes,
+        };
+        total.fetch_sub(bytes, Ordering::Relaxed);
+        let files = self.files.borrow_mut().take();
+        if let Some(files) = files {
+            files.destroy().await?;
+        }
+        if let Some(dir) = &self.dir {
+            match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers one stream-level API request. Mutating answers are held until durable.
+    async fn handle_api(&self, api: &str, message: &InternalMessage, held: &mut Vec<Held>) {
+        let mut tokens = api.split('.');
+        let (kind, op) = (tokens.next().unwrap_or(""), tokens.next().unwrap_or(""));
+        let body = message
+            .body
+            .slice(message.header_len.unwrap_or(0).min(message.body.len())..);
+        let (answer, mutating) = match (kind, op, tokens.next()) {
+            ("STREAM", "INFO", _) => (self.api_info(&body), false),
+            ("STREAM", "PURGE", _) => (self.api_purge(&body), true),
+            ("STREAM", "MSG", Some("GET")) => (self.api_msg_get(&body).await, false),
+            ("STREAM", "MSG", Some("DELETE")) => (self.api_msg_delete(&body), true),
+            _ => return,
+        };
+        let bytes = match answer {
+            Ok(bytes) => bytes,
+            Err(bytes) => {
+                self.js.api_errors.fetch_add(1, Ordering::Relaxed);
+                bytes
+            }
+        };
+        let Some(reply) = message.reply.clone() else {
+            return;
+        };
+        if mutating {
+            held.push(Held {
+                reply,
+                body: bytes,
+                publish: false,
+            });
+        } else {
+            self.send(reply, bytes);
+        }
+    }
+
+    fn api_info(&self, body: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+        let request = api::StreamInfoRequest::parse(body)
+            .map_err(|e| api::StreamInfoResponse::error(e).to_json())?;
+        let (info, paged) = self.info_paged(
+            request.deleted_details,
+            Some(request.subjects_filter.as_str()),
+            request.offset(),
+        );
+        Ok(api::StreamInfoResponse {
+            error: None,
+            paged,
+            info: Some(info),
+        }
+        .to_json())
+    }
+
+    fn api_purge(&self, body: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+        let fail = |e: JsError| api::StreamPurgeResponse::error(e).to_json();
+        let config = self.config.borrow();
+        if config.sealed {
+            return Err(fail(JsError::stream_sealed()));
+        }
+        if config.deny_purge {
+            return Err(fail(JsError::stream_purge_failed(
+                "stream purge not permitted",
+            )));
+        }
+        let request = api::PurgeRequest::parse(body).map_err(fail)?;
+        let purged = match request {
+            None => self.store.borrow_mut().purge(None, None, None),
+            Some(request) => self.store.borrow_mut().purge(
+                (!request.filter.is_empty()).then_some(request.filter.as_bytes()),
+                (request.seq > 0).then_some(request.seq),
+                (request.keep > 0).then_some(request.keep),
+            ),
+        };
+        Ok(api::StreamPurgeResponse {
+            success: true,
+            purged,
+            ..Default::default()
+        }
+        .to_json())
+    }
+
+    fn api_msg_delete(&self, body: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+        let fail = |e: JsError| api::StreamMsgDeleteResponse::error(e).to_json();
+        let config = self.config.borrow();
+        if config.sealed {
+            return Err(fail(JsError::stream_sealed()));
+        }
+        if config.deny_delete {
+            return Err(fail(JsError::stream_msg_delete_failed(
+                "message delete not permitted",
+            )));
+        }
+        let request = api::MsgDeleteRequest::parse(body).map_err(fail)?;
+        if !self.store.borrow_mut().delete(request.seq) {
+            return Err(fail(JsError::sequence_not_found(request.seq)));
+        }
+        Ok(api::StreamMsgDeleteResponse {
+            success: true,
+            ..Default::default()
+        }
+        .to_json())
+    }
+
+    async fn api_msg_get(&self, body: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+        let fail = |e: JsError| api::StreamMsgGetResponse::error(e).to_json();
+        let request = api::MsgGetRequest::parse_msg_get(body).map_err(fail)?;
+        let seq = self.find(request.target()).map_err(fail)?;
+        let message = self.read(seq).await.map_err(fail)?;
+        Ok(api::StreamMsgGetResponse {
+            message: Some(api::StoredMsg {
+                subject: String::from_utf8_lossy(&message.subject).into_owned(),
+                seq: message.seq,
+                headers: message.headers.to_vec(),
+                data: message.payload.to_vec(),
+                time: api::GoTime::from_unix_nanos(message.ts_ns),
+            }),
+            ..Default::default()
+        }
+        .to_json())
+    }
+
+    /// The sequence a get request names.
+    fn find(&self, target: api::MsgGetTarget<'_>) -> Result<u64, JsError> {
+        let store = self.store.borrow();
+        let found = match target {
+            api::MsgGetTarget::Sequence(seq) => store.get(seq).map(|_| seq),
+            api::MsgGetTarget::LastBySubject(subject) => store.last_for(subject.as_bytes()),
+            api::MsgGetTarget::NextBySubject { from_seq, subject } => {
+                store.next_for(from_seq.max(1), subject.as_bytes())
+            }
+            // Finding by time needs a time index the store does not keep yet.
+            api::MsgGetTarget::StartTime { .. } => None,
+        };
+        found.ok_or_else(JsError::no_message_found)
+    }
+
+    /// A stored message, from memory or read back from its segment (checksum verified).
+    async fn read(&self, seq: u64) -> Result<store::StoredMsg, JsError> {
+        let view = self
+            .store
+            .borrow()
+            .get(seq)
+            .ok_or_else(JsError::no_message_found)?;
+        let store::MsgBody::OnDisk(location) = view.body.clone() else {
+            return view.into_cached().ok_or_else(JsError::no_message_found);
+        };
+        // Only this stream's writer task touches its files (this runs inside it), so taking
+        // them out for the read and putting them back cannot race.
+        let Some(files) = self.files.borrow_mut().take() else {
+            return Err(JsError::no_message_found());
+        };
+        let bytes = files
+            .read(location.segment, location.offset, location.len as usize)
+            .await;
+        *self.files.borrow_mut() = Some(files);
+        let bytes = bytes.map_err(|error| {
+            tracing::error!(
+                "JetStream: stream '{}': reading seq {seq}: {error}",
+                self.name()
+            );
+            JsError::no_message_found()
+        })?;
+        view.verify_read(&bytes).map_err(|error| {
+            tracing::error!(
+                "JetStream: stream '{}': corrupt record for seq {seq} in segment {} at offset {}: {error}",
+                self.name(),
+                location.segment,
+                location.offset
+            );
+            JsError::no_message_found()
+        })
+    }
+
+    /// `$JS.API.DIRECT.GET.<stream>[.<subject>]`: the raw message with its headers.
+    async fn direct_get(&self, message: &InternalMessage) {
+        let Some(reply) = message.reply.clone() else {
+            return;
+        };
+        let name = self.name();
+        let prefix = format!("$JS.API.DIRECT.GET.{name}");
+        let subject = String::from_utf8_lossy(&message.subject).into_owned();
+        let body = message
+            .body
+            .slice(message.header_len.unwrap_or(0).min(message.body.len())..);
+        let request = match subject.strip_prefix(&format!("{prefix}.")) {
+            Some(last) => api::MsgGetRequest::parse_direct_get_last_by_subject(&body, last),
+            None => api::MsgGetRequest::parse_direct_get(&body),
+        };
+        let request = match request {
+            Ok(request) => request,
+            Err(error) => {
+                self.global.publish(
+                    reply,
+                    None,
+                    Some(error.status_header().len()),
+                    Bytes::from_static(error.status_header()),
+                );
+                return;
+            }
+        };
+        let stored = match self.find(request.target()) {
+            Ok(seq) => self.read(seq).await,
+            Err(e) => Err(e),
+        };
+        let Ok(stored) = stored else {
+            return self.direct_status(reply, 404, "Message Not Found");
+        };
+        let mut headers = if stored.headers.is_empty() {
+            b"NATS/1.0\r\n".to_vec()
+        } else {
+            // Drop the block's final blank line; ours follow.
+            let mut h = stored.headers.to_vec();
+            if h.ends_with(b"\r\n\r\n") {
+                h.truncate(h.len() - 2);
+            }
+            h
+        };
+        headers.extend_from_slice(format!("Nats-Stream: {name}\r\n").as_bytes());
+        headers.extend_from_slice(b"Nats-Subject: ");
+        headers.extend_from_slice(&stored.subject);
+        headers.extend_from_slice(format!("\r\nNats-Sequence: {}\r\n", stored.seq).as_bytes());
+        headers.extend_from_slice(
+            format!(
+                "Nats-Time-Stamp: {}\r\n\r\n",
+                api::GoTime::from_unix_nanos(stored.ts_ns).to_rfc3339_nanos()
+            )
+            .as_bytes(),
+        );
+        let header_len = headers.len();
+        headers.extend_from_slice(&stored.payload);
+        self.global
+            .publish(reply, None, Some(header_len), Bytes::from(headers));
+    }
+
+    fn direct_status(&self, reply: Bytes, code: u16, text: &str) {
+        let headers = format!("NATS/1.0 {code} {text}\r\n\r\n");
+        let len = headers.len();
+        self.global
+            .publish(reply, None, Some(len), Bytes::from(headers));
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Durability
+    // -----------------------------------------------------------------------------------
+
+    /// Writes what the store logged since the last call; fsyncs when the sync policy says
+    /// so (or `force`).
+    async fn persist_log(&self) -> io::Result<()> {
+        let batch = self.store.borrow_mut().take_log();
+        // Taken out for the awaits and put back: only the writer task uses the files.
+        let Some(mut files) = self.files.borrow_mut().take() else {
+            return Ok(());
+        };
+        let result = self.write_batch(&mut files, batch).await;
+        *self.files.borrow_mut() = Some(files);
+        result
+    }
+
+    async fn write_batch(
+        &self,
+        files: &mut SegmentFiles,
+        batch: store::LogBatch,
+    ) -> io::Result<()> {
+        for op in &batch.ops {
+            match op {
+                store::LogOp::NewSegment { id } => files.create(*id).await?,
+                store::LogOp::Append {
+                    segment, offset, ..
+                } => {
+                    files
+                        .write(*segment, *offset, batch.bytes_of(op).to_vec())
+                        .await?
+                }
+                store::LogOp::RemoveSegment { id } => {
+                    // The records that made the segment dead must be durable first.
+                    if files.has_unsynced() {
+                        files.sync().await?;
+                    }
+                    files.remove(*id).await?
+                }
+            }
+        }
+        self.store.borrow_mut().recycle_log(batch);
+        let sync_now = match self.js.sync {
+            SyncInterval::Always => true,
+            SyncInterval::EveryMs(ms) => {
+                self.last_sync.get().elapsed() >= Duration::from_millis(ms)
+            }
+        };
+        if sync_now && files.has_unsynced() {
+            files.sync().await?;
+            self.last_sync.set(std::time::Instant::now());
+        }
+        Ok(())
+    }
+
+    /// After a failed write: cut the files back to what the store can vouch for by reloading
+    /// from disk (what is on disk is the truth), until that works.
+    async fn recover_from_disk_error(&self) {
+        let Some(dir) = &self.dir else { return };
+        self.disk_failed.set(true);
+        loop {
+            shards::time::sleep(Duration::from_millis(JS_DISK_RETRY_MS)).await;
+            if self.closed.get() {
+                return;
+            }
+            let old = self.files.borrow_mut().take();
+            if let Some(old) = old {
+                old.close().await;
+            }
+            let config = self.config.borrow().clone();
+            let Ok((store, dedup, files)) = Self::load(&config.name, &config, dir).await else {
+                continue;
+            };
+            *self.dedup.borrow_mut() = dedup;
+            *self.store.borrow_mut() = store;
+            *self.files.borrow_mut() = Some(files);
+            self.disk_failed.set(false);
+            tracing::info!(
+                "JetStream: stream '{}': disk writes work again",
+                self.name()
+            );
+            return;
+        }
+    }
+}
+
+/// What a publish came to.
+enum Published {
+    Stored(u64),
+    /// Seen within the duplicate window: the original's sequence, nothing stored.
+    Duplicate(u64),
+}
+
+enum Rollup {
+    Subject,
+    All,
+}
+
+fn parse_u64(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+fn store_error(error: &store::StoreError) -> JsError {
+    match error {
+        store::StoreError::MaxMsgSize => JsError::stream_message_exceeds_maximum(),
+        other => JsError::stream_store_failed(other),
+    }
+}
+
+/// The writer: drains the queue in batches (see the module doc).
+async fn writer(stream: Rc<Stream>) {
+    let mut held: Vec<Held> = Vec::new();
+    loop {
+        let wait = stream.next_wake();
+        match wait {
+            Some(delay) => {
+                shards::time::timeout(delay, stream.work.wait()).await;
+            }
+            None => stream.work.wait().await,
+        }
+        if stream.closed.get() {
+            break;
+        }
+        let now = now_ns();
+        stream.store.borrow_mut().expire(now);
+        stream.dedup.borrow_mut().expire(now);
+        let items: Vec<Inbound> = stream.inbox.borrow_mut().drain(..).collect();
+        stream.inbox_bytes.set(0);
+        for item in items {
+            match item {
+                Inbound::Publish(message) => {
+                    let no_ack = stream.config.borrow().no_ack;
+                    let outcome = if stream.disk_failed.get() {
+                        Err(JsError::stream_store_failed(
+                            "stream storage is unavailable",
+                        ))
+                    } else {
+                        stream.publish(&message, now)
+                    };
+                    let Some(reply) = message.reply.clone().filter(|_| !no_ack) else {
+                        continue;
+                    };
+                    let name = stream.name();
+                    let body = match outcome {
+                        Ok(Published::Stored(seq)) => api::PubAck {
+                            stream: name,
+                            seq,
+                            ..Default::default()
+                        }
+                        .to_json(),
+                        Ok(Published::Duplicate(seq)) => api::PubAck {
+                            stream: name,
+                            seq,
+                            duplicate: true,
+                            ..Default::default()
+                        }
+                        .to_json(),
+                        Err(error) => stream.pub_error(&error),
+                    };
+                    held.push(Held {
+                        reply,
+                        body,
+                        publish: true,
+                    });
+                }
+                Inbound::Api(api, message) => stream.handle_api(&api, &message, &mut held).await,
+                Inbound::DirectGet(message) => stream.direct_get(&message).await,
+            }
+        }
+        match stream.persist_log().await {
+            Ok(()) => {
+                for answer in held.drain(..) {
+                    stream.send(answer.reply, answer.body);
+                }
+            }
+            Err(error) => {
+                tracing::error!(
+                    "JetStream: stream '{}': write failed, {} answers turned into errors: {error}",
+                    stream.name(),
+                    held.len()
+                );
+                let failure = JsError::stream_store_failed(&error);
+                for answer in held.drain(..) {
+                    let body = if answer.publish {
+                        stream.pub_error(&failure)
+                    } else {
+                        api::StreamMsgDeleteResponse::error(failure.clone()).to_json()
+                    };
+                    stream.send(answer.reply, body);
+                }
+                stream.recover_from_disk_error().await;
+            }
+        }
+        stream.report_usage();
+        shards::task::yield_if_needed().await;
+    }
+    // Flush whatever is left so a clean shutdown or delete leaves a consistent log.
+    let _ = stream.persist_log().await;
+    stream.finished.set();
+}
+
+impl Stream {
+    /// How long the writer may sleep: until the next message expires, or the next periodic
+    /// sync; `None` when nothing is due.
+    fn next_wake(&self) -> Option<Duration> {
+        let mut wake: Option<Duration> = None;
+        if let Some(at) = self.store.borrow().next_expiry_ns() {
+            let delay = Duration::from_nanos((at - now_ns()).max(0) as u64);
+            wake = Some(delay);
+        }
+        if let SyncInterval::EveryMs(ms) = self.js.sync {
+            let files = self.files.borrow();
+            if files.as_ref().is_some_and(SegmentFiles::has_unsynced) {
+                let due = Duration::from_millis(ms).saturating_sub(self.last_sync.get().elapsed());
+                wake = Some(wake.map_or(due, |w| w.min(due)));
+            }
+        }
+        wake
+    }
+}
