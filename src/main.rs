@@ -90,6 +90,15 @@ fn run(options: Options) -> Result<(), String> {
         shared.cores
     );
     install_signal_handlers(shared.clone())?;
+    // Logged before "Listening ..." as nats-server does.
+    let jetstream = shared.options.jetstream.then(|| {
+        let js = std::sync::Arc::new(tern::jetstream::JetStreamShared::new(
+            &shared.options,
+            shared.cores.len(),
+        ));
+        tern::jetstream::log_startup(&js);
+        js
+    });
 
     let monitor_url = match shared.options.http_port {
         Some(port) => {
@@ -115,12 +124,7 @@ fn run(options: Options) -> Result<(), String> {
     )?;
     tracing::info!("Server is ready");
 
-    let result = if shared.options.jetstream {
-        let js = std::sync::Arc::new(tern::jetstream::JetStreamShared::new(
-            &shared.options,
-            shared.cores.len(),
-        ));
-        tern::jetstream::log_startup(&js);
+    let result = if let Some(js) = jetstream {
         // Every core recovers its share of the streams before any core accepts clients.
         shared
             .startup_holds

@@ -736,3 +736,113 @@ async fn streams_survive_a_restart() {
     let next = publish_raw(&client, "keep.1", &[], "after restart").await;
     assert_eq!(next["seq"], 21);
 }
+
+/// DIRECT.GET's batch and multi-last forms (ADR-31, nats-server 2.11+; 2.9.10 answers
+/// only the first message, so this runs against tern only).
+#[tokio::test]
+async fn direct_get_batches_and_multi_last() {
+    if skip_on_reference("direct get batches arrived in nats-server 2.11") {
+        return;
+    }
+    let s = js_server();
+    let (client, _) = js(&s.server).await;
+    create(
+        &client,
+        json!({"name": "KVS", "subjects": ["kv.>"], "allow_direct": true}),
+    )
+    .await;
+    // seq: 1 a=1, 2 b=1, 3 a=2, 4 c=1, 5 b=2
+    for (key, value) in [("a", "1"), ("b", "1"), ("a", "2"), ("c", "1"), ("b", "2")] {
+        publish_raw(&client, &format!("kv.{key}"), &[], value).await;
+    }
+    async fn collect(client: &async_nats::Client, body: Value) -> Vec<async_nats::Message> {
+        let inbox = client.new_inbox();
+        let mut sub = client.subscribe(inbox.clone()).await.unwrap();
+        client
+            .publish_with_reply(
+                "$JS.API.DIRECT.GET.KVS".to_string(),
+                inbox,
+                Bytes::from(body.to_string()),
+            )
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        loop {
+            let message = recv(&mut sub).await;
+            let end =
+                message.payload.is_empty() && message.status.is_some_and(|s| s.as_u16() != 200);
+            out.push(message);
+            if end {
+                return out;
+            }
+        }
+    }
+    let header = |m: &async_nats::Message, name: &str| -> String {
+        m.headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+
+    let batch = collect(&client, json!({"seq": 2, "batch": 3})).await;
+    assert_eq!(batch.len(), 4, "three messages and the end-of-batch");
+    let seqs: Vec<String> = batch[..3]
+        .iter()
+        .map(|m| header(m, "Nats-Sequence"))
+        .collect();
+    assert_eq!(seqs, ["2", "3", "4"]);
+    assert_eq!(header(&batch[0], "Nats-Num-Pending"), "3");
+    assert_eq!(header(&batch[1], "Nats-Last-Sequence"), "2");
+    let eob = &batch[3];
+    assert_eq!(eob.status.map(|s| s.as_u16()), Some(204));
+    assert_eq!(header(eob, "Nats-Num-Pending"), "1");
+    assert_eq!(header(eob, "Nats-Last-Sequence"), "4");
+
+    let filtered = collect(
+        &client,
+        json!({"seq": 1, "batch": 10, "next_by_subj": "kv.b"}),
+    )
+    .await;
+    let values: Vec<Bytes> = filtered
+        .iter()
+        .filter(|m| !m.payload.is_empty())
+        .map(|m| m.payload.clone())
+        .collect();
+    assert_eq!(values, [Bytes::from("1"), Bytes::from("2")]);
+
+    let latest = collect(&client, json!({"multi_last": ["kv.>"]})).await;
+    let got: Vec<(String, Bytes)> = latest
+        .iter()
+        .filter(|m| !m.payload.is_empty())
+        .map(|m| (header(m, "Nats-Subject"), m.payload.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("kv.a".to_string(), Bytes::from("2")),
+            ("kv.c".to_string(), Bytes::from("1")),
+            ("kv.b".to_string(), Bytes::from("2")),
+        ]
+    );
+    assert_eq!(header(latest.last().unwrap(), "Nats-UpTo-Sequence"), "5");
+
+    // As of sequence 3: b was still 1, c did not exist.
+    let past = collect(
+        &client,
+        json!({"multi_last": ["kv.a", "kv.b", "kv.c"], "up_to_seq": 3}),
+    )
+    .await;
+    let got: Vec<(String, Bytes)> = past
+        .iter()
+        .filter(|m| !m.payload.is_empty())
+        .map(|m| (header(m, "Nats-Subject"), m.payload.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("kv.b".to_string(), Bytes::from("1")),
+            ("kv.a".to_string(), Bytes::from("2")),
+        ]
+    );
+}

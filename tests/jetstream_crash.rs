@@ -302,3 +302,69 @@ async fn a_torn_tail_is_cut_off_at_restart() {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+#[tokio::test]
+async fn deleted_messages_are_erased_from_disk_unless_no_erase() {
+    if skip_on_reference("tern's segment layout") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    {
+        let mut server = start(store.path());
+        let client = client(&server).await;
+        let created = api(
+            &client,
+            "$JS.API.STREAM.CREATE.ERASE",
+            json!({"name": "ERASE", "subjects": ["erase"]}),
+        )
+        .await;
+        assert!(created.get("error").is_none(), "{created}");
+        for payload in ["keep-me-1", "top-secret-42", "left-in-place-7", "keep-me-2"] {
+            client
+                .request("erase".to_string(), Bytes::from(payload))
+                .await
+                .unwrap();
+        }
+        let erased = api(
+            &client,
+            "$JS.API.STREAM.MSG.DELETE.ERASE",
+            json!({"seq": 2}),
+        )
+        .await;
+        assert_eq!(erased["success"], true, "{erased}");
+        let removed = api(
+            &client,
+            "$JS.API.STREAM.MSG.DELETE.ERASE",
+            json!({"seq": 3, "no_erase": true}),
+        )
+        .await;
+        assert_eq!(removed["success"], true, "{removed}");
+        // One more write so the erase (made after the tombstone's sync) is flushed too.
+        client
+            .request("erase".to_string(), Bytes::from("keep-me-3"))
+            .await
+            .unwrap();
+        server.stop();
+    }
+    let on_disk: Vec<u8> = segments(store.path(), "ERASE")
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert!(
+        find(&on_disk, b"top-secret-42").is_none(),
+        "erased payload still on disk"
+    );
+    assert!(
+        find(&on_disk, b"left-in-place-7").is_some(),
+        "no_erase should only unlink"
+    );
+    assert!(find(&on_disk, b"keep-me-2").is_some());
+
+    let server = start(store.path());
+    let client = client(&server).await;
+    let info = api(&client, "$JS.API.STREAM.INFO.ERASE", Value::Null).await;
+    assert_eq!(info["state"]["messages"], 3, "{info}");
+    assert!(info["state"].get("lost").is_none(), "{info}");
+    let gone = api(&client, "$JS.API.STREAM.MSG.GET.ERASE", json!({"seq": 2})).await;
+    assert_eq!(gone["error"]["err_code"], 10037, "{gone}");
+}

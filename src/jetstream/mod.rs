@@ -106,7 +106,7 @@ fn default_max_memory_bytes() -> i64 {
         return 1 << 30;
     }
     // c_long is i64 on the 64-bit Linux targets tern runs on.
-    i64::from(pages).saturating_mul(i64::from(page_size)) / 4 * 3
+    pages.saturating_mul(page_size) / 4 * 3
 }
 
 /// nats-server's default: 75% of the free space where the store lives (1 TB if unknown).

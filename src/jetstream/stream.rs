@@ -40,6 +40,13 @@ const EXPECTED_LAST_SEQ: &str = "Nats-Expected-Last-Sequence";
 const EXPECTED_LAST_SUBJECT_SEQ: &str = "Nats-Expected-Last-Subject-Sequence";
 const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 const ROLLUP: &str = store::headers::ROLLUP;
+/// Messages one DIRECT.GET batch sends at most, whatever it asks for.
+const DIRECT_BATCH_MSGS_MAX: usize = 10_000;
+/// Bytes of one DIRECT.GET batch when the request sets no `max_bytes` (nats-server's
+/// default max_pending).
+const DIRECT_BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Subjects a `multi_last` request may match (ADR-31: more is a 413).
+const DIRECT_MULTI_SUBJECTS_MAX: usize = 1024;
 /// Headers beyond this are refused (nats-server's `maxHdrSize`... JSStreamHeaderExceedsMaximum).
 const HEADERS_BYTES_MAX: usize = 64 * 1024;
 
@@ -78,6 +85,9 @@ pub struct Stream {
     direct_sids: RefCell<Vec<Bytes>>,
     /// What this stream last added to the account's memory/storage totals.
     reported_bytes: Cell<i64>,
+    /// Deleted messages whose bytes are overwritten once their tombstone is durable
+    /// (`MSG.DELETE` without `no_erase`): segment, offset, replacement record.
+    erase: RefCell<Vec<(u64, u64, Vec<u8>)>>,
     /// Set after a failed write until the disk works again: publishes are refused.
     disk_failed: Cell<bool>,
     last_sync: Cell<std::time::Instant>,
@@ -211,6 +221,7 @@ impl Stream {
             capture_sids: RefCell::new(Vec::new()),
             direct_sids: RefCell::new(Vec::new()),
             reported_bytes: Cell::new(0),
+            erase: RefCell::new(Vec::new()),
             disk_failed: Cell::new(false),
             last_sync: Cell::new(std::time::Instant::now()),
         });
@@ -398,6 +409,15 @@ impl Stream {
         let size = header_len + payload.len();
         if config.max_msg_size_bytes >= 0 && size > config.max_msg_size_bytes as usize {
             return Err(JsError::stream_message_exceeds_maximum());
+        }
+        // The server's `max_memory_store` / `max_file_store` (nats-server answers a publish
+        // past them with "insufficient resources").
+        let (used, limit) = match config.storage {
+            StorageType::Memory => (self.js.memory_used(), self.js.max_memory_bytes),
+            StorageType::File => (self.js.storage_used(), self.js.max_store_bytes),
+        };
+        if used.saturating_add(size as i64) > limit {
+            return Err(JsError::insufficient_resources());
         }
         let appended = store
             .append(subject.clone(), headers.clone(), payload, now)
@@ -669,14 +689,55 @@ impl Stream {
             )));
         }
         let request = api::MsgDeleteRequest::parse(body).map_err(fail)?;
+        let erasure = if request.no_erase {
+            None
+        } else {
+            self.erasure(request.seq)
+        };
         if !self.store.borrow_mut().delete(request.seq) {
             return Err(fail(JsError::sequence_not_found(request.seq)));
+        }
+        if let Some(erasure) = erasure {
+            self.erase.borrow_mut().push(erasure);
         }
         Ok(api::StreamMsgDeleteResponse {
             success: true,
             ..Default::default()
         }
         .to_json())
+    }
+
+    /// A same-length record for message `seq` with random headers and payload, to write
+    /// over it once its tombstone is durable (nats-server's secure erase). The replacement
+    /// still frames and checksums correctly, so recovery reads past it; the tombstone
+    /// keeps it deleted.
+    fn erasure(&self, seq: u64) -> Option<(u64, u64, Vec<u8>)> {
+        use rand::RngCore;
+        let store = self.store.borrow();
+        let location = store.location(seq)?;
+        let view = store.get(seq)?;
+        let (headers_len, payload_len) = match &view.body {
+            store::MsgBody::Cached { headers, payload } => (headers.len(), payload.len()),
+            // Not in memory: its lengths follow from the frame length and the subject.
+            store::MsgBody::OnDisk(_) => {
+                let fixed = store::record::msg_frame_len(view.subject.len(), 0, 0);
+                (0, (location.len as usize).checked_sub(fixed)?)
+            }
+        };
+        let mut rng = rand::thread_rng();
+        let mut noise = vec![0u8; headers_len + payload_len];
+        rng.fill_bytes(&mut noise);
+        let noise = Bytes::from(noise);
+        let record = store::Record::Msg {
+            seq,
+            ts_ns: view.ts_ns,
+            subject: view.subject.clone(),
+            headers: noise.slice(..headers_len),
+            payload: noise.slice(headers_len..),
+        };
+        let mut bytes = Vec::with_capacity(location.len as usize);
+        store::encode(&record, &mut bytes);
+        (bytes.len() == location.len as usize).then_some((location.segment, location.offset, bytes))
     }
 
     async fn api_msg_get(&self, body: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
@@ -776,6 +837,12 @@ impl Stream {
                 return;
             }
         };
+        if !request.multi_last.is_empty() {
+            return self.direct_get_multi_last(reply, &request).await;
+        }
+        if request.batch > 0 {
+            return self.direct_get_batch(reply, &request).await;
+        }
         let stored = match self.find(request.target()) {
             Ok(seq) => self.read(seq).await,
             Err(e) => Err(e),
@@ -783,7 +850,14 @@ impl Stream {
         let Ok(stored) = stored else {
             return self.direct_status(reply, 404, "Message Not Found");
         };
-        let mut headers = if stored.headers.is_empty() {
+        let (body, header_len) = self.direct_message(&stored, &[]);
+        self.global.publish(reply, None, Some(header_len), body);
+    }
+
+    /// A stored message as DIRECT.GET returns it: its own headers plus the stream's, then
+    /// `extra` (batch bookkeeping); the body and the header block's length.
+    fn direct_message(&self, stored: &store::StoredMsg, extra: &[(&str, u64)]) -> (Bytes, usize) {
+        let mut out = if stored.headers.is_empty() {
             b"NATS/1.0\r\n".to_vec()
         } else {
             // Drop the block's final blank line; ours follow.
@@ -793,21 +867,159 @@ impl Stream {
             }
             h
         };
-        headers.extend_from_slice(format!("Nats-Stream: {name}\r\n").as_bytes());
-        headers.extend_from_slice(b"Nats-Subject: ");
-        headers.extend_from_slice(&stored.subject);
-        headers.extend_from_slice(format!("\r\nNats-Sequence: {}\r\n", stored.seq).as_bytes());
-        headers.extend_from_slice(
+        out.extend_from_slice(format!("Nats-Stream: {}\r\n", self.name()).as_bytes());
+        out.extend_from_slice(b"Nats-Subject: ");
+        out.extend_from_slice(&stored.subject);
+        out.extend_from_slice(format!("\r\nNats-Sequence: {}\r\n", stored.seq).as_bytes());
+        out.extend_from_slice(
             format!(
-                "Nats-Time-Stamp: {}\r\n\r\n",
+                "Nats-Time-Stamp: {}\r\n",
                 api::GoTime::from_unix_nanos(stored.ts_ns).to_rfc3339_nanos()
             )
             .as_bytes(),
         );
-        let header_len = headers.len();
-        headers.extend_from_slice(&stored.payload);
+        for (name, value) in extra {
+            out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        let header_len = out.len();
+        out.extend_from_slice(&stored.payload);
+        (Bytes::from(out), header_len)
+    }
+
+    /// `{"seq":N,"batch":B,"next_by_subj":F,"max_bytes":M}`: up to B messages from N on F,
+    /// then the end-of-batch status (ADR-31).
+    async fn direct_get_batch(&self, reply: Bytes, request: &api::MsgGetRequest) {
+        let filter = if request.next_by_subject.is_empty() {
+            ">".to_string()
+        } else {
+            request.next_by_subject.clone()
+        };
+        let max_bytes = if request.max_bytes > 0 {
+            request.max_bytes as usize
+        } else {
+            DIRECT_BATCH_BYTES_MAX
+        };
+        let batch = (request.batch as usize).min(DIRECT_BATCH_MSGS_MAX);
+        let mut next = request.seq.max(1);
+        let (mut sent, mut sent_bytes, mut last_sent) = (0usize, 0usize, 0u64);
+        while sent < batch {
+            let found = self.store.borrow().next_for(next, filter.as_bytes());
+            let Some(seq) = found else { break };
+            next = seq + 1;
+            let Ok(stored) = self.read(seq).await else {
+                continue;
+            };
+            let size = stored.headers.len() + stored.payload.len();
+            if sent > 0 && sent_bytes + size > max_bytes {
+                break;
+            }
+            let pending = self.store.borrow().num_pending(seq + 1, filter.as_bytes());
+            let (body, header_len) = self.direct_message(
+                &stored,
+                &[
+                    ("Nats-Num-Pending", pending),
+                    ("Nats-Last-Sequence", last_sent),
+                ],
+            );
+            self.global
+                .publish(reply.clone(), None, Some(header_len), body);
+            sent += 1;
+            sent_bytes += size;
+            last_sent = seq;
+        }
+        if sent == 0 {
+            return self.direct_status(reply, 404, "Message Not Found");
+        }
+        let pending = self.store.borrow().num_pending(next, filter.as_bytes());
+        self.end_of_batch(reply, pending, last_sent, None);
+    }
+
+    /// `{"multi_last":[filters],"up_to_seq":N,"batch":B}`: the newest message (at or below
+    /// N) of every subject matching the filters, in sequence order, then end-of-batch.
+    async fn direct_get_multi_last(&self, reply: Bytes, request: &api::MsgGetRequest) {
+        let up_to = if request.up_to_seq > 0 {
+            request.up_to_seq
+        } else {
+            self.store.borrow().state().last_seq
+        };
+        let mut seqs = Vec::new();
+        {
+            let store = self.store.borrow();
+            let mut subjects = std::collections::BTreeSet::new();
+            for filter in &request.multi_last {
+                for (subject, _) in store.subject_counts(filter.as_bytes()) {
+                    subjects.insert(subject);
+                    if subjects.len() > DIRECT_MULTI_SUBJECTS_MAX {
+                        drop(store);
+                        return self.direct_status(reply, 413, "Too Many Subjects");
+                    }
+                }
+            }
+            for subject in subjects {
+                let last = match store.last_for(&subject) {
+                    Some(last) if last <= up_to => Some(last),
+                    // Newer than the point in time asked for: walk the subject's history.
+                    Some(_) => {
+                        let mut best = None;
+                        let mut at = 1;
+                        while let Some(seq) = store.next_for(at, &subject) {
+                            if seq > up_to {
+                                break;
+                            }
+                            best = Some(seq);
+                            at = seq + 1;
+                        }
+                        best
+                    }
+                    None => None,
+                };
+                seqs.extend(last);
+            }
+        }
+        seqs.sort_unstable();
+        let limit = if request.batch > 0 {
+            (request.batch as usize).min(DIRECT_BATCH_MSGS_MAX)
+        } else {
+            DIRECT_BATCH_MSGS_MAX
+        };
+        if seqs.is_empty() {
+            return self.direct_status(reply, 404, "Message Not Found");
+        }
+        let total = seqs.len();
+        let mut last_sent = 0;
+        for (i, seq) in seqs.iter().take(limit).enumerate() {
+            let Ok(stored) = self.read(*seq).await else {
+                continue;
+            };
+            let pending = (total - i - 1) as u64;
+            let (body, header_len) = self.direct_message(
+                &stored,
+                &[
+                    ("Nats-Num-Pending", pending),
+                    ("Nats-Last-Sequence", last_sent),
+                    ("Nats-UpTo-Sequence", up_to),
+                ],
+            );
+            self.global
+                .publish(reply.clone(), None, Some(header_len), body);
+            last_sent = *seq;
+        }
+        let pending = total.saturating_sub(limit) as u64;
+        self.end_of_batch(reply, pending, last_sent, Some(up_to));
+    }
+
+    fn end_of_batch(&self, reply: Bytes, pending: u64, last: u64, up_to: Option<u64>) {
+        let mut status = format!(
+            "NATS/1.0 204 EOB\r\nNats-Num-Pending: {pending}\r\nNats-Last-Sequence: {last}\r\n"
+        );
+        if let Some(up_to) = up_to {
+            status.push_str(&format!("Nats-UpTo-Sequence: {up_to}\r\n"));
+        }
+        status.push_str("\r\n");
+        let len = status.len();
         self.global
-            .publish(reply, None, Some(header_len), Bytes::from(headers));
+            .publish(reply, None, Some(len), Bytes::from(status));
     }
 
     fn direct_status(&self, reply: Bytes, code: u16, text: &str) {
@@ -868,6 +1080,14 @@ impl Stream {
         if sync_now && files.has_unsynced() {
             files.sync().await?;
             self.last_sync.set(std::time::Instant::now());
+        }
+        // Erase deleted messages only once their tombstones are on disk: an erased record
+        // without its tombstone would come back at recovery as a message of noise.
+        if !files.has_unsynced() {
+            let erase = std::mem::take(&mut *self.erase.borrow_mut());
+            for (segment, offset, bytes) in erase {
+                files.write(segment, offset, bytes).await?;
+            }
         }
         Ok(())
     }

@@ -862,6 +862,13 @@ impl MsgStore {
     // ---------------------------------------------------------------- queries
 
     /// The message at `seq`, if stored.
+    /// Where message `seq` lives on disk (file storage), cached or not: for overwriting its
+    /// bytes when it is erased.
+    pub fn location(&self, seq: u64) -> Option<Location> {
+        let entry = self.index.get(seq)?;
+        (self.cfg.storage == StorageType::File).then_some(entry.location)
+    }
+
     pub fn get(&self, seq: u64) -> Option<MsgView> {
         let entry = self.index.get(seq)?;
         let subject = self.subjects.slot(entry.subject).subject.clone();
