@@ -3,9 +3,10 @@
 //! client connections on", log shippers with nats-server patterns) work with tern.
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::path::Path;
-use std::sync::Arc;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -17,7 +18,14 @@ pub struct LogSettings<'a> {
     pub trace: bool,
     pub logtime: bool,
     pub file: Option<&'a Path>,
+    /// Rotate the log file past this many bytes (0: never), as nats-server's
+    /// `log_size_limit`.
+    pub size_limit_bytes: u64,
 }
+
+/// The log file, when logging goes to one: kept so that `reopen` (SIGUSR1, `--signal
+/// reopen`) can reach it.
+static LOG_FILE: OnceLock<Arc<LogFile>> = OnceLock::new();
 
 /// Installs the global subscriber; call once, before anything logs.
 pub fn init(settings: &LogSettings) -> Result<(), String> {
@@ -39,12 +47,12 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
         .event_format(format);
     let result = match settings.file {
         Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("can not open log file {}: {e}", path.display()))?;
-            builder.with_writer(Arc::new(file)).try_init()
+            let file = Arc::new(
+                LogFile::open(path, settings.size_limit_bytes, settings.logtime)
+                    .map_err(|e| format!("can not open log file {}: {e}", path.display()))?,
+            );
+            let _ = LOG_FILE.set(file.clone());
+            builder.with_writer(file).try_init()
         }
         None => builder.with_writer(std::io::stderr).try_init(),
     };
@@ -52,6 +60,121 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
     // glommio reports through the `log` crate; without the bridge its warnings vanish.
     let _ = tracing_log::LogTracer::init();
     Ok(())
+}
+
+/// Closes and reopens the log file (after logrotate moved it away), as nats-server does on
+/// SIGUSR1. Logs the outcome with nats-server's wording.
+pub fn reopen() {
+    match LOG_FILE.get() {
+        None => tracing::info!("File log re-open ignored, not a file logger"),
+        Some(file) => match file.reopen() {
+            Ok(()) => tracing::info!("File log re-opened"),
+            Err(error) => tracing::error!("Unable to re-open the logfile: {error}"),
+        },
+    }
+}
+
+/// A log file that can be reopened and rotates past a size limit, as nats-server's
+/// `fileLogger`: the full file is renamed to `<name>.YYYY.MM.DD.hh.mm.ss.nnnnnnnnn` and a new
+/// one starts with a line naming the backup. Each event is one `write` call, so rotation
+/// happens between lines.
+struct LogFile {
+    path: PathBuf,
+    size_limit_bytes: u64,
+    logtime: bool,
+    state: Mutex<LogFileState>,
+}
+
+struct LogFileState {
+    file: File,
+    written_bytes: u64,
+}
+
+impl LogFile {
+    fn open(path: &Path, size_limit_bytes: u64, logtime: bool) -> io::Result<LogFile> {
+        let file = open_append(path)?;
+        let written_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            size_limit_bytes,
+            logtime,
+            state: Mutex::new(LogFileState {
+                file,
+                written_bytes,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogFileState> {
+        // A panic while logging leaves the file handle usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reopen(&self) -> io::Result<()> {
+        let file = open_append(&self.path)?;
+        let mut state = self.lock();
+        state.written_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        state.file = file;
+        Ok(())
+    }
+
+    fn rotate(&self, state: &mut LogFileState) -> io::Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let tm = local_time(now.as_secs());
+        let backup = PathBuf::from(format!(
+            "{}.{:04}.{:02}.{:02}.{:02}.{:02}.{:02}.{:09}",
+            self.path.display(),
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec,
+            now.subsec_nanos()
+        ));
+        std::fs::rename(&self.path, &backup)?;
+        state.file = open_append(&self.path)?;
+        let mut line = format!("[{}] ", std::process::id());
+        if self.logtime {
+            let mut stamp = String::new();
+            let _ = write_local_time(&mut Writer::new(&mut stamp));
+            line.push_str(&stamp);
+            line.push(' ');
+        }
+        line.push_str(&format!(
+            "[INF] Rotated log, backup saved as {:?}\n",
+            backup.display().to_string()
+        ));
+        state.file.write_all(line.as_bytes())?;
+        state.written_bytes = line.len() as u64;
+        Ok(())
+    }
+}
+
+impl io::Write for &LogFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut state = self.lock();
+        let written = state.file.write(bytes)?;
+        state.written_bytes += written as u64;
+        if self.size_limit_bytes > 0 && state.written_bytes > self.size_limit_bytes {
+            if let Err(error) = self.rotate(&mut state) {
+                // Keep logging to whatever file we have; try again at the next limit.
+                state.written_bytes = 0;
+                let _ = writeln!(state.file, "[ERR] Unable to rotate the logfile: {error}");
+            }
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.lock().file.flush()
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 struct NatsFormat {
@@ -92,10 +215,7 @@ fn write_local_time(writer: &mut Writer<'_>) -> fmt::Result {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs() as libc::time_t;
-    // SAFETY: localtime_r writes one `tm` we own; `secs` is a valid time_t.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    unsafe { libc::localtime_r(&secs, &mut tm) };
+    let tm = local_time(now.as_secs());
     write!(
         writer,
         "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06}",
@@ -107,4 +227,12 @@ fn write_local_time(writer: &mut Writer<'_>) -> fmt::Result {
         tm.tm_sec,
         now.subsec_micros()
     )
+}
+
+fn local_time(secs: u64) -> libc::tm {
+    let secs = secs as libc::time_t;
+    // SAFETY: localtime_r writes one `tm` we own; `secs` is a valid time_t.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe { libc::localtime_r(&secs, &mut tm) };
+    tm
 }

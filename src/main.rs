@@ -68,6 +68,7 @@ fn run(options: Options) -> Result<(), String> {
         trace: options.trace,
         logtime: options.logtime,
         file: options.log_file.as_deref(),
+        size_limit_bytes: options.log_size_limit_bytes,
     })?;
     tracing::info!("Starting tern");
     tracing::info!(
@@ -224,9 +225,7 @@ fn install_signal_handlers(shared: Arc<Shared>) -> Result<(), String> {
                     SIGHUP => tracing::warn!(
                         "Reloading the configuration is not supported yet by tern; ignored"
                     ),
-                    SIGUSR1 => tracing::info!(
-                        "Log file reopening is not needed: tern appends to the log file directly"
-                    ),
+                    SIGUSR1 => tern::logging::reopen(),
                     _ => {}
                 }
             }

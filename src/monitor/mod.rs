@@ -1,18 +1,42 @@
-//! HTTP monitoring (`-m PORT`): `/varz` and `/healthz` with nats-server's JSON field names, so
-//! tools that poll nats-server to see it is up (and read its counters) work with tern.
+//! HTTP monitoring (`-m PORT`): nats-server's endpoints with its JSON field names, types and
+//! argument checks, so that operators keep their tools (prometheus-nats-exporter, Surveyor's
+//! HTTP checks, `curl .../healthz` probes) when they swap nats-server for tern; plus
+//! `/metrics` in Prometheus text format, `/coresz` (per-core load) and a live dashboard at `/`.
 //!
-//! It runs on its own plain thread, not on a core: monitoring must not disturb the cores'
-//! hot paths, and the cores publish their counters as atomics for it to read.
+//! | path | what |
+//! | --- | --- |
+//! | `/` | the dashboard (links every endpoint) |
+//! | `/varz`, `/connz`, `/subsz` (`/subscriptionsz`), `/routez`, `/gatewayz`, `/leafz`, `/accountz`, `/accstatz`, `/jsz`, `/healthz` | as nats-server |
+//! | `/metrics` | Prometheus text exposition, `tern_` prefixed |
+//! | `/coresz` | tern's own per-core figures |
+//!
+//! It runs on its own plain threads, never on a core: a monitoring request must not delay
+//! message traffic. Counters come from atomics the cores publish; per-connection and
+//! per-subscription detail is asked of the cores and answered at their next control tick
+//! (see `server::registry`). Every request is bounded: at most [`CONCURRENT_REQUESTS_MAX`]
+//! at once, a read deadline, capped `limit`s, and a deadline on the cores' answers.
 
+mod connz;
+mod dashboard;
+mod endpoints;
+pub mod format;
 mod http;
+pub mod jetstream;
+pub mod metrics;
+mod process;
+mod subsz;
 mod varz;
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::server::Shared;
+use http::{Query, Response};
+use metrics::{LatencyHistogram, REQUEST_SECONDS_BOUNDS};
+use process::Sampler;
 
 /// Monitoring requests served at once; more are refused (closed) rather than queued.
 pub const CONCURRENT_REQUESTS_MAX: usize = 32;
@@ -30,8 +54,44 @@ pub fn bind(host: &str, port: u16) -> std::io::Result<(TcpListener, SocketAddr)>
     Ok((listener, local))
 }
 
+/// What the request threads share.
+pub struct Monitor {
+    shared: Arc<Shared>,
+    http_addr: SocketAddr,
+    sampler: Arc<Sampler>,
+    /// nats-server's `http_req_stats`: requests per endpoint path.
+    request_counts: Mutex<BTreeMap<&'static str, u64>>,
+    request_latency: LatencyHistogram,
+}
+
+impl Monitor {
+    fn count_request(&self, path: &'static str) {
+        let mut counts = self
+            .request_counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *counts.entry(path).or_insert(0) += 1;
+    }
+
+    fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.request_counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(path, count)| (path.to_string(), *count))
+            .collect()
+    }
+}
+
 /// Serves monitoring requests until the process exits.
 pub fn spawn(listener: TcpListener, shared: Arc<Shared>, http_addr: SocketAddr) {
+    let monitor = Arc::new(Monitor {
+        sampler: Sampler::start(shared.clone()),
+        shared,
+        http_addr,
+        request_counts: Mutex::new(BTreeMap::new()),
+        request_latency: LatencyHistogram::new(REQUEST_SECONDS_BOUNDS),
+    });
     let in_flight = Arc::new(AtomicUsize::new(0));
     let result = std::thread::Builder::new()
         .name("tern-monitor".to_string())
@@ -42,16 +102,20 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>, http_addr: SocketAddr) 
                     in_flight.fetch_sub(1, Ordering::AcqRel);
                     continue;
                 }
-                let shared = shared.clone();
+                let monitor = monitor.clone();
                 let worker_in_flight = in_flight.clone();
                 let spawned = std::thread::Builder::new()
                     .name("tern-monitor-req".to_string())
                     .spawn(move || {
-                        let _ = stream
-                            .set_read_timeout(Some(Duration::from_millis(REQUEST_TIMEOUT_MS)));
-                        let _ = stream
-                            .set_write_timeout(Some(Duration::from_millis(REQUEST_TIMEOUT_MS)));
-                        http::serve(stream, |path, query| route(&shared, http_addr, path, query));
+                        let timeout = Some(Duration::from_millis(REQUEST_TIMEOUT_MS));
+                        let _ = stream.set_read_timeout(timeout);
+                        let _ = stream.set_write_timeout(timeout);
+                        http::serve(stream, |path, query| {
+                            let started = Instant::now();
+                            let response = route(&monitor, path, query);
+                            monitor.request_latency.record(started.elapsed());
+                            response
+                        });
                         worker_in_flight.fetch_sub(1, Ordering::AcqRel);
                     });
                 if spawned.is_err() {
@@ -65,14 +129,50 @@ pub fn spawn(listener: TcpListener, shared: Arc<Shared>, http_addr: SocketAddr) 
     }
 }
 
-fn route(shared: &Shared, http_addr: SocketAddr, path: &str, _query: &str) -> http::Response {
-    match path.trim_end_matches('/') {
-        "/varz" => http::Response::json(varz::varz(shared, http_addr)),
-        "/healthz" => http::Response::json(serde_json::json!({ "status": "ok" })),
-        "" => http::Response::json(serde_json::json!({
-            "endpoints": ["/varz", "/healthz"],
-            "server": "tern",
-        })),
-        _ => http::Response::not_found(),
+/// The endpoint for a path: nats-server's paths exactly, plus a trailing slash.
+fn endpoint(path: &str) -> Option<&'static str> {
+    let path = match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    };
+    Some(match path {
+        "/" => "/",
+        "/varz" => "/varz",
+        "/connz" => "/connz",
+        // nats-server counts its old name under the new one.
+        "/subsz" | "/subscriptionsz" => "/subsz",
+        "/routez" => "/routez",
+        "/gatewayz" => "/gatewayz",
+        "/leafz" => "/leafz",
+        "/accountz" => "/accountz",
+        "/accstatz" => "/accstatz",
+        "/jsz" => "/jsz",
+        "/healthz" => "/healthz",
+        "/metrics" => "/metrics",
+        "/coresz" => "/coresz",
+        _ => return None,
+    })
+}
+
+fn route(monitor: &Monitor, path: &str, query: &Query) -> Response {
+    let Some(endpoint) = endpoint(path) else {
+        return Response::not_found();
+    };
+    monitor.count_request(endpoint);
+    match endpoint {
+        "/" => Response::html(dashboard::PAGE),
+        "/varz" => Response::json(&varz::varz(monitor, &monitor.sampler.latest())),
+        "/connz" => connz::connz(monitor, query),
+        "/subsz" => subsz::subsz(monitor, query),
+        "/routez" => endpoints::routez(monitor, query),
+        "/gatewayz" => endpoints::gatewayz(monitor, query),
+        "/leafz" => endpoints::leafz(monitor, query),
+        "/accountz" => endpoints::accountz(monitor, query),
+        "/accstatz" => endpoints::accstatz(monitor, query),
+        "/jsz" => endpoints::jsz(monitor, query),
+        "/healthz" => endpoints::healthz(monitor, query),
+        "/metrics" => Response::prometheus(metrics::metrics(monitor, &monitor.sampler.latest())),
+        "/coresz" => Response::json(&dashboard::coresz(monitor, &monitor.sampler.latest())),
+        _ => Response::not_found(),
     }
 }

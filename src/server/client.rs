@@ -321,7 +321,7 @@ impl ClientShared {
 
     /// Called by the writer after a write: releases producers once we are below half.
     /// Output queued or being written, not yet accepted by the socket.
-    fn pending_bytes(&self) -> usize {
+    pub(crate) fn pending_bytes(&self) -> usize {
         self.pending.borrow().len() + self.in_flight_bytes.get()
     }
 
@@ -429,7 +429,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
 
     let client = Rc::new(ClientShared::new(
         cid,
-        0,
+        super::mesh::GLOBAL_ACCOUNT,
         options.max_pending_bytes,
         !shared.auth.required(),
         state.stalls.clone(),
@@ -453,6 +453,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         return;
     }
     state.clients.borrow_mut().insert(cid, client.clone());
+    super::registry::connection_opened(&state, cid, peer);
     if let Some(peer) = peer {
         tracing::debug!("{peer} - cid:{cid} - Client connection created");
     }
@@ -481,6 +482,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     state.retire_counters(&client.counters);
     shared.release_connection();
     let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
+    super::registry::connection_closed(&state, &client, &subs, reason);
     if reason.is_slow_consumer() {
         shared.stats[state.id].note_slow_consumer();
         tracing::warn!("cid:{cid} - Slow Consumer Detected: {}", reason.as_str());
@@ -572,6 +574,7 @@ async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
                 .pings_outstanding
                 .set(client.pings_outstanding.get() + 1);
             client.send(b"PING\r\n");
+            super::registry::ping_sent(&state, client.cid);
         }
         shards::time::sleep(interval).await;
     }
@@ -734,6 +737,7 @@ impl Session {
             }
             ClientOp::Pong => {
                 self.client.pings_outstanding.set(0);
+                super::registry::pong_received(&self.state, self.client.cid);
                 Next::Continue
             }
             ClientOp::Info(_) | ClientOp::Ok => Next::Continue,
@@ -788,6 +792,7 @@ impl Session {
             *self.client.name.borrow_mut() = name.chars().take(256).collect();
         }
         self.connected = true;
+        super::registry::connection_connected(&self.state, self.client.cid, &connect);
         self.ok();
         Next::Continue
     }

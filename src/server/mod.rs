@@ -10,6 +10,7 @@ pub mod client;
 pub mod control;
 pub mod internal;
 pub mod mesh;
+pub mod registry;
 pub mod shard;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -96,6 +97,12 @@ pub struct Shared {
     connections: AtomicUsize,
     pub total_connections: AtomicU64,
     pub interest_clock: mesh::InterestClock,
+    /// What monitoring reads about the cores (see [`registry`]).
+    pub registry: registry::Registry,
+    /// Server-side services still starting (e.g. JetStream recovering its streams); no
+    /// core accepts connections until this is back to zero, so no client sees a half-started
+    /// server. Raised before [`Server::run_with`], lowered by each service as it is ready.
+    pub startup_holds: AtomicUsize,
 }
 
 impl Shared {
@@ -134,7 +141,7 @@ impl Shared {
             headers: true,
             max_payload: self.options.max_payload_bytes as i64,
             auth_required: self.auth.required(),
-            jetstream: false,
+            jetstream: self.options.jetstream,
             ..ServerInfo::default()
         }
     }
@@ -191,6 +198,8 @@ impl Server {
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
             interest_clock: mesh::InterestClock::new(core_count),
+            registry: registry::Registry::new(core_count),
+            startup_holds: AtomicUsize::new(0),
         });
         Ok(Server {
             shared,
@@ -291,7 +300,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
     listener: ListenerSocket,
     init: I,
 ) {
-    let state = Rc::new(ShardState::new(shard, shared, 1));
+    let state = Rc::new(ShardState::new(shard, shared, mesh::ACCOUNT_COUNT));
     for peer in state.peers() {
         shards::task::spawn(flush_loop(state.clone(), peer));
         let state = state.clone();
@@ -300,6 +309,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
                 Some(receiver) => receiver.recv().await,
                 None => None,
             } {
+                registry::batch_received(&state, peer);
                 // While our consumers are behind, stop draining the ring (after any
                 // delivery): the ring fills and the publishing core's outbox pushes back on
                 // its publishers. The budget is what a local publisher would get for the
@@ -338,6 +348,9 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
 }
 
 async fn accept_loop(state: Rc<ShardState>, listener: Listener, stop: Rc<Signal>) {
+    while state.shared.startup_holds.load(Ordering::Acquire) > 0 {
+        shards::time::sleep(Duration::from_millis(STARTUP_POLL_MS)).await;
+    }
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             stop.wait().await;
@@ -356,6 +369,9 @@ async fn accept_loop(state: Rc<ShardState>, listener: Listener, stop: Rc<Signal>
     }
 }
 
+/// How often a core checks whether the services it waits for have started.
+const STARTUP_POLL_MS: u64 = 2;
+
 async fn flush_loop(state: Rc<ShardState>, peer: usize) {
     let outbox = &state.outboxes[peer];
     loop {
@@ -370,6 +386,7 @@ async fn flush_loop(state: Rc<ShardState>, peer: usize) {
             if sent.is_err() {
                 return;
             }
+            registry::batch_sent(&state, peer);
             if interest_seq > 0 {
                 state
                     .shared

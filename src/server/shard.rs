@@ -78,8 +78,13 @@ pub struct ShardState {
     pub stalls: Rc<StallList>,
     /// Connection writer tasks still running (shutdown waits for them to flush).
     pub writers_open: Cell<usize>,
+    /// Server-side services started on this core (JetStream's), kept alive as long as the
+    /// core runs: their subscriptions hold only weak references back to them.
+    pub services: RefCell<Vec<Rc<dyn std::any::Any>>>,
     /// Counts of connections that have closed.
     retired: ClientCounters,
+    /// Connection details for monitoring (see [`super::registry`]).
+    pub connections_seen: super::registry::CoreConnections,
     rng: RefCell<SmallRng>,
 }
 
@@ -105,7 +110,9 @@ impl ShardState {
             clients: RefCell::new(HashMap::new()),
             stalls: Rc::new(StallList::default()),
             writers_open: Cell::new(0),
+            services: RefCell::new(Vec::new()),
             retired: ClientCounters::default(),
+            connections_seen: super::registry::CoreConnections::default(),
             rng: RefCell::new(SmallRng::from_entropy()),
         }
     }
@@ -136,6 +143,7 @@ impl ShardState {
         acct.local
             .borrow_mut()
             .insert(&sub.subject, queue, SubRef(sub.clone()))?;
+        super::registry::subscription_inserted(self);
         let count = acct.counts.borrow_mut().add(&sub.subject, queue);
         Ok(self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count))
     }
@@ -150,6 +158,7 @@ impl ShardState {
         {
             return 0;
         }
+        super::registry::subscription_removed(self);
         let count = acct.counts.borrow_mut().remove(&sub.subject, queue);
         self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count)
     }
@@ -197,12 +206,16 @@ impl ShardState {
         let seq = batch.interest_seq;
         match self.shard.try_send(peer, batch) {
             Ok(()) => {
+                super::registry::batch_sent(self, peer);
                 if seq > 0 {
                     self.shared.interest_clock.record_push(self.id, peer, seq);
                 }
                 outbox.room.wake_all();
             }
-            Err(batch) => outbox.stall(batch),
+            Err(batch) => {
+                super::registry::ring_full(self);
+                outbox.stall(batch)
+            }
         }
     }
 
@@ -231,6 +244,7 @@ impl ShardState {
                 let Some(batch) = self.receiver(peer).and_then(|r| r.try_recv()) else {
                     break;
                 };
+                super::registry::batch_received(self, peer);
                 self.apply_batch(peer, batch);
             }
         }
@@ -339,5 +353,7 @@ impl ShardState {
         stats
             .connections
             .store(clients.len() as u64, Ordering::Relaxed);
+        drop(clients);
+        super::registry::on_tick(self);
     }
 }
