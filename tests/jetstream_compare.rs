@@ -50,6 +50,14 @@ fn strip(value: &mut Value, tern: bool) {
                 if error.get("err_code") == Some(&json!(10025)) {
                     error.insert("description".into(), json!("invalid JSON"));
                 }
+                // Newer servers also forbid path separators in names and say so.
+                const NAME_RULE: &str = "stream name is required and can not contain '.', '*', '>'";
+                if error["description"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with(NAME_RULE))
+                {
+                    error.insert("description".into(), json!(NAME_RULE));
+                }
             }
             // Account-level API counters differ with the number of requests each
             // implementation makes internally.
@@ -139,6 +147,25 @@ async fn api_answers_match_nats_server() {
             r#"{"name":"AGE","max_age":1000}"#,
         ),
         ("$JS.API.STREAM.CREATE.BROKEN", "{"),
+        ("$JS.API.STREAM.CREATE.*", r#"{"name":"*"}"#),
+        ("$JS.API.STREAM.CREATE.>", r#"{"name":">"}"#),
+        (
+            "$JS.API.STREAM.CREATE.SPACE",
+            r#"{"name":"SPACE","subjects":["a b"]}"#,
+        ),
+        (
+            "$JS.API.STREAM.CREATE.DUP",
+            r#"{"name":"DUP","subjects":["d.*","d.x"]}"#,
+        ),
+        (
+            "$JS.API.STREAM.CREATE.UNKNOWN",
+            r#"{"name":"UNKNOWN","subjects":["u"],"no_such_field":1}"#,
+        ),
+        ("$JS.API.STREAM.DELETE.UNKNOWN", ""),
+        (
+            "$JS.API.STREAM.CREATE.TYPES",
+            r#"{"name":"TYPES","max_msgs":"many"}"#,
+        ),
         (
             "$JS.API.STREAM.CREATE.DW",
             r#"{"name":"DW","max_age":60000000000,"duplicate_window":120000000000}"#,
