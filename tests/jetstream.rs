@@ -42,20 +42,7 @@ async fn js(server: &TestServer) -> (async_nats::Client, jetstream::Context) {
 
 /// One raw API request; the JSON answer.
 async fn api(client: &async_nats::Client, subject: &str, body: Value) -> Value {
-    let payload = if body.is_null() {
-        Bytes::new()
-    } else {
-        Bytes::from(body.to_string())
-    };
-    let reply = tokio::time::timeout(
-        CLIENT_RECV_TIMEOUT,
-        client.request(subject.to_string(), payload),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("no answer to {subject}"))
-    .unwrap_or_else(|e| panic!("request {subject} failed: {e}"));
-    serde_json::from_slice(&reply.payload)
-        .unwrap_or_else(|e| panic!("answer to {subject} is not JSON ({e}): {:?}", reply.payload))
+    json_request(client, subject, body).await
 }
 
 /// A publish with a reply inbox, raw: the PubAck JSON (or error JSON).

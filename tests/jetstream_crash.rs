@@ -27,19 +27,7 @@ fn start(store: &Path) -> TestServer {
 }
 
 async fn api(client: &async_nats::Client, subject: &str, body: Value) -> Value {
-    let payload = if body.is_null() {
-        Bytes::new()
-    } else {
-        Bytes::from(body.to_string())
-    };
-    let reply = tokio::time::timeout(
-        CLIENT_RECV_TIMEOUT,
-        client.request(subject.to_string(), payload),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("no answer to {subject}"))
-    .unwrap_or_else(|e| panic!("request {subject} failed: {e}"));
-    serde_json::from_slice(&reply.payload).expect("JSON answer")
+    json_request(client, subject, body).await
 }
 
 /// Every message in the stream, by sequence: (seq, subject, payload).

@@ -53,19 +53,7 @@ impl Drop for SmallDisk {
 }
 
 async fn api(client: &async_nats::Client, subject: &str, body: Value) -> Value {
-    let payload = if body.is_null() {
-        Bytes::new()
-    } else {
-        Bytes::from(body.to_string())
-    };
-    let reply = tokio::time::timeout(
-        CLIENT_RECV_TIMEOUT,
-        client.request(subject.to_string(), payload),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("no answer to {subject}"))
-    .unwrap_or_else(|e| panic!("{subject}: {e}"));
-    serde_json::from_slice(&reply.payload).expect("JSON answer")
+    json_request(client, subject, body).await
 }
 
 #[tokio::test]

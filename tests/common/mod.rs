@@ -918,6 +918,25 @@ pub async fn connect_with(
 }
 
 /// Next message of a subscription, or panic after [`CLIENT_RECV_TIMEOUT`].
+/// One JSON request (the JetStream API): `body` null sends an empty payload. Panics with
+/// the subject if no answer comes or it is not JSON.
+pub async fn json_request(client: &async_nats::Client, subject: &str, body: Value) -> Value {
+    let payload = if body.is_null() {
+        bytes::Bytes::new()
+    } else {
+        bytes::Bytes::from(body.to_string())
+    };
+    let reply = tokio::time::timeout(
+        CLIENT_RECV_TIMEOUT,
+        client.request(subject.to_string(), payload),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no answer to {subject}"))
+    .unwrap_or_else(|e| panic!("request {subject} failed: {e}"));
+    serde_json::from_slice(&reply.payload)
+        .unwrap_or_else(|e| panic!("answer to {subject} is not JSON ({e}): {:?}", reply.payload))
+}
+
 pub async fn recv(subscriber: &mut async_nats::Subscriber) -> async_nats::Message {
     recv_within(subscriber, CLIENT_RECV_TIMEOUT).await
 }
