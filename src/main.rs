@@ -130,6 +130,9 @@ fn run(options: Options) -> Result<(), String> {
         shared
             .startup_holds
             .store(shared.cores.len(), std::sync::atomic::Ordering::Release);
+        // Installed once the holds are up, so /healthz never sees JetStream before it runs.
+        let provider = tern::jetstream::monitor::Provider::new(js.clone(), &shared);
+        tern::monitor::jetstream::install(&shared, Arc::new(provider))?;
         server.run_with(move |state| tern::jetstream::install(state, js.clone()))
     } else {
         server.run()

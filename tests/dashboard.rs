@@ -172,3 +172,62 @@ fn dashboard_shows_live_figures_in_headless_chromium() {
     drop(publishing.join());
     drop(draining.join());
 }
+/// Sends one request on `client` (subscribed to `_INBOX.dash.*`) and returns the answer.
+fn request(client: &mut RawClient, id: u32, subject: &str, body: &str) -> serde_json::Value {
+    let reply = format!("_INBOX.dash.{id}");
+    client.send(format!(
+        "PUB {subject} {reply} {}\r\n{body}\r\n",
+        body.len()
+    ));
+    loop {
+        match client.read_frame() {
+            common::Frame::Msg(msg) if msg.subject == reply => {
+                return serde_json::from_slice(&msg.payload).expect("JSON answer")
+            }
+            common::Frame::Ping => client.send("PONG\r\n"),
+            other => panic!("{subject}: expected the answer, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn dashboard_lists_jetstream_streams() {
+    if common::skip_on_reference("the dashboard is tern's own") {
+        return;
+    }
+    let store = tempfile::tempdir().expect("store dir");
+    let server = TestServer::start(&[
+        "-m",
+        "-1",
+        "-js",
+        "-sd",
+        &store.path().display().to_string(),
+    ]);
+    let monitor = server.monitor_addr().expect("monitor address");
+    let mut client = RawClient::connected(server.addr());
+    client.send("SUB _INBOX.dash.* 1\r\n");
+    client.sync();
+    let created = request(
+        &mut client,
+        1,
+        "$JS.API.STREAM.CREATE.ORDERS",
+        r#"{"name":"ORDERS","subjects":["orders.>"],"storage":"file"}"#,
+    );
+    assert!(created.get("error").is_none(), "{created}");
+    for id in 2..5 {
+        let ack = request(&mut client, id, "orders.new", "an order");
+        assert_eq!(ack["stream"], "ORDERS", "{ack}");
+    }
+
+    let dom = run_chromium(&format!("http://{monitor}/"), "--dump-dom");
+    assert_eq!(
+        element_text(&dom, "stream-count"),
+        Some("1"),
+        "the page did not count the stream; DOM:\n{dom}"
+    );
+    assert!(
+        dom.contains("<td>ORDERS</td><td>$G</td><td>3</td>"),
+        "the streams table has no row for ORDERS with its 3 messages; DOM:\n{dom}"
+    );
+    assert_eq!(element_text(&dom, "status"), Some("live"), "DOM:\n{dom}");
+}

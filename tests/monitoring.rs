@@ -1378,3 +1378,601 @@ fn reopen_signal_starts_a_new_log_file() {
     });
     assert!(text.is_some(), "new lines go to the new file");
 }
+// ---------------------------------------------------------------------------------------
+// JetStream: /jsz, /varz's jetstream section, /healthz and /metrics with -js
+// ---------------------------------------------------------------------------------------
+
+/// Two free ports for `-p` and `-m`: nats-server runs in 14500-14599 (the range this
+/// repository's tests may use for it); tern takes random ones.
+fn jetstream_ports(reference: bool) -> Vec<String> {
+    if !reference {
+        return vec!["-m".into(), "-1".into()];
+    }
+    // Handed out in turn, so tests running at once never probe the same port.
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let free: Vec<u16> = (0..100)
+        .map(|_| 14500 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 100)
+        .filter(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .take(2)
+        .collect();
+    assert_eq!(free.len(), 2, "no free ports in 14500-14599");
+    vec![
+        "-p".into(),
+        free[0].to_string(),
+        "-m".into(),
+        free[1].to_string(),
+    ]
+}
+
+/// A server with JetStream storing in `store` (which outlives restarts).
+fn start_jetstream(store: &std::path::Path, reference: bool) -> (TestServer, SocketAddr) {
+    let mut args = jetstream_ports(reference);
+    args.extend(["-js".into(), "-sd".into(), store.display().to_string()]);
+    let builder = ServerBuilder::new().args(&args);
+    let server = if reference {
+        builder.start_reference()
+    } else {
+        builder.start()
+    };
+    let monitor = server
+        .monitor_addr()
+        .unwrap_or_else(|| panic!("no monitor line in the log:\n{}", server.log()));
+    (server, monitor)
+}
+
+/// A raw client making `$JS.API` requests and acknowledged publishes one at a time.
+struct JsClient {
+    raw: RawClient,
+    requests: u64,
+}
+
+impl JsClient {
+    fn new(server: &TestServer) -> JsClient {
+        let mut raw = RawClient::connected(server.addr());
+        raw.send("SUB _INBOX.jsmon.* 1\r\n");
+        raw.sync();
+        JsClient { raw, requests: 0 }
+    }
+
+    fn request(&mut self, subject: &str, body: &str) -> Value {
+        self.requests += 1;
+        let reply = format!("_INBOX.jsmon.{}", self.requests);
+        self.raw.send(format!(
+            "PUB {subject} {reply} {}\r\n{body}\r\n",
+            body.len()
+        ));
+        loop {
+            match self.raw.read_frame() {
+                Frame::Msg(msg) if msg.subject == reply => {
+                    return serde_json::from_slice(&msg.payload).unwrap_or_else(|e| {
+                        panic!("{subject}: answer is not JSON ({e}): {:?}", msg.payload)
+                    })
+                }
+                Frame::Ping => self.raw.send("PONG\r\n"),
+                other => panic!("{subject}: expected the answer, got {other:?}"),
+            }
+        }
+    }
+
+    fn create_stream(&mut self, name: &str, subjects: &str, storage: &str) {
+        let body =
+            format!(r#"{{"name":"{name}","subjects":["{subjects}"],"storage":"{storage}"}}"#);
+        let answer = self.request(&format!("$JS.API.STREAM.CREATE.{name}"), &body);
+        assert!(answer.get("error").is_none(), "create {name}: {answer}");
+    }
+
+    fn publish(&mut self, subject: &str, payload: &str, stream: &str, seq: u64) {
+        let ack = self.request(subject, payload);
+        assert_eq!(ack["stream"], stream, "{ack}");
+        assert_eq!(ack["seq"], seq, "{ack}");
+    }
+}
+
+/// The situation both servers are compared in: a file stream with 3 messages (117 bytes
+/// by nats-server's accounting), a memory stream with 2 (44 bytes), and 3 API requests of
+/// which one failed.
+fn populate_streams(js: &mut JsClient) {
+    js.create_stream("FILE1", "f.>", "file");
+    js.create_stream("MEM1", "m.>", "memory");
+    for i in 0..3 {
+        js.publish("f.a", &format!("hello{i}"), "FILE1", i + 1);
+    }
+    for i in 0..2 {
+        js.publish("m.b", &format!("hi{i}"), "MEM1", i + 1);
+    }
+    let missing = js.request("$JS.API.STREAM.INFO.NOPE", "");
+    assert_eq!(missing["error"]["err_code"], 10059, "{missing}");
+}
+
+/// nats-server 2.9.10's `JSInfo` with JetStream on (without `account_details`).
+const JSZ_FIELDS: &[(&str, Kind)] = &[
+    ("server_id", Kind::Str),
+    ("now", Kind::Time),
+    ("config", Kind::Obj),
+    ("memory", Kind::Int),
+    ("storage", Kind::Int),
+    ("reserved_memory", Kind::Int),
+    ("reserved_storage", Kind::Int),
+    ("accounts", Kind::Int),
+    ("ha_assets", Kind::Int),
+    ("api", Kind::Obj),
+    ("streams", Kind::Int),
+    ("consumers", Kind::Int),
+    ("messages", Kind::Int),
+    ("bytes", Kind::Int),
+];
+/// 2.9.10's `JetStreamConfig` without a domain.
+const JS_CONFIG_FIELDS: &[(&str, Kind)] = &[
+    ("max_memory", Kind::Int),
+    ("max_storage", Kind::Int),
+    ("store_dir", Kind::Str),
+];
+/// tern reports its sync policy with the names nats-server 2.10+ uses (2.9.10 has none).
+const JS_CONFIG_TERN_EXTRAS: &[&str] = &["sync_always", "sync_interval"];
+const JS_STATS_FIELDS: &[(&str, Kind)] = &[
+    ("memory", Kind::Int),
+    ("storage", Kind::Int),
+    ("reserved_memory", Kind::Int),
+    ("reserved_storage", Kind::Int),
+    ("accounts", Kind::Int),
+    ("ha_assets", Kind::Int),
+    ("api", Kind::Obj),
+];
+const JS_API_FIELDS: &[(&str, Kind)] = &[("total", Kind::Int), ("errors", Kind::Int)];
+const ACCOUNT_DETAIL_FIELDS: &[(&str, Kind)] = &[
+    ("name", Kind::Str),
+    ("id", Kind::Str),
+    ("memory", Kind::Int),
+    ("storage", Kind::Int),
+    ("reserved_memory", Kind::Int),
+    ("reserved_storage", Kind::Int),
+    ("accounts", Kind::Int),
+    ("ha_assets", Kind::Int),
+    ("api", Kind::Obj),
+];
+const STREAM_DETAIL_FIELDS: &[(&str, Kind)] = &[
+    ("name", Kind::Str),
+    ("created", Kind::Time),
+    ("cluster", Kind::Obj),
+    ("state", Kind::Obj),
+];
+/// `FastState`: no deleted list, no lost data.
+const STREAM_STATE_FIELDS: &[(&str, Kind)] = &[
+    ("messages", Kind::Int),
+    ("bytes", Kind::Int),
+    ("first_seq", Kind::Int),
+    ("first_ts", Kind::Time),
+    ("last_seq", Kind::Int),
+    ("last_ts", Kind::Time),
+    ("num_subjects", Kind::Int),
+    ("consumer_count", Kind::Int),
+];
+
+fn check_js_config(what: &str, config: &Value, store: &std::path::Path) {
+    check_fields(what, config, JS_CONFIG_FIELDS, JS_CONFIG_TERN_EXTRAS);
+    assert_eq!(
+        config["store_dir"],
+        store.join("jetstream").display().to_string(),
+        "{what}"
+    );
+    assert!(config["max_memory"].as_i64().unwrap() > 0, "{what}");
+    assert!(config["max_storage"].as_i64().unwrap() > 0, "{what}");
+}
+
+/// The server-wide figures of [`populate_streams`].
+fn check_js_totals(what: &str, stats: &Value) {
+    check_fields(&format!("{what}.api"), &stats["api"], JS_API_FIELDS, &[]);
+    for (key, want) in [
+        ("memory", 44),
+        ("storage", 117),
+        ("reserved_memory", 0),
+        ("reserved_storage", 0),
+        ("accounts", 1),
+        ("ha_assets", 0),
+    ] {
+        assert_eq!(stats[key], want, "{what}.{key} in {stats:#}");
+    }
+    assert_eq!(
+        stats["api"],
+        serde_json::json!({"total": 3, "errors": 1}),
+        "{what}"
+    );
+}
+
+/// tern logs its Listening line before the cores have recovered their streams (clients
+/// that connect meanwhile wait); /healthz says when that is done.
+fn wait_until_healthy(monitor: SocketAddr) {
+    let healthy = poll_until(SETTLE, || {
+        (http_get(monitor, "/healthz").0 == 200).then_some(())
+    });
+    assert!(
+        healthy.is_some(),
+        "/healthz never turned ok: {:?}",
+        http_get(monitor, "/healthz")
+    );
+}
+
+fn stream_details(jsz: &Value) -> Vec<Value> {
+    let accounts = jsz["account_details"].as_array().expect("account_details");
+    assert_eq!(accounts.len(), 1, "{jsz:#}");
+    let mut streams = accounts[0]["stream_detail"]
+        .as_array()
+        .expect("stream_detail")
+        .clone();
+    // nats-server lists them in map order.
+    streams.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_string());
+    streams
+}
+
+#[test]
+fn jsz_varz_and_healthz_with_jetstream() {
+    let store = tempfile::tempdir().unwrap();
+    let (server, monitor) = start_jetstream(store.path(), common::is_reference());
+    let server_name = http_json(monitor, "/varz")["server_name"].clone();
+    wait_until_healthy(monitor);
+    // JetStream on and its (no) streams recovered: healthy, whatever is asked.
+    for path in [
+        "/healthz",
+        "/healthz?js-enabled-only=true",
+        "/healthz?js-server-only=true",
+        "/healthz?js-enabled=1",
+    ] {
+        let (status, body) = http_get(monitor, path);
+        assert_eq!(
+            (status, body.as_str()),
+            (200, r#"{"status":"ok"}"#),
+            "{path}"
+        );
+    }
+    let empty = http_json(monitor, "/jsz?accounts=true");
+    assert_eq!(empty["streams"], 0);
+    assert_eq!(empty["accounts"], 1);
+    let account = &empty["account_details"][0];
+    check_fields("empty account", account, ACCOUNT_DETAIL_FIELDS, &[]);
+
+    let mut js = JsClient::new(&server);
+    populate_streams(&mut js);
+
+    let jsz = poll_until(SETTLE, || {
+        let jsz = http_json(monitor, "/jsz");
+        (jsz["messages"] == 5).then_some(jsz)
+    })
+    .expect("/jsz never counted the five messages");
+    check_fields("/jsz", &jsz, JSZ_FIELDS, &[]);
+    check_js_config("/jsz.config", &jsz["config"], store.path());
+    check_js_totals("/jsz", &jsz);
+    for (key, want) in [
+        ("streams", 2),
+        ("consumers", 0),
+        ("messages", 5),
+        ("bytes", 161),
+    ] {
+        assert_eq!(jsz[key], want, "/jsz.{key}");
+    }
+
+    let jsz = http_json(monitor, "/jsz?accounts=true");
+    check_fields("/jsz?accounts", &jsz, JSZ_FIELDS, &["account_details"]);
+    let account = &jsz["account_details"][0];
+    check_fields("account_details[0]", account, ACCOUNT_DETAIL_FIELDS, &[]);
+    assert_eq!(account["name"], "$G");
+    assert_eq!(account["id"], "$G");
+    // An account without reserved limits reports them as Go's uint64(-1).
+    assert_eq!(account["reserved_memory"], u64::MAX);
+    assert_eq!(account["reserved_storage"], u64::MAX);
+    assert_eq!(account["accounts"], 0);
+    assert_eq!(account["memory"], 44);
+    assert_eq!(account["storage"], 117);
+    assert_eq!(account["api"], serde_json::json!({"total": 3, "errors": 1}));
+
+    for (query, with_config) in [("streams=true", false), ("streams=true&config=true", true)] {
+        let jsz = http_json(monitor, &format!("/jsz?{query}"));
+        let account = &jsz["account_details"][0];
+        check_fields(query, account, ACCOUNT_DETAIL_FIELDS, &["stream_detail"]);
+        let streams = stream_details(&jsz);
+        let want = [
+            ("FILE1", "file", 3, 117, "f.>"),
+            ("MEM1", "memory", 2, 44, "m.>"),
+        ];
+        assert_eq!(streams.len(), want.len(), "{jsz:#}");
+        for (stream, (name, storage, messages, bytes, subject)) in streams.iter().zip(want) {
+            let what = format!("{query}: {name}");
+            let extras: &[&str] = if with_config { &["config"] } else { &[] };
+            check_fields(&what, stream, STREAM_DETAIL_FIELDS, extras);
+            assert_eq!(stream["name"], name);
+            assert_eq!(
+                stream["cluster"],
+                serde_json::json!({ "leader": server_name })
+            );
+            check_fields(&what, &stream["state"], STREAM_STATE_FIELDS, &[]);
+            let state = &stream["state"];
+            assert_eq!(state["messages"], messages, "{what}");
+            assert_eq!(state["bytes"], bytes, "{what}");
+            assert_eq!(state["first_seq"], 1, "{what}");
+            assert_eq!(state["last_seq"], messages, "{what}");
+            assert_eq!(state["num_subjects"], 1, "{what}");
+            assert_eq!(state["consumer_count"], 0, "{what}");
+            if with_config {
+                let config = &stream["config"];
+                assert_eq!(config["name"], name, "{what}");
+                assert_eq!(config["storage"], storage, "{what}");
+                assert_eq!(config["subjects"], serde_json::json!([subject]), "{what}");
+                assert_eq!(config["num_replicas"], 1, "{what}");
+            }
+        }
+    }
+
+    // Paging is over accounts, and there is one.
+    let paged = http_json(monitor, "/jsz?streams=true&offset=1");
+    assert!(paged.get("account_details").is_none(), "{paged:#}");
+    let chosen = http_json(monitor, "/jsz?acc=$G&offset=1");
+    assert_eq!(chosen["account_details"][0]["name"], "$G", "{chosen:#}");
+    let unknown = http_json(monitor, "/jsz?acc=NOPE");
+    assert!(unknown.get("account_details").is_none(), "{unknown:#}");
+
+    let varz = http_json(monitor, "/varz");
+    let section = &varz["jetstream"];
+    check_fields(
+        "/varz.jetstream",
+        section,
+        &[("config", Kind::Obj), ("stats", Kind::Obj)],
+        &[],
+    );
+    check_js_config("/varz.jetstream.config", &section["config"], store.path());
+    check_fields(
+        "/varz.jetstream.stats",
+        &section["stats"],
+        JS_STATS_FIELDS,
+        &[],
+    );
+    check_js_totals("/varz.jetstream.stats", &section["stats"]);
+
+    // A deleted stream leaves /jsz.
+    let deleted = js.request("$JS.API.STREAM.DELETE.MEM1", "");
+    assert_eq!(deleted["success"], true, "{deleted}");
+    let jsz = http_json(monitor, "/jsz?streams=true");
+    assert_eq!(jsz["streams"], 1);
+    assert_eq!(jsz["memory"], 0);
+    assert_eq!(jsz["messages"], 3);
+    let names: Vec<Value> = stream_details(&jsz)
+        .iter()
+        .map(|s| s["name"].clone())
+        .collect();
+    assert_eq!(names, ["FILE1"]);
+    assert_eq!(http_get(monitor, "/healthz").0, 200);
+}
+
+#[test]
+fn jsz_lists_the_streams_recovered_at_restart() {
+    let store = tempfile::tempdir().unwrap();
+    let reference = common::is_reference();
+    let (mut server, _) = start_jetstream(store.path(), reference);
+    let mut js = JsClient::new(&server);
+    js.create_stream("KEPT", "k.>", "file");
+    js.publish("k.1", "one", "KEPT", 1);
+    js.publish("k.2", "two", "KEPT", 2);
+    drop(js);
+    server.stop();
+    drop(server);
+
+    let (server, monitor) = start_jetstream(store.path(), reference);
+    wait_until_healthy(monitor);
+    let (status, body) = http_get(monitor, "/healthz");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    let jsz = http_json(monitor, "/jsz?streams=true");
+    assert_eq!(jsz["streams"], 1, "{jsz:#}");
+    assert_eq!(jsz["messages"], 2, "{jsz:#}");
+    let streams = stream_details(&jsz);
+    assert_eq!(streams[0]["name"], "KEPT");
+    assert_eq!(streams[0]["state"]["last_seq"], 2);
+    assert_eq!(jsz["storage"], streams[0]["state"]["bytes"]);
+    drop(server);
+}
+
+/// `/jsz` and `/varz`'s section of tern and of nats-server, after the same conversation,
+/// with what depends on when and where they ran replaced by its kind, and tern's
+/// deliberate additions removed.
+#[test]
+fn jsz_and_varz_match_the_reference_server_side_by_side() {
+    if common::skip_on_reference("compares tern with the reference itself") {
+        return;
+    }
+    const PATHS: &[&str] = &[
+        "/jsz",
+        "/jsz?accounts=true",
+        "/jsz?streams=true",
+        "/jsz?streams=true&config=true",
+        "/jsz?consumers=true&config=true",
+        "/jsz?acc=$G",
+        "/jsz?streams=true&offset=1",
+    ];
+    /// Stream config fields tern sends as newer servers do (see tests/jetstream_compare.rs).
+    const TERN_STREAM_CONFIG_FIELDS: &[&str] = &[
+        "compression",
+        "consumer_limits",
+        "first_seq",
+        "allow_msg_ttl",
+    ];
+
+    fn normalize(value: &mut Value, tern: bool) {
+        match value {
+            Value::Object(map) => {
+                map.remove("server_id");
+                map.remove("now");
+                for (key, field) in map.iter_mut() {
+                    let volatile = match key.as_str() {
+                        "created" | "first_ts" | "last_ts" => {
+                            field.as_str().is_some_and(|t| !t.starts_with("0001-"))
+                        }
+                        "leader" | "store_dir" | "max_memory" | "max_storage" => true,
+                        _ => false,
+                    };
+                    if volatile {
+                        *field = Value::String("<varies>".into());
+                    }
+                }
+                if tern {
+                    if let Some(Value::Object(config)) = map.get_mut("config") {
+                        for key in JS_CONFIG_TERN_EXTRAS
+                            .iter()
+                            .chain(TERN_STREAM_CONFIG_FIELDS)
+                        {
+                            config.remove(*key);
+                        }
+                    }
+                }
+                if let Some(Value::Array(streams)) = map.get_mut("stream_detail") {
+                    streams.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_string());
+                }
+                map.values_mut().for_each(|v| normalize(v, tern));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| normalize(v, tern)),
+            _ => {}
+        }
+    }
+
+    let answers = |reference: bool| -> Vec<Value> {
+        let store = tempfile::tempdir().unwrap();
+        let (server, monitor) = start_jetstream(store.path(), reference);
+        let mut js = JsClient::new(&server);
+        populate_streams(&mut js);
+        poll_until(SETTLE, || {
+            (http_json(monitor, "/jsz")["messages"] == 5).then_some(())
+        })
+        .expect("five messages");
+        let mut answers: Vec<Value> = PATHS.iter().map(|p| http_json(monitor, p)).collect();
+        answers.push(http_json(monitor, "/varz")["jetstream"].clone());
+        for answer in &mut answers {
+            normalize(answer, !reference);
+        }
+        answers
+    };
+    let tern = answers(false);
+    let reference = answers(true);
+    let labels = PATHS.iter().copied().chain(["/varz jetstream"]);
+    for ((label, tern), reference) in labels.zip(&tern).zip(&reference) {
+        assert_eq!(
+            tern, reference,
+            "{label}: tern\n{tern:#}\nnats-server\n{reference:#}"
+        );
+    }
+}
+
+#[test]
+fn jetstream_metrics_count_streams_and_time_fsyncs_and_acks() {
+    if common::skip_on_reference("/metrics is tern's own") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let (server, monitor) = start_jetstream(store.path(), false);
+    let mut js = JsClient::new(&server);
+    js.create_stream("FILE1", "f.>", "file");
+    js.create_stream("MEM1", "m.>", "memory");
+    const PUBLISHES: u64 = 20;
+    for i in 0..PUBLISHES {
+        js.publish("f.x", "payload", "FILE1", i + 1);
+    }
+    js.publish("m.x", "payload", "MEM1", 1);
+
+    let value = |families: &BTreeMap<String, Family>, name: &str, labels: &[(&str, &str)]| {
+        families
+            .values()
+            .flat_map(|family| &family.samples)
+            .find(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(v))
+            })
+            .map(|(_, _, v)| *v)
+            .unwrap_or_else(|| panic!("no {name}{labels:?}"))
+    };
+    let families = poll_until(SETTLE, || {
+        let (status, text) = http_get(monitor, "/metrics");
+        assert_eq!(status, 200);
+        let families = parse_prometheus(&text);
+        let acks = value(
+            &families,
+            "tern_jetstream_publish_ack_duration_seconds_count",
+            &[],
+        );
+        (acks == (PUBLISHES + 1) as f64).then_some(families)
+    })
+    .expect("/metrics never counted every PubAck");
+
+    assert_eq!(value(&families, "tern_jetstream_enabled", &[]), 1.0);
+    assert_eq!(value(&families, "tern_jetstream_streams", &[]), 2.0);
+    assert_eq!(value(&families, "tern_jetstream_consumers", &[]), 0.0);
+    let messages = |stream| {
+        value(
+            &families,
+            "tern_jetstream_stream_messages",
+            &[("stream", stream)],
+        )
+    };
+    assert_eq!(messages("FILE1"), PUBLISHES as f64);
+    assert_eq!(messages("MEM1"), 1.0);
+    let file_bytes = value(
+        &families,
+        "tern_jetstream_stream_bytes",
+        &[("stream", "FILE1")],
+    );
+    assert_eq!(
+        value(&families, "tern_jetstream_storage_bytes", &[]),
+        file_bytes
+    );
+    assert!(value(&families, "tern_jetstream_memory_bytes", &[]) > 0.0);
+    assert_eq!(
+        value(&families, "tern_jetstream_api_requests_total", &[]),
+        2.0
+    );
+    assert_eq!(
+        value(&families, "tern_jetstream_api_errors_total", &[]),
+        0.0
+    );
+
+    for name in [
+        "tern_jetstream_fsync_duration_seconds",
+        "tern_jetstream_publish_ack_duration_seconds",
+    ] {
+        let family = &families[name];
+        assert_eq!(family.kind, "histogram", "{name}");
+        let buckets: Vec<(f64, f64)> = family
+            .samples
+            .iter()
+            .filter(|(n, _, _)| n.ends_with("_bucket"))
+            .map(|(_, l, v)| (l["le"].parse::<f64>().unwrap_or(f64::INFINITY), *v))
+            .collect();
+        assert!(
+            buckets.windows(2).all(|w| w[0].0 < w[1].0),
+            "{name}: le ascending"
+        );
+        assert!(
+            buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+            "{name}: cumulative"
+        );
+        assert_eq!(
+            buckets.first().unwrap().0,
+            0.00001,
+            "{name}: 10 us first bound"
+        );
+        assert_eq!(buckets.last().unwrap().0, f64::INFINITY, "{name}: +Inf");
+        let count = value(&families, &format!("{name}_count"), &[]);
+        assert_eq!(buckets.last().unwrap().1, count, "{name}: +Inf == _count");
+        assert!(
+            value(&families, &format!("{name}_sum"), &[]) > 0.0,
+            "{name}_sum"
+        );
+    }
+    // Every acknowledged write of the file stream was fsync'd (group commit may batch
+    // several publishes into one fsync, never the other way round).
+    let fsyncs = value(
+        &families,
+        "tern_jetstream_fsync_duration_seconds_count",
+        &[],
+    );
+    assert!(
+        (1.0..=(PUBLISHES + 2) as f64).contains(&fsyncs),
+        "{fsyncs} fsyncs for {PUBLISHES} publishes"
+    );
+    drop(server);
+}

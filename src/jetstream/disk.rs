@@ -127,6 +127,8 @@ impl SegmentFiles {
 
     /// Makes every write since the last sync durable.
     pub async fn sync(&mut self) -> io::Result<()> {
+        // Timed for monitoring when there is something to make durable.
+        let started = self.has_unsynced().then(std::time::Instant::now);
         for id in std::mem::take(&mut self.dirty) {
             if let Some(file) = self.files.get(&id) {
                 if let Err(error) = file.sync_data().await {
@@ -141,6 +143,9 @@ impl SegmentFiles {
                 self.dir_dirty = true;
                 return Err(error);
             }
+        }
+        if let Some(started) = started {
+            super::monitor::record_fsync(started.elapsed());
         }
         Ok(())
     }

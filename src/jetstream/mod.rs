@@ -17,8 +17,11 @@
 //! client can reach.
 
 pub mod api;
+pub mod consumer;
+mod consumers;
 mod disk;
 mod meta;
+pub mod monitor;
 mod owner;
 pub mod store;
 mod stream;
@@ -51,6 +54,8 @@ pub struct JetStreamShared {
     pub storage_bytes: AtomicI64,
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
+    /// Stream snapshots and latency histograms for monitoring (see [`monitor`]).
+    pub telemetry: monitor::Telemetry,
 }
 
 impl JetStreamShared {
@@ -81,6 +86,7 @@ impl JetStreamShared {
             storage_bytes: AtomicI64::new(0),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
+            telemetry: monitor::Telemetry::new(cores),
         }
     }
 

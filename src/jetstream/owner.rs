@@ -98,6 +98,7 @@ pub struct Owner {
 
 impl Owner {
     pub fn start(state: &Rc<ShardState>, js: Arc<JetStreamShared>) -> Rc<Owner> {
+        super::monitor::bind_core(&js, state.id);
         let owner = Rc::new(Owner {
             state: state.clone(),
             global: InternalClient::new(state, GLOBAL_ACCOUNT),
@@ -147,6 +148,7 @@ impl Owner {
     fn adopt(&self, stream: Rc<Stream>) {
         self.js.streams_per_core[self.state.id].fetch_add(1, Ordering::Relaxed);
         self.js.streams.fetch_add(1, Ordering::Relaxed);
+        self.js.telemetry.register(&stream.snapshot);
         self.streams
             .borrow_mut()
             .insert(stream.name().to_string(), stream);
@@ -251,6 +253,7 @@ impl Owner {
         };
         self.js.streams_per_core[self.state.id].fetch_sub(1, Ordering::Relaxed);
         self.js.streams.fetch_sub(1, Ordering::Relaxed);
+        self.js.telemetry.unregister(&stream.snapshot);
         match stream.delete().await {
             Ok(()) => StreamDeleteResponse {
                 success: true,

@@ -17,7 +17,7 @@ use std::io;
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use shards::sync::Signal;
@@ -50,11 +50,18 @@ const DIRECT_MULTI_SUBJECTS_MAX: usize = 1024;
 /// Headers beyond this are refused (nats-server's `maxHdrSize`... JSStreamHeaderExceedsMaximum).
 const HEADERS_BYTES_MAX: usize = 64 * 1024;
 
+mod consumers_driver;
+
 enum Inbound {
-    Publish(InternalMessage),
+    /// With when it entered the queue (for the publish-ack latency histogram).
+    Publish(InternalMessage, Instant),
     /// A `$JS.API` request about this stream (subject after `$JS.API.`).
     Api(String, InternalMessage),
     DirectGet(InternalMessage),
+    /// An ack on `$JS.ACK.<stream>.<consumer>....`.
+    Ack(InternalMessage),
+    /// A push consumer's flow-control answer on `$JS.FC.<stream>.<consumer>....`.
+    FlowControl(InternalMessage),
 }
 
 /// An answer held back until the batch it belongs to is durable.
@@ -63,6 +70,8 @@ struct Held {
     body: Vec<u8>,
     /// A publish (an ack or a publish error), as opposed to an API answer.
     publish: bool,
+    /// When the publish entered the queue.
+    arrived: Option<Instant>,
 }
 
 pub struct Stream {
@@ -83,6 +92,12 @@ pub struct Stream {
     finished: Signal,
     capture_sids: RefCell<Vec<Bytes>>,
     direct_sids: RefCell<Vec<Bytes>>,
+    /// The stream's consumers (see `consumers_driver`); touched only by the writer task.
+    consumers: RefCell<crate::jetstream::consumers::Consumers>,
+    /// Set by `delete`: the writer removes the consumers (not just closes them) on exit.
+    deleting: Cell<bool>,
+    /// The store's removal count consumers last caught up with.
+    removals_seen: Cell<u64>,
     /// What this stream last added to the account's memory/storage totals.
     reported_bytes: Cell<i64>,
     /// Deleted messages whose bytes are overwritten once their tombstone is durable
@@ -91,6 +106,8 @@ pub struct Stream {
     /// Set after a failed write until the disk works again: publishes are refused.
     disk_failed: Cell<bool>,
     last_sync: Cell<std::time::Instant>,
+    /// What monitoring reads of this stream, refreshed once per batch (`report_usage`).
+    pub(super) snapshot: Arc<super::monitor::StreamSnapshot>,
 }
 
 use std::sync::Arc;
@@ -221,13 +238,18 @@ impl Stream {
             capture_sids: RefCell::new(Vec::new()),
             direct_sids: RefCell::new(Vec::new()),
             reported_bytes: Cell::new(0),
+            consumers: RefCell::new(Default::default()),
+            deleting: Cell::new(false),
+            removals_seen: Cell::new(0),
             erase: RefCell::new(Vec::new()),
             disk_failed: Cell::new(false),
             last_sync: Cell::new(std::time::Instant::now()),
+            snapshot: super::monitor::StreamSnapshot::new(request.created),
         });
         // Anything recovery decided (e.g. expiry under changed limits) is logged first.
         stream.persist_log().await?;
         stream.subscribe();
+        stream.load_consumers();
         stream.report_usage();
         shards::task::spawn(writer(stream.clone()));
         Ok(stream)
@@ -240,7 +262,7 @@ impl Stream {
             let weak = Rc::downgrade(self);
             match self.global.subscribe(subject, None, move |message| {
                 if let Some(stream) = weak.upgrade() {
-                    stream.enqueue(Inbound::Publish(message));
+                    stream.enqueue(Inbound::Publish(message, Instant::now()));
                 }
             }) {
                 Ok(sid) => capture.push(sid),
@@ -287,9 +309,13 @@ impl Stream {
             return;
         }
         let bytes = match &item {
-            Inbound::Publish(m) | Inbound::Api(_, m) | Inbound::DirectGet(m) => m.body.len(),
+            Inbound::Publish(m, _)
+            | Inbound::Api(_, m)
+            | Inbound::DirectGet(m)
+            | Inbound::Ack(m)
+            | Inbound::FlowControl(m) => m.body.len(),
         };
-        if let Inbound::Publish(message) = &item {
+        if let Inbound::Publish(message, _) = &item {
             if self.inbox_bytes.get() + bytes > JS_STREAM_INBOX_BYTES_MAX {
                 // The writer is behind the disk: refuse rather than queue without bound.
                 if let Some(reply) = &message.reply {
@@ -319,7 +345,9 @@ impl Stream {
     }
 
     fn report_usage(&self) {
-        let bytes = self.store.borrow().state().bytes as i64;
+        let state = self.store.borrow().state();
+        self.snapshot.refresh(&self.config.borrow(), &state);
+        let bytes = state.bytes as i64;
         let delta = bytes - self.reported_bytes.replace(bytes);
         if delta != 0 {
             let total = match self.config.borrow().storage {
@@ -424,6 +452,9 @@ impl Stream {
             .map_err(|error| store_error(&error))?;
         let seq = appended.seq;
         dedup.record(msg_id, seq, appended.ts_ns);
+        drop(store);
+        self.consumers_on_append(seq, &subject);
+        let mut store = self.store.borrow_mut();
         match rollup {
             Some(Rollup::All) => {
                 store.purge(None, Some(seq), None);
@@ -433,16 +464,11 @@ impl Stream {
             }
             None => {}
         }
-        if config.retention == api::RetentionPolicy::Interest && !self.has_interest() {
+        if config.retention == api::RetentionPolicy::Interest && !self.has_interest(&subject) {
             // No consumer wants it: the sequence is used, nothing is kept.
             store.delete(seq);
         }
         Ok(Published::Stored(seq))
-    }
-
-    /// Consumers arrive with the consumer issue; until then an interest stream has none.
-    fn has_interest(&self) -> bool {
-        false
     }
 
     // -----------------------------------------------------------------------------------
@@ -479,7 +505,7 @@ impl Stream {
             last_ts: api::GoTime::from_unix_nanos_or_zero(state.last_ts_ns),
             num_subjects: state.num_subjects,
             num_deleted: state.num_deleted,
-            consumer_count: 0,
+            consumer_count: self.consumer_count(),
             ..Default::default()
         };
         if deleted_details {
@@ -575,6 +601,7 @@ impl Stream {
 
     /// Stops the writer, unsubscribes and removes the stream's files.
     pub async fn delete(self: &Rc<Self>) -> io::Result<()> {
+        self.deleting.set(true);
         self.unsubscribe();
         self.closed.set(true);
         self.work.set();
@@ -599,7 +626,12 @@ impl Stream {
     }
 
     /// Answers one stream-level API request. Mutating answers are held until durable.
-    async fn handle_api(&self, api: &str, message: &InternalMessage, held: &mut Vec<Held>) {
+    async fn handle_api(
+        self: &Rc<Self>,
+        api: &str,
+        message: &InternalMessage,
+        held: &mut Vec<Held>,
+    ) {
         let mut tokens = api.split('.');
         let (kind, op) = (tokens.next().unwrap_or(""), tokens.next().unwrap_or(""));
         let body = message
@@ -610,6 +642,7 @@ impl Stream {
             ("STREAM", "PURGE", _) => (self.api_purge(&body), true),
             ("STREAM", "MSG", Some("GET")) => (self.api_msg_get(&body).await, false),
             ("STREAM", "MSG", Some("DELETE")) => (self.api_msg_delete(&body), true),
+            ("CONSUMER", _, _) => return self.consumer_api(api, message, held),
             _ => return,
         };
         let bytes = match answer {
@@ -627,6 +660,7 @@ impl Stream {
                 reply,
                 body: bytes,
                 publish: false,
+                arrived: None,
             });
         } else {
             self.send(reply, bytes);
@@ -1167,7 +1201,7 @@ async fn writer(stream: Rc<Stream>) {
         stream.inbox_bytes.set(0);
         for item in items {
             match item {
-                Inbound::Publish(message) => {
+                Inbound::Publish(message, arrived) => {
                     let no_ack = stream.config.borrow().no_ack;
                     let outcome = if stream.disk_failed.get() {
                         Err(JsError::stream_store_failed(
@@ -1200,16 +1234,22 @@ async fn writer(stream: Rc<Stream>) {
                         reply,
                         body,
                         publish: true,
+                        arrived: Some(arrived),
                     });
                 }
                 Inbound::Api(api, message) => stream.handle_api(&api, &message, &mut held).await,
                 Inbound::DirectGet(message) => stream.direct_get(&message).await,
+                Inbound::Ack(message) => stream.process_ack(&message, &mut held),
+                Inbound::FlowControl(message) => stream.flow_control_reply(&message),
             }
         }
         match stream.persist_log().await {
             Ok(()) => {
                 for answer in held.drain(..) {
                     stream.send(answer.reply, answer.body);
+                    if let Some(arrived) = answer.arrived {
+                        super::monitor::record_publish_ack(arrived.elapsed());
+                    }
                 }
             }
             Err(error) => {
@@ -1230,11 +1270,22 @@ async fn writer(stream: Rc<Stream>) {
                 stream.recover_from_disk_error().await;
             }
         }
+        // Consumers see what is now durable: removals first, then deliveries, timers and
+        // heartbeats. Acks retired on the way are logged with the next batch.
+        stream.consumers_on_removals();
+        if stream.run_consumers().await {
+            stream.work.set();
+        }
+        stream.consumers_on_removals();
+        if !stream.store.borrow().take_log_is_empty() {
+            stream.work.set();
+        }
         stream.report_usage();
         shards::task::yield_if_needed().await;
     }
     // Flush whatever is left so a clean shutdown or delete leaves a consistent log.
     let _ = stream.persist_log().await;
+    stream.close_consumers(stream.deleting.get());
     stream.finished.set();
 }
 
@@ -1246,6 +1297,10 @@ impl Stream {
         if let Some(at) = self.store.borrow().next_expiry_ns() {
             let delay = Duration::from_nanos((at - now_ns()).max(0) as u64);
             wake = Some(delay);
+        }
+        if let Some(at) = self.consumers_deadline_ns() {
+            let delay = Duration::from_nanos((at - now_ns()).max(0) as u64);
+            wake = Some(wake.map_or(delay, |w| w.min(delay)));
         }
         if let SyncInterval::EveryMs(ms) = self.js.sync {
             let files = self.files.borrow();

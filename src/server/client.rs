@@ -918,10 +918,16 @@ pub fn send_no_responders(
     }
 }
 
-fn delivery(client: &ClientShared, p: &Publish, queues: Vec<Bytes>) -> Delivery {
+fn delivery(
+    client: &ClientShared,
+    p: &Publish,
+    shown: Option<&Bytes>,
+    queues: Vec<Bytes>,
+) -> Delivery {
     Delivery {
         account: client.account,
         subject: p.subject.clone(),
+        shown_subject: shown.cloned(),
         reply: p.reply.clone(),
         header_len: p.header_len,
         body: p.body.clone(),
@@ -933,13 +939,25 @@ fn delivery(client: &ClientShared, p: &Publish, queues: Vec<Bytes>) -> Delivery 
 /// group chosen over all cores by weight, and one forward per interested peer core.
 /// Returns whether anyone (local or remote) was given the message.
 pub(super) fn route(state: &ShardState, client: &Rc<ClientShared>, p: &Publish) -> bool {
+    route_shown(state, client, p, None)
+}
+
+/// [`route`], with the MSG line showing `shown` instead of the subject routed on (server
+/// deliveries: JetStream sends a stored message to a deliver subject under its own
+/// subject).
+pub(super) fn route_shown(
+    state: &ShardState,
+    client: &Rc<ClientShared>,
+    p: &Publish,
+    shown: Option<&Bytes>,
+) -> bool {
     state.catch_up_interest();
     let acct = &state.accounts[client.account as usize];
     let local = acct.local.borrow_mut().matches(&p.subject);
     let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(&p.subject));
     let echo = client.echo.get();
     let msg = Outgoing {
-        subject: &p.subject,
+        subject: shown.unwrap_or(&p.subject),
         reply: p.reply.as_ref(),
         header_len: p.header_len,
         body: &p.body,
@@ -1020,7 +1038,7 @@ pub(super) fn route(state: &ShardState, client: &Rc<ClientShared>, p: &Publish) 
     }
     for (core, queues) in forwards {
         debug_assert_ne!(core, state.id);
-        state.outboxes[core].push(CoreEvent::Deliver(delivery(client, p, queues)));
+        state.outboxes[core].push(CoreEvent::Deliver(delivery(client, p, shown, queues)));
     }
     delivered
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use shards::sync::Signal;
 
-use super::client::{route, ClientShared, CloseReason, InternalMessage, LocalSub};
+use super::client::{route, route_shown, ClientShared, CloseReason, InternalMessage, LocalSub};
 use super::mesh::AccountId;
 use super::shard::ShardState;
 use crate::protocol::Publish;
@@ -121,6 +121,44 @@ impl InternalClient {
                 body,
             },
         );
+    }
+
+    /// Publishes to whoever subscribes to `route_subject`, showing them `shown_subject`
+    /// (a JetStream delivery: routed by deliver subject, carrying the stored subject).
+    pub fn publish_as(
+        &self,
+        route_subject: Bytes,
+        shown_subject: &Bytes,
+        reply: Option<Bytes>,
+        header_len: Option<usize>,
+        body: Bytes,
+    ) -> bool {
+        route_shown(
+            &self.state,
+            &self.client,
+            &Publish {
+                subject: route_subject,
+                reply,
+                header_len,
+                body,
+            },
+            Some(shown_subject),
+        )
+    }
+
+    /// Whether any subscription on any core matches `subject` (a push consumer is "bound"
+    /// while its deliver subject has one; a pull request lives while its inbox has one).
+    pub fn has_interest(&self, subject: &[u8]) -> bool {
+        self.state.catch_up_interest();
+        let acct = &self.state.accounts[self.client.account as usize];
+        let local = acct.local.borrow_mut().matches(subject);
+        if !local.plain.is_empty() || !local.queues.is_empty() {
+            return true;
+        }
+        self.state.count > 1 && {
+            let remote = acct.remote.borrow_mut().matches(subject);
+            !remote.plain_cores.is_empty() || !remote.queues.is_empty()
+        }
     }
 
     /// Publishes `body` to `subject` with a private reply inbox and waits up to `timeout` for

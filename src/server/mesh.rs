@@ -55,7 +55,12 @@ pub enum CoreEvent {
 
 pub struct Delivery {
     pub account: AccountId,
+    /// What subscriptions are matched against.
     pub subject: Bytes,
+    /// What the MSG line shows, when it differs from `subject`: a JetStream delivery is
+    /// routed by its deliver subject (or the puller's inbox) but carries the message's
+    /// original subject.
+    pub shown_subject: Option<Bytes>,
     pub reply: Option<Bytes>,
     pub header_len: Option<usize>,
     pub body: Bytes,

@@ -287,7 +287,7 @@ impl ShardState {
         let acct = &self.accounts[d.account as usize];
         let matches = acct.local.borrow_mut().matches(&d.subject);
         let msg = Outgoing {
-            subject: &d.subject,
+            subject: d.shown_subject.as_ref().unwrap_or(&d.subject),
             reply: d.reply.as_ref(),
             header_len: d.header_len,
             body: &d.body,

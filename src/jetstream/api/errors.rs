@@ -251,6 +251,11 @@ js_errors! {
     MIRROR_DURABLE_CONSUMER_CFG_INVALID mirror_durable_consumer_cfg_invalid() = 400, 10213, "stream mirror consumer config is invalid";
     SOURCE_DURABLE_CONSUMER_CFG_INVALID source_durable_consumer_cfg_invalid() = 400, 10215, "stream source consumer config is invalid";
     SOURCE_DURABLE_CONSUMER_DUPLICATE_DETECTED source_durable_consumer_duplicate_detected() = 400, 10216, "duplicate stream source consumer detected";
+    CONSUMER_ACK_FC_REQUIRES_PUSH consumer_ack_fc_requires_push() = 400, 10218, "flow control ack policy requires a push based consumer";
+    CONSUMER_ACK_FC_REQUIRES_FC consumer_ack_fc_requires_fc() = 400, 10219, "flow control ack policy requires flow control";
+    CONSUMER_ACK_FC_REQUIRES_MAX_ACK_PENDING consumer_ack_fc_requires_max_ack_pending() = 400, 10220, "flow control ack policy requires max ack pending";
+    CONSUMER_ACK_FC_REQUIRES_NO_ACK_WAIT consumer_ack_fc_requires_no_ack_wait() = 400, 10221, "flow control ack policy requires unset ack wait";
+    CONSUMER_ACK_FC_REQUIRES_NO_MAX_DELIVER consumer_ack_fc_requires_no_max_deliver() = 400, 10222, "flow control ack policy requires unset max deliver";
 }
 
 #[cfg(test)]

@@ -16,6 +16,11 @@
 //! * [`requests`]: request bodies and the per-call rules for reading them.
 //! * [`responses`]: typed responses (`{"type":"io.nats.jetstream.api.v1.…", …}`) and the
 //!   PubAck; [`json::to_vec`] escapes strings as Go does.
+//! * [`consumer_config`]: [`ConsumerConfig`], CONSUMER.CREATE's subject forms and request,
+//!   nats-server's defaults, checks and update rules ([`plan_create`] runs them in order).
+//! * [`consumer_info`], [`consumer_requests`], [`consumer_responses`]: ConsumerInfo, the
+//!   pull request, ack payloads and JSAck subjects, typed responses, status header blocks
+//!   and delivery advisories; [`duration`] parses Go durations (`-NAK 5s`).
 //!
 //! A STREAM.CREATE handler, in nats-server's order:
 //!
@@ -32,6 +37,11 @@
 //! differ, this module follows the current server and says so where it matters.
 
 pub mod account;
+pub mod consumer_config;
+pub mod consumer_info;
+pub mod consumer_requests;
+pub mod consumer_responses;
+pub mod duration;
 pub mod errors;
 pub mod json;
 pub mod names;
@@ -44,9 +54,27 @@ pub mod time;
 pub mod transform;
 
 #[cfg(test)]
+mod consumer_tests;
+#[cfg(test)]
 mod tests;
 
 pub use account::{AccountInfo, AccountLimits, AccountTier, ApiStats};
+pub use consumer_config::{
+    check_update as check_consumer_update, plan_create, AckPolicy, ConsumerAction, ConsumerConfig,
+    ConsumerCreateSubject, ConsumerLimits, ConsumerPlan, CreateConsumerRequest, DeliverPolicy,
+    ExistingConsumer, PriorityPolicy, ReplayPolicy,
+};
+pub use consumer_info::{pause_state, ConsumerInfo, PriorityGroupState, SequenceInfo};
+pub use consumer_requests::{
+    check_pull_request, AckKind, AckSubject, ConsumerListRequest, ConsumerNamesRequest,
+    PullPriority, PullRequest,
+};
+pub use consumer_responses::{
+    advisory_subject, flow_control_reply, ConsumerCreateResponse, ConsumerDeleteResponse,
+    ConsumerInfoResponse, ConsumerListResponse, ConsumerNamesResponse, ConsumerStatus,
+    DeliveryAdvisory, DeliveryAdvisoryKind,
+};
+pub use duration::parse_go_duration;
 pub use errors::JsError;
 pub use requests::{
     check_empty_request, check_required_api_level, parse_optional_request, parse_request,

@@ -324,6 +324,11 @@ impl SegmentLog {
         self.segments.iter().map(|info| info.live_msgs).sum()
     }
 
+    /// Whether records wait for [`SegmentLog::take`].
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     pub fn take(&mut self) -> LogBatch {
         let spare = self.spare.take().unwrap_or_default();
         std::mem::replace(&mut self.pending, spare)

@@ -261,6 +261,8 @@ pub struct MsgStore {
     /// Sequences removed by the call under way, for the tombstones `finish_op` writes.
     pub(super) removed: Vec<u64>,
     removed_bytes: u64,
+    /// Messages removed since the store was made (for consumers to notice removals).
+    removals_total: u64,
     /// The call moved sequences without removing messages (skip, purge, compact past
     /// the end): `finish_op` must write a `Purge` mark.
     pub(super) mark_dirty: bool,
@@ -296,9 +298,21 @@ impl MsgStore {
             lost_bytes: 0,
             removed: Vec::new(),
             removed_bytes: 0,
+            removals_total: 0,
             mark_dirty: false,
             roll_requested: false,
         }
+    }
+
+    /// Whether anything is waiting in the log for [`MsgStore::take_log`].
+    pub fn take_log_is_empty(&self) -> bool {
+        self.log.as_ref().is_none_or(|log| !log.has_pending())
+    }
+
+    /// Messages removed so far (deletes, purges, limits, expiry): a consumer that saw a
+    /// different count rechecks what it holds.
+    pub fn removals(&self) -> u64 {
+        self.removals_total
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -765,6 +779,7 @@ impl MsgStore {
     /// Ends every mutating call: writes the tombstones of what it removed, forgets lost
     /// sequences the stream moved past, releases empty head segments.
     pub(super) fn finish_op(&mut self) {
+        self.removals_total += self.removed.len() as u64;
         let first_seq = self.first_seq();
         let mark = self.mark();
         let mut removed = std::mem::take(&mut self.removed);
@@ -888,6 +903,42 @@ impl MsgStore {
             subject,
             body,
         })
+    }
+
+    /// Appends the newest sequence of every subject matching `filter` (any order), for a
+    /// consumer's `deliver_policy: last_per_subject`.
+    pub fn last_seqs_per_subject(&self, filter: &[u8], out: &mut Vec<u64>) {
+        let filter = Filter::new(filter);
+        out.extend(
+            self.subjects
+                .matching(&filter)
+                .filter_map(|(_, slot)| slot.seqs.back().copied()),
+        );
+    }
+
+    /// The first live sequence stored at or after `ts_ns` (`last_seq + 1` when none is),
+    /// for a consumer's `deliver_policy: by_start_time`. Timestamps grow with sequences
+    /// (appends take the current time, and the clock going back is clamped by `append`
+    /// only per message), so a binary search over the live range finds it; a clock step
+    /// backwards can make the answer a little early, never late.
+    pub fn first_seq_at_or_after_time(&self, ts_ns: i64) -> u64 {
+        let (Some(first), Some(last)) = (self.index.first_seq(), self.index.last_seq()) else {
+            return self.last_seq + 1;
+        };
+        let (mut low, mut high) = (first, last + 1);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            // The live message at or after `mid` stands for it (gaps are deleted messages).
+            let probe = self.index.next_live(mid).filter(|seq| *seq <= last);
+            match probe.and_then(|seq| self.index.get(seq).map(|e| (seq, e.ts_ns))) {
+                Some((_, ts)) if ts < ts_ns => low = mid + 1,
+                _ => high = mid,
+            }
+        }
+        match self.index.next_live(low).filter(|seq| *seq <= last) {
+            Some(seq) => seq,
+            None => self.last_seq + 1,
+        }
     }
 
     /// The highest sequence on a subject matching `filter` (wildcards allowed).

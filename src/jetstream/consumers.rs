@@ -1,0 +1,480 @@
+//! A stream's consumers, driven by the stream's writer task (see [`super::stream`]).
+//!
+//! The decisions are in the pure [`super::consumer`] state machines (what to deliver,
+//! acks, redelivery, pull requests, heartbeats, flow control); this module moves bytes:
+//! it reads messages from the store, publishes them with their JSAck reply subjects, sends
+//! the status messages, answers the consumer API, and keeps durable consumers' state on
+//! disk. Everything runs inside the one task that also writes the stream, so a consumer
+//! sees exactly what is durable (deliveries start after the batch's fsync) and acks,
+//! deletes and appends are applied in one order.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::api::{self, ApiResponse, ConsumerConfig, JsError};
+use super::consumer::{
+    self, AckKind, ConsumerSettings, ConsumerState, MessageSource, PullAction, PushSettings,
+    PushState, StreamBounds, WaitingQueue,
+};
+use super::now_ns;
+use super::store::MsgStore;
+
+/// Messages one consumer sends per turn of the writer loop before others get a turn (the
+/// loop comes back at once while any consumer has more to send).
+pub const DELIVERIES_PER_TURN: usize = 512;
+/// A durable consumer's state is written at most this often while it changes (and on
+/// shutdown and delete). Acks lost to a crash in between only cause redeliveries.
+pub const STATE_PERSIST_INTERVAL_NS: i64 = 200_000_000;
+/// How often an ephemeral consumer checks whether it has been without interest for its
+/// `inactive_threshold`.
+const INACTIVITY_CHECK_NS: i64 = 1_000_000_000;
+
+pub const CONSUMERS_DIR: &str = "consumers";
+const META_FILE: &str = "meta.json";
+const STATE_FILE: &str = "state";
+
+/// The store seen through a consumer's eyes.
+pub struct StoreSource<'a>(pub &'a MsgStore);
+
+impl MessageSource for StoreSource<'_> {
+    fn bounds(&self) -> StreamBounds {
+        let state = self.0.state();
+        StreamBounds {
+            first_seq: state.first_seq,
+            last_seq: state.last_seq,
+            messages: state.messages,
+        }
+    }
+
+    fn next_matching(&self, start_seq: u64, filter: &[u8]) -> Option<u64> {
+        self.0.next_for(
+            start_seq.max(1),
+            if filter.is_empty() { b">" } else { filter },
+        )
+    }
+
+    fn last_matching(&self, filter: &[u8]) -> Option<u64> {
+        self.0
+            .last_for(if filter.is_empty() { b">" } else { filter })
+    }
+
+    fn num_matching_from(&self, from_seq: u64, filter: &[u8]) -> u64 {
+        self.0.num_pending(
+            from_seq.max(1),
+            if filter.is_empty() { b">" } else { filter },
+        )
+    }
+
+    fn last_seqs_per_subject(&self, filter: &[u8], out: &mut Vec<u64>) {
+        self.0
+            .last_seqs_per_subject(if filter.is_empty() { b">" } else { filter }, out)
+    }
+
+    fn first_seq_at_or_after_time(&self, ts_ns: i64) -> u64 {
+        self.0.first_seq_at_or_after_time(ts_ns)
+    }
+
+    fn subject(&self, seq: u64) -> Option<Bytes> {
+        self.0.get(seq).map(|view| view.subject)
+    }
+
+    fn contains(&self, seq: u64) -> bool {
+        self.0.get(seq).is_some()
+    }
+}
+
+/// What `meta.json` of a durable consumer holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ConsumerMeta {
+    pub name: String,
+    pub config: ConsumerConfig,
+    pub created: i64,
+}
+
+pub enum Mode {
+    Push {
+        push: PushState,
+        deliver_subject: Bytes,
+    },
+    Pull {
+        queue: WaitingQueue,
+    },
+}
+
+pub struct Consumer {
+    pub name: String,
+    pub config: ConsumerConfig,
+    pub created_ns: i64,
+    pub state: ConsumerState,
+    pub mode: Mode,
+    /// `Some` for a durable consumer of a file stream: where its state lives.
+    pub dir: Option<PathBuf>,
+    /// The state changed since it was last written.
+    pub dirty: bool,
+    pub persisted_ns: i64,
+    /// Subscriptions of the stream's internal client for this consumer (acks, flow control).
+    pub sids: Vec<Bytes>,
+    /// When the consumer last had interest (push: a subscriber on the deliver subject;
+    /// pull: a waiting request), for `inactive_threshold`.
+    pub active_ns: i64,
+    pub next_inactivity_check_ns: i64,
+    /// Set when the consumer wants the writer loop to come back at once.
+    pub more: bool,
+}
+
+/// The state machines' settings from an API config.
+pub fn settings_of(config: &ConsumerConfig, retention: &api::RetentionPolicy) -> ConsumerSettings {
+    use api::consumer_config::{AckPolicy as A, DeliverPolicy as D, ReplayPolicy as R};
+    let ack_policy = match config.ack_policy {
+        A::None => consumer::AckPolicy::None,
+        A::All => consumer::AckPolicy::All,
+        _ => consumer::AckPolicy::Explicit,
+    };
+    let mut settings = ConsumerSettings::new(ack_policy);
+    settings.deliver_policy = match config.deliver_policy {
+        D::All => consumer::DeliverPolicy::All,
+        D::Last => consumer::DeliverPolicy::Last,
+        D::New => consumer::DeliverPolicy::New,
+        D::ByStartSequence => consumer::DeliverPolicy::ByStartSequence(config.opt_start_seq),
+        D::ByStartTime => consumer::DeliverPolicy::ByStartTime(
+            config
+                .opt_start_time
+                .map(|t| t.unix_nanos_saturating())
+                .unwrap_or(0),
+        ),
+        D::LastPerSubject => consumer::DeliverPolicy::LastPerSubject,
+    };
+    settings.ack_wait_ns = config.ack_wait_nanos;
+    settings.max_deliver = config.max_deliver;
+    settings.backoff_ns = config.backoff_nanos.clone();
+    settings.max_ack_pending = config.max_ack_pending;
+    settings.filters = config
+        .filters()
+        .into_iter()
+        .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+        .collect();
+    settings.replay_policy = match config.replay_policy {
+        R::Original => consumer::ReplayPolicy::Original,
+        _ => consumer::ReplayPolicy::Instant,
+    };
+    settings.retention = match retention {
+        api::RetentionPolicy::Interest => consumer::Retention::Interest,
+        api::RetentionPolicy::WorkQueue => consumer::Retention::WorkQueue,
+        _ => consumer::Retention::Limits,
+    };
+    settings
+}
+
+pub fn pull_limits(config: &ConsumerConfig) -> consumer::PullLimits {
+    consumer::PullLimits {
+        max_waiting: usize::try_from(config.max_waiting)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(consumer::PullLimits::default().max_waiting),
+        max_batch: config.max_request_batch,
+        max_expires_ns: config.max_request_expires_nanos,
+        max_bytes: config.max_request_bytes,
+    }
+}
+
+impl Consumer {
+    pub fn new(
+        name: String,
+        config: ConsumerConfig,
+        created_ns: i64,
+        state: ConsumerState,
+        stream: &str,
+        dir: Option<PathBuf>,
+    ) -> Consumer {
+        let now = now_ns();
+        let mode = match config.deliver_subject.as_str() {
+            "" => Mode::Pull {
+                queue: WaitingQueue::new(pull_limits(&config)),
+            },
+            subject => Mode::Push {
+                push: PushState::new(
+                    PushSettings {
+                        heartbeat_ns: config.idle_heartbeat_nanos,
+                        flow_control: config.flow_control,
+                    },
+                    Bytes::from(format!("$JS.FC.{stream}.{name}.")),
+                    now as u64,
+                    now,
+                ),
+                deliver_subject: Bytes::copy_from_slice(subject.as_bytes()),
+            },
+        };
+        Consumer {
+            name,
+            config,
+            created_ns,
+            state,
+            mode,
+            dir,
+            dirty: true,
+            persisted_ns: 0,
+            sids: Vec::new(),
+            active_ns: now,
+            next_inactivity_check_ns: now + INACTIVITY_CHECK_NS,
+            more: false,
+        }
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.config.is_durable()
+    }
+
+    pub fn next_deadline_ns(&self) -> Option<i64> {
+        let mode = match &self.mode {
+            Mode::Push { push, .. } => push.next_deadline_ns(),
+            Mode::Pull { queue } => queue.next_deadline_ns(),
+        };
+        let mut deadline = [self.state.next_deadline_ns(), mode]
+            .into_iter()
+            .flatten()
+            .min();
+        if self.dirty && self.dir.is_some() {
+            let at = self.persisted_ns + STATE_PERSIST_INTERVAL_NS;
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
+        if !self.is_durable() {
+            let at = self.next_inactivity_check_ns;
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
+        deadline
+    }
+
+    pub fn info(
+        &self,
+        stream: &str,
+        source: &StoreSource<'_>,
+        push_bound: bool,
+    ) -> api::ConsumerInfo {
+        let num_waiting = match &self.mode {
+            Mode::Pull { queue } => queue.len(),
+            Mode::Push { .. } => 0,
+        };
+        let numbers = self.state.info(source, num_waiting);
+        let active = |ns: i64| (ns > 0).then(|| api::GoTime::from_unix_nanos(ns));
+        api::ConsumerInfo {
+            stream_name: stream.to_string(),
+            name: self.name.clone(),
+            created: api::GoTime::from_unix_nanos(self.created_ns),
+            config: self.config.clone(),
+            delivered: api::consumer_info::SequenceInfo {
+                consumer_seq: numbers.delivered.consumer_seq,
+                stream_seq: numbers.delivered.stream_seq,
+                last_active: active(numbers.last_delivered_ns),
+            },
+            ack_floor: api::consumer_info::SequenceInfo {
+                consumer_seq: numbers.ack_floor.consumer_seq,
+                stream_seq: numbers.ack_floor.stream_seq,
+                last_active: active(numbers.last_ack_ns),
+            },
+            num_ack_pending: numbers.num_ack_pending as i64,
+            num_redelivered: numbers.num_redelivered as i64,
+            num_waiting: numbers.num_waiting as i64,
+            num_pending: numbers.num_pending,
+            push_bound,
+            ts: api::GoTime::from_unix_nanos(now_ns()),
+            ..Default::default()
+        }
+    }
+
+    /// Writes the state file if it changed and is due (or `force`).
+    pub fn persist(&mut self, now: i64, force: bool) {
+        let Some(dir) = &self.dir else { return };
+        if !self.dirty || (!force && now < self.persisted_ns + STATE_PERSIST_INTERVAL_NS) {
+            return;
+        }
+        let mut bytes = Vec::new();
+        if self.state.snapshot().encode(&mut bytes).is_err() {
+            tracing::error!(
+                "JetStream: consumer '{}': state too large to save",
+                self.name
+            );
+            return;
+        }
+        match shards::file::write_file_atomic(&dir.join(STATE_FILE), &bytes) {
+            Ok(()) => {
+                self.dirty = false;
+                self.persisted_ns = now;
+            }
+            Err(error) => tracing::error!(
+                "JetStream: consumer '{}': saving its state: {error}",
+                self.name
+            ),
+        }
+    }
+}
+
+/// Saves a durable consumer's config (once, at create and update).
+pub fn write_meta(dir: &Path, meta: &ConsumerMeta) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let bytes = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
+    shards::file::write_file_atomic(&dir.join(META_FILE), &bytes)
+}
+
+/// The durable consumers saved under a stream's directory: config, creation time and the
+/// last saved state (if any and readable).
+pub fn load_saved(
+    stream_dir: &Path,
+) -> Vec<(ConsumerMeta, Option<consumer::ConsumerSnapshot>, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(stream_dir.join(CONSUMERS_DIR)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let meta = match std::fs::read(dir.join(META_FILE))
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<ConsumerMeta>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(meta) => meta,
+            Err(error) => {
+                tracing::error!("JetStream: skipping consumer {}: {error}", dir.display());
+                continue;
+            }
+        };
+        let snapshot = match std::fs::read(dir.join(STATE_FILE)) {
+            Ok(bytes) => match consumer::decode_snapshot(&bytes) {
+                Ok(snapshot) => Some(snapshot),
+                Err(error) => {
+                    tracing::error!(
+                        "JetStream: consumer '{}': saved state unreadable ({error}); it restarts from its config",
+                        meta.name
+                    );
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        out.push((meta, snapshot, dir));
+    }
+    out
+}
+
+/// A pull action's status as the bytes of a header-only message.
+pub fn pull_status(action: &PullAction) -> (Bytes, Vec<u8>) {
+    let PullAction::SendStatus {
+        reply,
+        status,
+        pending,
+    } = action;
+    let (msgs, bytes) = pending.map_or((0, 0), |p| (p.messages, p.bytes));
+    use api::ConsumerStatus as S;
+    use consumer::Status as T;
+    let status = match status {
+        T::IdleHeartbeat => S::IdleHeartbeat {
+            last_consumer_seq: 0,
+            last_stream_seq: 0,
+            stalled: None,
+        },
+        T::FlowControlRequest => S::FlowControlRequest,
+        T::BadRequestHeartbeatTooLarge => S::BadRequest("heartbeat value too large".into()),
+        T::NoMessages => S::NoMessages,
+        T::RequestTimeout => S::RequestTimeout {
+            pending_msgs: msgs,
+            pending_bytes: bytes,
+        },
+        T::RequestsPending => S::RequestsPending,
+        T::ExceededMaxWaiting => S::ExceededMaxWaiting,
+        T::ExceededMaxRequestBatch(n) => S::ExceededMaxRequestBatch(*n),
+        T::ExceededMaxRequestExpires { max_expires_ns } => {
+            S::ExceededMaxRequestExpires(*max_expires_ns)
+        }
+        T::ExceededMaxRequestMaxBytes(n) => S::ExceededMaxRequestMaxBytes(*n),
+        T::MessageSizeExceedsMaxBytes => S::MessageSizeExceedsMaxBytes {
+            pending_msgs: msgs,
+            pending_bytes: bytes,
+        },
+        T::BatchCompleted => S::BatchCompleted {
+            pending_msgs: msgs,
+            pending_bytes: bytes,
+        },
+        T::ConsumerDeleted => S::ConsumerDeleted,
+        T::LeadershipChange => S::LeadershipChange,
+        T::ServerShutdown => S::ServerShutdown {
+            pending_msgs: msgs,
+            pending_bytes: bytes,
+        },
+        T::ConsumerIsPushBased => S::ConsumerIsPushBased,
+    };
+    (reply.clone(), status.header_block())
+}
+
+/// The heartbeat a push consumer sends, with its positions.
+pub fn heartbeat(state: &ConsumerState, stalled: Option<&Bytes>) -> Vec<u8> {
+    let (last_consumer_seq, last_stream_seq) = state.heartbeat_positions();
+    api::ConsumerStatus::IdleHeartbeat {
+        last_consumer_seq,
+        last_stream_seq,
+        stalled: stalled.map(|s| String::from_utf8_lossy(s).into_owned()),
+    }
+    .header_block()
+}
+
+/// The JSAck reply subject of a delivery.
+pub fn ack_subject(stream: &str, consumer: &str, d: &consumer::Delivery, ts_ns: i64) -> Bytes {
+    let subject = api::AckSubject {
+        domain: None,
+        account_hash: None,
+        stream,
+        consumer,
+        delivered: d.delivered_count,
+        stream_seq: d.stream_seq,
+        consumer_seq: d.consumer_seq,
+        timestamp_nanos: ts_ns,
+        pending: d.pending,
+    };
+    Bytes::from(subject.to_v1())
+}
+
+/// An ack message's payload as the state machine's kind (and, for `+NXT`, the request).
+pub fn ack_kind(payload: &[u8]) -> Option<(AckKind, Option<Vec<u8>>)> {
+    use api::AckKind as K;
+    Some(match K::parse(payload) {
+        K::Ack => (AckKind::Ack, None),
+        K::Nak { delay_nanos } => (
+            AckKind::Nak {
+                delay_ns: delay_nanos,
+            },
+            None,
+        ),
+        K::Progress => (AckKind::Progress, None),
+        K::Term { reason } => (
+            AckKind::Term {
+                reason: (!reason.is_empty()).then(|| Bytes::copy_from_slice(reason.as_bytes())),
+            },
+            None,
+        ),
+        K::Next { request } => (AckKind::Next, Some(request.to_vec())),
+        K::Unknown => return None,
+    })
+}
+
+/// Consumer API responses with nats-server's error shapes.
+pub fn consumer_error(type_name: &str, error: JsError) -> Vec<u8> {
+    match type_name {
+        "consumer_create_response" => api::ConsumerCreateResponse::error(error).to_json(),
+        "consumer_info_response" => api::ConsumerInfoResponse::error(error).to_json(),
+        "consumer_names_response" => api::ConsumerNamesResponse::error(error).to_json(),
+        "consumer_list_response" => api::ConsumerListResponse::error(error).to_json(),
+        "consumer_delete_response" => api::ConsumerDeleteResponse::error(error).to_json(),
+        other => api::error_json(other, &error),
+    }
+}
+
+/// A fresh ephemeral consumer name (nats-server: 8 random base-62 characters).
+pub fn generated_name() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::thread_rng();
+    (0..8)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+pub type Consumers = BTreeMap<String, Consumer>;
