@@ -118,6 +118,14 @@ impl Owner {
         if let Err(error) = subscribed {
             tracing::error!("JetStream: can not subscribe to control subjects: {error}");
         }
+        let weak = Rc::downgrade(&owner);
+        state.shutdown_hooks.borrow_mut().push(Box::new(move || {
+            if let Some(owner) = weak.upgrade() {
+                for stream in owner.streams.borrow().values() {
+                    stream.save_consumers();
+                }
+            }
+        }));
         let recovering = owner.clone();
         shards::task::spawn(async move {
             recovering.recover().await;
@@ -286,7 +294,8 @@ pub fn stream_of_api(api: &str) -> Option<&str> {
             tokens.next()
         }
         ("STREAM", _) => tokens.next(),
-        ("CONSUMER", "DURABLE") => {
+        // CONSUMER.DURABLE.CREATE.<s>.<d>, CONSUMER.MSG.NEXT.<s>.<c>
+        ("CONSUMER", "DURABLE" | "MSG") => {
             tokens.next()?;
             tokens.next()
         }

@@ -409,6 +409,9 @@ async fn control_loop(state: Rc<ShardState>, stop_accepting: Rc<Signal>) {
         let control = &state.shared.control;
         if control.shutdown_requested() {
             stop_accepting.set();
+            for hook in state.shutdown_hooks.borrow().iter() {
+                hook();
+            }
             let clients: Vec<_> = state.clients.borrow().values().cloned().collect();
             for client in clients {
                 client.close(CloseReason::ServerShutdown, true);

@@ -81,6 +81,9 @@ pub struct ShardState {
     /// Server-side services started on this core (JetStream's), kept alive as long as the
     /// core runs: their subscriptions hold only weak references back to them.
     pub services: RefCell<Vec<Rc<dyn std::any::Any>>>,
+    /// Run once when the server shuts down, before connections close (services save what
+    /// they keep in memory, e.g. JetStream consumers' state).
+    pub shutdown_hooks: RefCell<Vec<Box<dyn Fn()>>>,
     /// Counts of connections that have closed.
     retired: ClientCounters,
     /// Connection details for monitoring (see [`super::registry`]).
@@ -111,6 +114,7 @@ impl ShardState {
             stalls: Rc::new(StallList::default()),
             writers_open: Cell::new(0),
             services: RefCell::new(Vec::new()),
+            shutdown_hooks: RefCell::new(Vec::new()),
             retired: ClientCounters::default(),
             connections_seen: super::registry::CoreConnections::default(),
             rng: RefCell::new(SmallRng::from_entropy()),

@@ -124,6 +124,14 @@ impl Stream {
         }
     }
 
+    /// Writes every durable consumer's state now (shutdown).
+    pub fn save_consumers(&self) {
+        let now = now_ns();
+        for consumer in self.consumers.borrow_mut().values_mut() {
+            consumer.persist(now, true);
+        }
+    }
+
     pub(super) fn consumer_count(&self) -> u64 {
         self.consumers.borrow().len() as u64
     }

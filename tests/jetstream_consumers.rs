@@ -1,0 +1,269 @@
+//! JetStream consumers through the official async-nats client: pull and push, acks,
+//! redelivery, work queues, durable state across a restart. Also run against the reference
+//! (`TERN_TEST_SERVER=/usr/sbin/nats-server cargo test --test jetstream_consumers`).
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, AckKind};
+use bytes::Bytes;
+use common::*;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+fn js_server_in(store: &std::path::Path) -> TestServer {
+    let store = store.display().to_string();
+    ServerBuilder::new()
+        .args(&["-js", "-sd", store.as_str()])
+        .start()
+}
+
+async fn setup(server: &TestServer, config: Value) -> (async_nats::Client, jetstream::Context) {
+    let client = client(server).await;
+    let name = config["name"].as_str().unwrap().to_string();
+    let created = json_request(&client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await;
+    assert!(created.get("error").is_none(), "{created}");
+    (client.clone(), jetstream::new(client))
+}
+
+async fn publish(context: &jetstream::Context, subject: &str, count: usize) {
+    for i in 0..count {
+        context
+            .publish(subject.to_string(), Bytes::from(format!("m{i}")))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+}
+
+async fn next_within<S>(messages: &mut S) -> jetstream::Message
+where
+    S: futures::Stream<Item = Result<jetstream::Message, async_nats::jetstream::consumer::pull::MessagesError>> + Unpin,
+{
+    tokio::time::timeout(CLIENT_RECV_TIMEOUT, messages.next())
+        .await
+        .expect("a message in time")
+        .expect("stream open")
+        .expect("a message, not an error")
+}
+
+#[tokio::test]
+async fn pull_consumer_fetches_acks_and_reports() {
+    let s = {
+        let store = tempfile::tempdir().unwrap();
+        (js_server_in(store.path()), store)
+    };
+    let (client, context) = setup(&s.0, json!({"name": "ORDERS", "subjects": ["orders.*"]})).await;
+    publish(&context, "orders.new", 10).await;
+    let stream = context.get_stream("ORDERS").await.unwrap();
+    let consumer: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("worker".to_string()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .expect("create consumer");
+
+    let mut batch = consumer.fetch().max_messages(4).messages().await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(message) = batch.next().await {
+        let message = message.unwrap();
+        assert_eq!(message.subject.as_str(), "orders.new");
+        let info = message.info().unwrap();
+        seen.push(info.stream_sequence);
+        message.ack().await.unwrap();
+    }
+    assert_eq!(seen, [1, 2, 3, 4]);
+    // Acks are processed in order with the next request on the same connection.
+    let mut info = consumer.clone();
+    let info = info.info().await.unwrap().clone();
+    assert_eq!(info.num_pending, 6);
+    assert_eq!(info.delivered.stream_sequence, 4);
+    assert_eq!(info.ack_floor.stream_sequence, 4);
+    assert_eq!(info.num_ack_pending, 0);
+
+    // A no-wait fetch past the end comes back empty instead of hanging.
+    let mut rest = consumer.fetch().max_messages(20).messages().await.unwrap();
+    let mut count = 0;
+    while let Some(message) = rest.next().await {
+        message.unwrap().ack().await.unwrap();
+        count += 1;
+    }
+    assert_eq!(count, 6);
+
+    let names = json_request(&client, "$JS.API.CONSUMER.NAMES.ORDERS", Value::Null).await;
+    assert_eq!(names["consumers"], json!(["worker"]));
+    let stream_info = json_request(&client, "$JS.API.STREAM.INFO.ORDERS", Value::Null).await;
+    assert_eq!(stream_info["state"]["consumer_count"], 1);
+    let deleted = json_request(&client, "$JS.API.CONSUMER.DELETE.ORDERS.worker", Value::Null).await;
+    assert_eq!(deleted["success"], true, "{deleted}");
+    let missing = json_request(&client, "$JS.API.CONSUMER.INFO.ORDERS.worker", Value::Null).await;
+    assert_eq!(missing["error"]["err_code"], 10014, "{missing}");
+}
+
+#[tokio::test]
+async fn push_consumer_delivers_with_original_subjects() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (_, context) = setup(&server, json!({"name": "EVENTS", "subjects": ["events.>"]})).await;
+    let stream = context.get_stream("EVENTS").await.unwrap();
+    let consumer: consumer::PushConsumer = stream
+        .create_consumer(consumer::push::Config {
+            durable_name: Some("audit".to_string()),
+            deliver_subject: "deliver.audit".to_string(),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .expect("create push consumer");
+    let mut messages = consumer.messages().await.unwrap();
+    for key in ["a", "b", "c"] {
+        context
+            .publish(format!("events.{key}"), Bytes::from(key))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    for key in ["a", "b", "c"] {
+        let message = tokio::time::timeout(CLIENT_RECV_TIMEOUT, messages.next())
+            .await
+            .expect("in time")
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.subject.as_str(), format!("events.{key}"));
+        assert_eq!(message.payload, Bytes::from(key));
+        message.ack().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn unacked_and_naked_messages_are_redelivered() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (_, context) = setup(&server, json!({"name": "RETRY", "subjects": ["retry"]})).await;
+    publish(&context, "retry", 2).await;
+    let stream = context.get_stream("RETRY").await.unwrap();
+    let consumer: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("slow".to_string()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_millis(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let first = next_within(&mut messages).await;
+    assert_eq!(first.info().unwrap().delivered, 1);
+    let second = next_within(&mut messages).await;
+    assert_eq!(second.info().unwrap().stream_sequence, 2);
+    // Seq 2 is NAKed: back at once. Seq 1 is never acked: back after ack_wait.
+    second.ack_with(AckKind::Nak(None)).await.unwrap();
+    let again = next_within(&mut messages).await;
+    assert_eq!(again.info().unwrap().stream_sequence, 2);
+    assert_eq!(again.info().unwrap().delivered, 2);
+    again.ack().await.unwrap();
+    let late = next_within(&mut messages).await;
+    assert_eq!(late.info().unwrap().stream_sequence, 1);
+    assert_eq!(late.info().unwrap().delivered, 2);
+    late.double_ack().await.expect("double ack answered");
+}
+
+#[tokio::test]
+async fn work_queue_streams_drop_acked_messages() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(
+        &server,
+        json!({"name": "JOBS", "subjects": ["jobs.*"], "retention": "workqueue"}),
+    )
+    .await;
+    publish(&context, "jobs.build", 5).await;
+    let stream = context.get_stream("JOBS").await.unwrap();
+    let consumer: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("builders".to_string()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = consumer.fetch().max_messages(3).messages().await.unwrap();
+    while let Some(message) = batch.next().await {
+        message.unwrap().double_ack().await.unwrap();
+    }
+    let state = &json_request(&client, "$JS.API.STREAM.INFO.JOBS", Value::Null).await["state"];
+    assert_eq!(state["messages"], 2, "{state}");
+    assert_eq!(state["first_seq"], 4, "{state}");
+    // A second unfiltered consumer on a work queue is refused.
+    let second = json_request(
+        &client,
+        "$JS.API.CONSUMER.CREATE.JOBS.other",
+        json!({"stream_name": "JOBS", "config": {"name": "other", "ack_policy": "explicit"}}),
+    )
+    .await;
+    assert_eq!(second["error"]["err_code"], 10099, "{second}");
+}
+
+#[tokio::test]
+async fn durable_consumer_resumes_after_restart() {
+    let store = tempfile::tempdir().unwrap();
+    {
+        let mut server = js_server_in(store.path());
+        let (_, context) = setup(&server, json!({"name": "LOG", "subjects": ["log"]})).await;
+        publish(&context, "log", 10).await;
+        let stream = context.get_stream("LOG").await.unwrap();
+        let consumer: consumer::PullConsumer = stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("reader".to_string()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut batch = consumer.fetch().max_messages(4).messages().await.unwrap();
+        while let Some(message) = batch.next().await {
+            message.unwrap().double_ack().await.unwrap();
+        }
+        server.stop();
+    }
+    let server = js_server_in(store.path());
+    let (_, context) = (client(&server).await, jetstream::new(client(&server).await));
+    let stream = context.get_stream("LOG").await.unwrap();
+    let consumer: consumer::PullConsumer = stream.get_consumer("reader").await.expect("still there");
+    let mut batch = consumer.fetch().max_messages(10).messages().await.unwrap();
+    let mut seqs = Vec::new();
+    while let Some(message) = batch.next().await {
+        let message = message.unwrap();
+        seqs.push(message.info().unwrap().stream_sequence);
+        message.ack().await.unwrap();
+    }
+    assert_eq!(seqs, (5..=10).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn ordered_consumers_read_everything_in_order() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (_, context) = setup(&server, json!({"name": "FEED", "subjects": ["feed.>"]})).await;
+    publish(&context, "feed.x", 50).await;
+    let stream = context.get_stream("FEED").await.unwrap();
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig::default())
+        .await
+        .expect("ordered consumer");
+    let mut messages = consumer.messages().await.unwrap();
+    for expected in 1..=50u64 {
+        let message = tokio::time::timeout(CLIENT_RECV_TIMEOUT, messages.next())
+            .await
+            .expect("in time")
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.info().unwrap().stream_sequence, expected);
+        assert_eq!(message.payload, Bytes::from(format!("m{}", expected - 1)));
+    }
+}
