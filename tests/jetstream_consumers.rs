@@ -74,10 +74,10 @@ async fn pull_consumer_fetches_acks_and_reports() {
         assert_eq!(message.subject.as_str(), "orders.new");
         let info = message.info().unwrap();
         seen.push(info.stream_sequence);
-        message.ack().await.unwrap();
+        // Double ack: answered once processed, so the info below sees it.
+        message.double_ack().await.unwrap();
     }
     assert_eq!(seen, [1, 2, 3, 4]);
-    // Acks are processed in order with the next request on the same connection.
     let mut info = consumer.clone();
     let info = info.info().await.unwrap().clone();
     assert_eq!(info.num_pending, 6);
