@@ -40,7 +40,9 @@ async fn publish(context: &jetstream::Context, subject: &str, count: usize) {
 
 async fn next_within<S>(messages: &mut S) -> jetstream::Message
 where
-    S: futures::Stream<Item = Result<jetstream::Message, async_nats::jetstream::consumer::pull::MessagesError>> + Unpin,
+    S: futures::Stream<
+            Item = Result<jetstream::Message, async_nats::jetstream::consumer::pull::MessagesError>,
+        > + Unpin,
 {
     tokio::time::timeout(CLIENT_RECV_TIMEOUT, messages.next())
         .await
@@ -98,7 +100,12 @@ async fn pull_consumer_fetches_acks_and_reports() {
     assert_eq!(names["consumers"], json!(["worker"]));
     let stream_info = json_request(&client, "$JS.API.STREAM.INFO.ORDERS", Value::Null).await;
     assert_eq!(stream_info["state"]["consumer_count"], 1);
-    let deleted = json_request(&client, "$JS.API.CONSUMER.DELETE.ORDERS.worker", Value::Null).await;
+    let deleted = json_request(
+        &client,
+        "$JS.API.CONSUMER.DELETE.ORDERS.worker",
+        Value::Null,
+    )
+    .await;
     assert_eq!(deleted["success"], true, "{deleted}");
     let missing = json_request(&client, "$JS.API.CONSUMER.INFO.ORDERS.worker", Value::Null).await;
     assert_eq!(missing["error"]["err_code"], 10014, "{missing}");
@@ -234,7 +241,8 @@ async fn durable_consumer_resumes_after_restart() {
     let server = js_server_in(store.path());
     let (_, context) = (client(&server).await, jetstream::new(client(&server).await));
     let stream = context.get_stream("LOG").await.unwrap();
-    let consumer: consumer::PullConsumer = stream.get_consumer("reader").await.expect("still there");
+    let consumer: consumer::PullConsumer =
+        stream.get_consumer("reader").await.expect("still there");
     let mut batch = consumer.fetch().max_messages(10).messages().await.unwrap();
     let mut seqs = Vec::new();
     while let Some(message) = batch.next().await {
@@ -266,4 +274,74 @@ async fn ordered_consumers_read_everything_in_order() {
         assert_eq!(message.info().unwrap().stream_sequence, expected);
         assert_eq!(message.payload, Bytes::from(format!("m{}", expected - 1)));
     }
+}
+
+/// KV on top of consumers: keys, history and watch use ordered consumers.
+#[tokio::test]
+async fn key_value_keys_history_and_watch() {
+    if skip_on_reference("async-nats 0.51 can not parse 2.9.10's KV stream-create answer") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let context = jetstream::new(client(&server).await);
+    let kv = context
+        .create_key_value(async_nats::jetstream::kv::Config {
+            bucket: "config".to_string(),
+            history: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    kv.put("a", "1".into()).await.unwrap();
+    kv.put("b", "1".into()).await.unwrap();
+    kv.put("a", "2".into()).await.unwrap();
+    let mut keys: Vec<String> = kv.keys().await.unwrap().map(|k| k.unwrap()).collect().await;
+    keys.sort();
+    assert_eq!(keys, ["a", "b"]);
+    let history: Vec<Bytes> = kv
+        .history("a")
+        .await
+        .unwrap()
+        .map(|e| e.unwrap().value)
+        .collect()
+        .await;
+    assert_eq!(history, [Bytes::from("1"), Bytes::from("2")]);
+    let mut watch = kv.watch("a").await.unwrap();
+    kv.put("a", "3".into()).await.unwrap();
+    let entry = tokio::time::timeout(CLIENT_RECV_TIMEOUT, watch.next())
+        .await
+        .expect("watch update in time")
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.value, Bytes::from("3"));
+}
+
+/// Object Store: put a multi-chunk object and read it back.
+#[tokio::test]
+async fn object_store_put_and_get() {
+    if skip_on_reference("async-nats 0.51 can not parse 2.9.10's stream-create answer") {
+        return;
+    }
+    use tokio::io::AsyncReadExt;
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let context = jetstream::new(client(&server).await);
+    let bucket = context
+        .create_object_store(async_nats::jetstream::object_store::Config {
+            bucket: "files".to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    bucket
+        .put("big.bin", &mut data.as_slice())
+        .await
+        .expect("put object");
+    let mut object = bucket.get("big.bin").await.expect("get object");
+    let mut read = Vec::new();
+    object.read_to_end(&mut read).await.unwrap();
+    assert_eq!(read.len(), data.len());
+    assert!(read == data, "object contents differ");
 }
