@@ -26,7 +26,7 @@ impl Stream {
     /// Reopens the durable consumers saved with a file stream.
     pub(super) fn load_consumers(self: &Rc<Self>) {
         let Some(dir) = &self.dir else { return };
-        let retention = self.config.borrow().retention.clone();
+        let retention = self.config.borrow().retention;
         let stream = self.name();
         for (meta, snapshot, consumer_dir) in glue::load_saved(dir) {
             let settings = settings_of(&meta.config, &retention);
@@ -288,12 +288,11 @@ impl Stream {
         config: api::ConsumerConfig,
     ) -> Result<(), JsError> {
         let stream = self.name();
-        let retention = self.config.borrow().retention.clone();
+        let retention = self.config.borrow().retention;
         let settings = settings_of(&config, &retention);
         let state = {
             let store = self.store.borrow();
-            ConsumerState::new(settings, &StoreSource(&store))
-                .map_err(|e| JsError::consumer_create(e))?
+            ConsumerState::new(settings, &StoreSource(&store)).map_err(JsError::consumer_create)?
         };
         let file_backed = config.is_durable()
             && !config.memory_storage
@@ -311,7 +310,7 @@ impl Stream {
                     created,
                 },
             )
-            .map_err(|e| JsError::consumer_create(e))?;
+            .map_err(JsError::consumer_create)?;
         }
         let mut consumer = Consumer::new(name.clone(), config, created, state, &stream, dir);
         self.subscribe_consumer(&mut consumer);
@@ -322,7 +321,7 @@ impl Stream {
     }
 
     fn update_consumer(&self, name: &str, config: api::ConsumerConfig) -> Result<(), JsError> {
-        let retention = self.config.borrow().retention.clone();
+        let retention = self.config.borrow().retention;
         let settings = settings_of(&config, &retention);
         let store = self.store.borrow();
         let mut consumers = self.consumers.borrow_mut();
@@ -332,7 +331,7 @@ impl Stream {
         consumer
             .state
             .update_settings(settings, &StoreSource(&store))
-            .map_err(|e| JsError::consumer_create(e))?;
+            .map_err(JsError::consumer_create)?;
         if let Mode::Pull { queue } = &mut consumer.mode {
             queue.set_limits(glue::pull_limits(&config));
         }
@@ -345,7 +344,7 @@ impl Stream {
                     created: consumer.created_ns,
                 },
             )
-            .map_err(|e| JsError::consumer_create(e))?;
+            .map_err(JsError::consumer_create)?;
         }
         consumer.config = config;
         consumer.dirty = true;
