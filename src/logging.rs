@@ -21,6 +21,9 @@ pub struct LogSettings<'a> {
     /// Rotate the log file past this many bytes (0: never), as nats-server's
     /// `log_size_limit`.
     pub size_limit_bytes: u64,
+    /// One JSON object per line (`{"time":..,"level":"INF","pid":..,"msg":..}`) for log
+    /// shippers, instead of nats-server's text lines.
+    pub json: bool,
 }
 
 /// The log file, when logging goes to one: kept so that `reopen` (SIGUSR1, `--signal
@@ -39,6 +42,7 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
     let format = NatsFormat {
         pid: std::process::id(),
         logtime: settings.logtime,
+        json: settings.json,
     };
     // Plain text always: nats-server's lines carry no colour codes, and log readers match them.
     let builder = tracing_subscriber::fmt()
@@ -180,6 +184,65 @@ fn open_append(path: &Path) -> io::Result<File> {
 struct NatsFormat {
     pid: u32,
     logtime: bool,
+    json: bool,
+}
+
+/// Collects an event's fields: the message, and the rest as `key=value` text.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.rest
+                .insert(field.name().to_string(), format!("{value:?}").into());
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.rest.insert(field.name().to_string(), value.into());
+        }
+    }
+}
+
+impl NatsFormat {
+    /// `{"time":"2026-11-22T01:02:03.456789Z","level":"INF","pid":42,"msg":"..."}`: the
+    /// same level tags as the text lines, UTC time, any other fields alongside.
+    fn format_json(&self, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let mut line = serde_json::Map::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let time = crate::jetstream::api::GoTime::from_unix_nanos(now.as_nanos() as i64)
+            .to_rfc3339_nanos();
+        line.insert("time".into(), time.into());
+        line.insert("level".into(), level_tag(event.metadata().level()).into());
+        line.insert("pid".into(), self.pid.into());
+        line.insert("msg".into(), fields.message.into());
+        line.append(&mut fields.rest);
+        let text = serde_json::Value::Object(line).to_string();
+        writeln!(writer, "{text}")
+    }
+}
+
+fn level_tag(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERR",
+        Level::WARN => "WRN",
+        Level::INFO => "INF",
+        Level::DEBUG => "DBG",
+        Level::TRACE => "TRC",
+    }
 }
 
 impl<S, N> FormatEvent<S, N> for NatsFormat
@@ -193,19 +256,15 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        if self.json {
+            return self.format_json(writer, event);
+        }
         write!(writer, "[{}] ", self.pid)?;
         if self.logtime {
             write_local_time(&mut writer)?;
             writer.write_char(' ')?;
         }
-        let tag = match *event.metadata().level() {
-            Level::ERROR => "[ERR]",
-            Level::WARN => "[WRN]",
-            Level::INFO => "[INF]",
-            Level::DEBUG => "[DBG]",
-            Level::TRACE => "[TRC]",
-        };
-        write!(writer, "{tag} ")?;
+        write!(writer, "[{}] ", level_tag(event.metadata().level()))?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }

@@ -69,6 +69,7 @@ fn run(options: Options) -> Result<(), String> {
         logtime: options.logtime,
         file: options.log_file.as_deref(),
         size_limit_bytes: options.log_size_limit_bytes,
+        json: options.log_json,
     })?;
     tracing::info!("Starting tern");
     tracing::info!(

@@ -260,3 +260,64 @@ fn ports_file_dir_gets_a_ports_file_with_the_client_url() {
         "{ports}"
     );
 }
+
+/// `--log_format json` (tern's own): every line is a JSON object with nats-server's level
+/// tags, and the Listening line's address is in its message.
+#[test]
+fn json_log_lines() {
+    if common::skip_on_reference("--log_format is tern's own flag") {
+        return;
+    }
+    use std::io::BufRead;
+    let binary = common::server_binary();
+    let mut child = std::process::Command::new(&binary.path)
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "--cores",
+            "1",
+            "--log_format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tern");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut listening = None;
+    let deadline = std::time::Instant::now() + common::SERVER_START_TIMEOUT;
+    while listening.is_none() && std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert_eq!(value["level"], "INF", "{line}");
+        assert!(value["pid"].as_u64().is_some(), "{line}");
+        assert!(
+            value["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+        let message = value["msg"].as_str().unwrap_or_default().to_string();
+        if let Some(addr) = message.strip_prefix("Listening for client connections on ") {
+            listening = Some(addr.to_string());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let addr = listening.expect("a Listening line");
+    assert!(addr.parse::<std::net::SocketAddr>().is_ok(), "{addr}");
+}

@@ -153,6 +153,7 @@ pub(super) const FLAGS: &[FlagSpec] = &[
     flag(&["cores"], "cores", Value, true),
     flag(&["cpu-list", "cpu_list"], "cpu-list", Value, true),
     flag(&["spin_before_park_us"], "spin_before_park_us", Value, true),
+    flag(&["log_format"], "log_format", Value, true),
     flag(&["client_advertise"], "client_advertise", Value, false),
     flag(&["r", "remote_syslog"], "remote_syslog", Value, false),
     flag(&["logtime_utc"], "logtime_utc", Nothing, false),
@@ -213,6 +214,7 @@ tern Options:
         --cpu-list, --cpu_list <list> CPUs to pin executors to, e.g. 0,2-3
         --spin_before_park_us <us>   Busy-poll an idle core this long before sleeping
                                      (default 50; 0 saves CPU, costs wake-up latency)
+        --log_format <text|json>     Log lines as nats-server's text (default) or JSON
 
 Accepted for compatibility with nats-server, not supported yet (ignored with a warning):
         --client_advertise, -r/--remote_syslog, --logtime_utc, --max_traced_msg_len,
@@ -446,6 +448,8 @@ pub(super) struct RawFlags {
     cpu_list: Option<CpuList>,
     #[arg(long = "spin_before_park_us")]
     spin_before_park_us: Option<u64>,
+    #[arg(long = "log_format", value_parser = ["text", "json"])]
+    log_format: Option<String>,
 }
 
 /// Turns argv (program name first) into what to do. The configuration file
@@ -634,6 +638,9 @@ fn apply_flags(
     }
     if let Some(us) = flags.spin_before_park_us {
         options.spin_before_park_us = us;
+    }
+    if let Some(format) = &flags.log_format {
+        options.log_json = format == "json";
     }
     Ok(())
 }

@@ -81,6 +81,9 @@ pub struct Options {
     pub log_file: Option<PathBuf>,
     /// 0 means the log file is never rotated.
     pub log_size_limit_bytes: u64,
+    /// One JSON object per log line (tern's own `log_format: json`) instead of nats-server's
+    /// text lines.
+    pub log_json: bool,
     pub syslog: bool,
     pub pid_file: Option<PathBuf>,
     pub ports_file_dir: Option<PathBuf>,
@@ -127,6 +130,7 @@ impl Default for Options {
             cores: None,
             cpu_list: None,
             spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
+            log_json: false,
             username: None,
             password: None,
             auth_token: None,
@@ -697,6 +701,18 @@ impl Apply<'_> {
                 }
             }
             "cpu_list" => self.cpu_list(key, value),
+            "log_format" => {
+                if let Some(format) = self.string(key, value) {
+                    match format.to_ascii_lowercase().as_str() {
+                        "text" => self.options.log_json = false,
+                        "json" => self.options.log_json = true,
+                        _ => self.invalid(
+                            &value.pos,
+                            format!("\"{key}\" must be \"text\" or \"json\", got {format:?}"),
+                        ),
+                    }
+                }
+            }
             "spin_before_park_us" => {
                 if let Some(n) = self.int(key, value) {
                     match u64::try_from(n) {
