@@ -345,3 +345,79 @@ async fn object_store_put_and_get() {
     assert_eq!(read.len(), data.len());
     assert!(read == data, "object contents differ");
 }
+
+#[tokio::test]
+async fn max_deliveries_and_terms_publish_advisories() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "ADV", "subjects": ["adv"]})).await;
+    let mut advisories = client
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.>")
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    publish(&context, "adv", 2).await;
+    let stream = context.get_stream("ADV").await.unwrap();
+    let consumer: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("picky".to_string()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_millis(300),
+            max_deliver: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let first = next_within(&mut messages).await;
+    let seq_first = first.info().unwrap().stream_sequence;
+    let second = next_within(&mut messages).await;
+    // async-nats sends no reason with +TERM; send the payload by hand.
+    let ack_subject = second.reply.clone().expect("an ack subject");
+    client
+        .publish(
+            ack_subject,
+            // nats-server 2.9.10 did not know +TERM with a reason (it took it for garbage).
+            Bytes::from(if is_reference() {
+                "+TERM"
+            } else {
+                "+TERM bad input"
+            }),
+        )
+        .await
+        .unwrap();
+    // The first is never acked: delivered again after ack_wait, then given up on.
+    let again = next_within(&mut messages).await;
+    assert_eq!(again.info().unwrap().stream_sequence, seq_first);
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let advisory = recv(&mut advisories).await;
+        // nats-server also announces the consumer's creation and more on this prefix.
+        if !advisory.subject.contains("MAX_DELIVERIES")
+            && !advisory.subject.contains("MSG_TERMINATED")
+        {
+            continue;
+        }
+        let body: Value = serde_json::from_slice(&advisory.payload).unwrap();
+        seen.push((advisory.subject.to_string(), body));
+    }
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen[0].0,
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ADV.picky"
+    );
+    assert_eq!(
+        seen[0].1["type"],
+        "io.nats.jetstream.advisory.v1.max_deliver"
+    );
+    assert_eq!(seen[0].1["stream_seq"], seq_first);
+    assert_eq!(seen[0].1["deliveries"], 2);
+    assert_eq!(
+        seen[1].0,
+        "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ADV.picky"
+    );
+    if !is_reference() {
+        // nats-server 2.9.10 did not read a reason after +TERM; newer ones do.
+        assert_eq!(seen[1].1["reason"], "bad input");
+    }
+}

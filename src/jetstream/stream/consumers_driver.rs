@@ -519,7 +519,14 @@ impl Stream {
         // `+NXT`: the ack's own reply subject pulls more.
         let pull_more = next.zip(message.reply.clone());
         let consumer_name = consumer.name.clone();
+        let mut advisories: Vec<consumer::Advisory> = outcome.advisory.clone().into_iter().collect();
+        while let Some(advisory) = consumer.state.poll_advisory() {
+            advisories.push(advisory);
+        }
         drop(consumers);
+        for advisory in advisories {
+            self.publish_advisory(&consumer_name, advisory);
+        }
         self.retire_acked(outcome.acked.iter().collect());
         if let Some((request, reply)) = pull_more {
             self.pull_request(&consumer_name, Some(reply), &request);
@@ -558,6 +565,51 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// `$JS.EVENT.ADVISORY.CONSUMER.{MAX_DELIVERIES,MSG_NAKED,MSG_TERMINATED}.<s>.<c>`.
+    fn publish_advisory(&self, consumer_name: &str, advisory: consumer::Advisory) {
+        use api::consumer_responses::{DeliveryAdvisory, DeliveryAdvisoryKind as K};
+        let (kind, stream_seq, deliveries) = match advisory {
+            consumer::Advisory::MaxDeliveries {
+                stream_seq,
+                deliveries,
+            } => (K::MaxDeliveries, stream_seq, deliveries),
+            consumer::Advisory::Naked {
+                stream_seq,
+                consumer_seq,
+                deliveries,
+            } => (K::Naked { consumer_seq }, stream_seq, deliveries),
+            consumer::Advisory::Terminated {
+                stream_seq,
+                consumer_seq,
+                deliveries,
+                reason,
+            } => (
+                K::Terminated {
+                    consumer_seq,
+                    reason: String::from_utf8_lossy(&reason).into_owned(),
+                },
+                stream_seq,
+                deliveries,
+            ),
+        };
+        let advisory = DeliveryAdvisory {
+            kind,
+            id: glue::generated_name() + &glue::generated_name() + &glue::generated_name(),
+            timestamp: api::GoTime::from_unix_nanos(now_ns()),
+            stream: self.name(),
+            consumer: consumer_name.to_string(),
+            stream_seq,
+            deliveries,
+            domain: String::new(),
+        };
+        self.global.publish(
+            Bytes::from(advisory.subject()),
+            None,
+            None,
+            Bytes::from(advisory.to_json()),
+        );
     }
 
     fn send_status(&self, reply: Bytes, header: Vec<u8>) {
@@ -646,7 +698,7 @@ impl Stream {
             self.send_pull_actions(&actions);
         }
         while let Some(advisory) = consumer.state.poll_advisory() {
-            tracing::debug!("JetStream: consumer '{}': {advisory:?}", consumer.name);
+            self.publish_advisory(&consumer.name, advisory);
         }
         consumer.persist(now, false);
         if !consumer.is_durable() && now >= consumer.next_inactivity_check_ns {
