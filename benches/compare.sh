@@ -7,8 +7,18 @@
 # its min-max over the rounds. The generated part of benches/RESULTS.md (between the
 # compare.sh markers) is replaced; hand-written analysis around it is kept.
 #
-# Usage: benches/compare.sh            (about 4-5 minutes)
+# The JetStream part (`tern bench js pub`, sync and async) runs both servers with -js and
+# a fresh store directory each, and has its own generated block (compare.sh:js markers).
+#
+# Usage: benches/compare.sh            (about 7-8 minutes: core suite, then JetStream)
+#        ONLY=js benches/compare.sh    (JetStream only, about 2-3 minutes)
 # Knobs: ROUNDS=3 CELL=2s SIZES="16 128 1024" RESULTS=benches/RESULTS.md
+#        ONLY=core|js   run one part; the other part's block in RESULTS.md is left alone
+#        TERN_BIN=path  a tern binary built elsewhere (else `cargo build --release`)
+#        JS_SIZES="128 1024" JS_CELL=$CELL   payloads and seconds per JetStream cell
+#        JS_LAZY_TERN=1 also run tern with `sync_interval: "2m"` (no fsync per ack), the
+#                       durability nats-server 2.9 has by default (0 to skip)
+#        STORE_PARENT=dir  where the store directories go (default: the temp work dir)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,7 +26,16 @@ ROUNDS=${ROUNDS:-3}
 CELL=${CELL:-2s}
 SIZES=${SIZES:-"16 128 1024"}
 RESULTS=${RESULTS:-benches/RESULTS.md}
-COMMAND="benches/compare.sh${*:+ $*} (ROUNDS=$ROUNDS CELL=$CELL SIZES=\"$SIZES\")"
+ONLY=${ONLY:-}
+JS_SIZES=${JS_SIZES:-"128 1024"}
+JS_CELL=${JS_CELL:-$CELL}
+JS_LAZY_TERN=${JS_LAZY_TERN:-1}
+case "$ONLY" in
+    "" | core | js) ;;
+    *) echo "ONLY must be core or js (or unset for both)" >&2; exit 2 ;;
+esac
+COMMAND="${ONLY:+ONLY=$ONLY }benches/compare.sh${*:+ $*} (ROUNDS=$ROUNDS CELL=$CELL SIZES=\"$SIZES\")"
+JS_COMMAND="${ONLY:+ONLY=$ONLY }benches/compare.sh${*:+ $*} (ROUNDS=$ROUNDS JS_CELL=$JS_CELL JS_SIZES=\"$JS_SIZES\"${TERN_BIN:+ TERN_BIN=$TERN_BIN})"
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -24,22 +43,26 @@ if ! command -v nats-server >/dev/null; then
     log "installing nats-server (Debian package)"
     apt-get update -qq && apt-get install -y -qq nats-server >/dev/null
 fi
-log "building tern (release)"
-cargo build --release --quiet
+if [ -z "${TERN_BIN:-}" ]; then
+    log "building tern (release)"
+    cargo build --release --quiet
+    TERN_BIN=${CARGO_TARGET_DIR:-target}/release/tern
+fi
+[ -x "$TERN_BIN" ] || { log "no tern binary at $TERN_BIN"; exit 1; }
 
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$WORK"
+    rm -rf "$WORK" "${STORE:-}"
 }
 trap cleanup EXIT
 # 1000 idle connections need as many descriptors on each side.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # The client is a copy, so a rebuild in the work tree during the run changes nothing.
-cp target/release/tern "$WORK/tern"
+cp "$TERN_BIN" "$WORK/tern"
 BENCH="$WORK/tern bench"
 
 # start NAME COMMAND...: runs a server, waits for its Listening line, sets URL_<NAME>, PID_<NAME>.
@@ -88,11 +111,14 @@ hold_and_measure() {
     wait "$holder"
     echo $((after - before))
 }
+
+# --- The core suite: memory, throughput and latency, the tool's ceiling ----------------
+core_suite() {
 # Fresh servers for each measurement: a heap that already grew and shrank (Go keeps
 # freed memory) would hide the growth.
-declare -A MEMORY
+declare -gA MEMORY
 start_servers
-declare -A CONN_KIB SUBS_KIB
+declare -gA CONN_KIB SUBS_KIB
 for server in $SERVERS; do CONN_KIB[$server]=$(hold_and_measure "$server" 1000 0); done
 stop_servers
 start_servers
@@ -151,17 +177,20 @@ done
 
 # --- Tool ceiling -------------------------------------------------------------------
 "$WORK/tern" bench sink --listen 127.0.0.1:0 >"$WORK/sink.log" 2>&1 &
-PIDS+=("$!")
+SINK_PID=$!
+PIDS+=("$SINK_PID")
 for _ in $(seq 50); do grep -q Listening "$WORK/sink.log" && break; sleep 0.1; done
 SINK=nats://$(sed -n 's/.*Listening for client connections on \([0-9.:]*\).*/\1/p' "$WORK/sink.log" | head -1)
 CEILING=""
 for size in $SIZES; do
-    # Columns 5 (msgs), 8 (msgs/s) and the last (tool CPU seconds) of the publishers' row.
+    # Columns 5 (msgs), 8 (msgs/s) and 22 (tool CPU seconds) of the publishers' row.
     CEILING+=$($BENCH pub --size "$size" --duration "$CELL" --csv --no-progress -s "$SINK" |
         awk -F, -v size="$size" '$2 == "publishers" {
-            ns = $NF * 1e9 / $5
+            ns = $22 * 1e9 / $5
             printf "| %s B | %.2fM | %.0f ns | %.1fM |", size, $8 / 1e6, ns, 1e3 / ns }')$'\n'
 done
+kill "$SINK_PID" 2>/dev/null || true
+stop_servers
 
 # --- Report -------------------------------------------------------------------------
 table=$(awk -F'\t' '
@@ -254,16 +283,272 @@ ${CEILING%$'\n'}
 <!-- compare.sh:end -->
 EOF
 )
+}
 
-printf '%s\n' "$generated"
-if [ -f "$RESULTS" ] && grep -q '<!-- compare.sh:begin' "$RESULTS"; then
-    printf '%s\n' "$generated" >"$WORK/generated.md"
-    awk -v generated="$WORK/generated.md" '
-        /<!-- compare.sh:begin/ { while ((getline line < generated) > 0) print line; skip = 1; next }
-        /<!-- compare.sh:end/ { skip = 0; next }
-        !skip { print }' "$RESULTS" >"$WORK/results.md"
-    cp "$WORK/results.md" "$RESULTS"
-else
-    printf '# tern vs nats-server\n\n%s\n' "$generated" >"$RESULTS"
+# --- JetStream ------------------------------------------------------------------------
+# Acknowledged publishing into a file stream (`tern bench js pub --purge`, so every cell
+# starts from an empty stream). Each server has its own fresh store directory on the same
+# filesystem. Pairs compared, with their targets:
+#   tern (fsync before every ack) / nats-server with fsync on every write  >= 2.0
+#   tern (fsync before every ack) / nats-server default                    >= 0.5
+#   tern with sync_interval 2m / nats-server default: same durability, no target
+JS_SCENARIOS=(
+    "js pub sync, 1 publisher|js pub --sync --pubs 1"
+    "js pub sync, 8 publishers|js pub --sync --pubs 8"
+    "js pub async, window 256|js pub --async --window 256 --pubs 1"
+)
+JS_PAIRS="tern:natssync:2.0 tern:nats:0.5 tern2m:nats:-"
+
+js_suite() {
+    STORE=$(mktemp -d "${STORE_PARENT:-$WORK}/stores.XXXXXX")
+    JS_FS=$(df -PT "$STORE" | awk 'NR == 2 {print $2 " on " $1}')
+    JS_MOUNT=$(findmnt -no OPTIONS -T "$STORE" 2>/dev/null || echo '?')
+    # Can this nats-server fsync every write? `sync_interval` (with `always`) came in 2.10.
+    printf 'jetstream { store_dir: "%s", sync_interval: always }\n' "$STORE/natssync" >"$WORK/natssync.conf"
+    if nats-server -t -c "$WORK/natssync.conf" >"$WORK/natssync.probe" 2>&1; then
+        NATS_SYNC_NOTE=""
+    else
+        NATS_SYNC_NOTE=$(tr '\n' ' ' <"$WORK/natssync.probe" | sed -e "s|$WORK/||g" -e 's/ *$//')
+        log "nats-server can not fsync every write: $NATS_SYNC_NOTE"
+    fi
+    printf 'jetstream { store_dir: "%s", sync_interval: "2m" }\n' "$STORE/tern2m" >"$WORK/tern2m.conf"
+
+    JS_SERVERS="nats tern"
+    start js_nats nats-server -a 127.0.0.1 -p -1 -js -sd "$STORE/nats"
+    start js_tern "$WORK/tern" -a 127.0.0.1 -p -1 -js -sd "$STORE/tern"
+    if [ -z "$NATS_SYNC_NOTE" ]; then
+        start js_natssync nats-server -a 127.0.0.1 -p -1 -c "$WORK/natssync.conf"
+        JS_SERVERS+=" natssync"
+    fi
+    if [ "$JS_LAZY_TERN" = 1 ]; then
+        start js_tern2m "$WORK/tern" -a 127.0.0.1 -p -1 -c "$WORK/tern2m.conf"
+        JS_SERVERS+=" tern2m"
+    fi
+
+    # The tool's ceiling: `tern bench sink` acks every publish at once and stores nothing.
+    "$WORK/tern" bench sink --listen 127.0.0.1:0 >"$WORK/js_sink.log" 2>&1 &
+    local sink_pid=$!
+    PIDS+=("$sink_pid")
+    for _ in $(seq 50); do grep -q Listening "$WORK/js_sink.log" && break; sleep 0.1; done
+    URL_js_sink=nats://$(sed -n 's/.*Listening for client connections on \([0-9.:]*\).*/\1/p' "$WORK/js_sink.log" | head -1)
+
+    : >"$WORK/js_values"
+    for size in $JS_SIZES; do
+        for entry in "${JS_SCENARIOS[@]}"; do
+            IFS='|' read -r name args <<<"$entry"
+            for round in $(seq "$ROUNDS") sink; do
+                servers=$JS_SERVERS
+                [ "$round" = sink ] && servers=sink
+                for server in $servers; do
+                    url=URL_js_$server
+                    # shellcheck disable=SC2086
+                    if $BENCH $args --size "$size" --duration "$JS_CELL" --purge --csv --no-progress \
+                        -s "${!url}" >"$WORK/run.csv" 2>"$WORK/run.err"; then
+                        ok=1
+                    else
+                        ok=0
+                    fi
+                    row=$(awk -F, '$2 == "publishers"' "$WORK/run.csv")
+                    if [ "$ok" = 1 ] && [ -n "$row" ]; then
+                        # acked msgs/s (8), ack p50 (16) and p99 (18), the tool's CPU per
+                        # acked message (22 / 5), ack errors (23)
+                        awk -F, -v key="$name|$size" -v server="$server" -v round="$round" '{
+                            printf "%s|msgs/s\t%s\t%s\t%s\n", key, server, round, $8
+                            printf "%s|p50_us\t%s\t%s\t%s\n", key, server, round, $16
+                            printf "%s|p99_us\t%s\t%s\t%s\n", key, server, round, $18
+                            printf "%s|tool_us\t%s\t%s\t%s\n", key, server, round, ($5 > 0 ? $22 * 1e6 / $5 : 0)
+                            printf "%s|ack_errors\t%s\t%s\t%s\n", key, server, round, $23 }' <<<"$row" >>"$WORK/js_values"
+                    else
+                        reason=$(tr '\n' ' ' <"$WORK/run.err" | sed 's/tern bench: //g' | cut -c1-120)
+                        printf '%s|%s|msgs/s\t%s\t%s\tFAIL %s\n' "$name" "$size" "$server" "$round" "$reason" >>"$WORK/js_values"
+                    fi
+                    log "$(printf '%-28s %5s B  round %s  %-8s %s' "$name" "$size" "$round" "$server" \
+                        "$(awk -F, '{printf "%.0f msgs/s, ack p50 %.0f us, %s ack errors", $8, $16, $23}' <<<"$row")$([ "$ok" = 1 ] || echo ' FAILED')")"
+                done
+            done
+        done
+    done
+    for server in $JS_SERVERS; do
+        pid=PID_js_$server
+        kill "${!pid}" 2>/dev/null || true
+        wait "${!pid}" 2>/dev/null || true
+    done
+    kill "$sink_pid" 2>/dev/null || true
+
+    js_table=$(awk -F'\t' -v pairs="$JS_PAIRS" '
+        function median(list, n,    i, j, t) {
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && list[j - 1] > list[j]; j--) {
+                t = list[j]; list[j] = list[j - 1]; list[j - 1] = t
+            }
+            return n % 2 ? list[(n + 1) / 2] : (list[n / 2] + list[n / 2 + 1]) / 2
+        }
+        function human(v) {
+            if (v >= 1e6) return sprintf("%.2fM", v / 1e6)
+            if (v >= 1e4) return sprintf("%.0fk", v / 1e3)
+            return sprintf("%.0f", v)
+        }
+        function us(v) { return v >= 1000 ? sprintf("%.0f", v) : sprintf("%.1f", v) }
+        function label(server) {
+            if (server == "tern") return "tern, fsync per ack"
+            if (server == "tern2m") return "tern, sync_interval 2m"
+            if (server == "nats") return "nats-server default"
+            if (server == "natssync") return "nats-server, sync_interval always"
+            return server
+        }
+        # collect(base, metric, server, out): the numeric values of every round into out.
+        function collect(base, metric, server, out,    r, n, v) {
+            n = 0
+            for (r = 1; r <= rounds; r++) {
+                v = value[base, metric, server, r]
+                if (v != "" && v !~ /^FAIL/) out[++n] = v + 0
+            }
+            return n
+        }
+        $2 == "sink" { next }
+        {
+            split($1, part, "|")
+            base = part[1] "|" part[2]
+            if (!(base in seen)) { seen[base] = 1; bases[++nbases] = base }
+            value[base, part[3], $2, $3] = $4
+            has[$2] = 1
+            if ($3 > rounds) rounds = $3
+        }
+        END {
+            npairs = split(pairs, pair, " ")
+            print "| scenario | payload | tern | nats-server | tern acked msgs/s | nats-server acked msgs/s | ratio, median (min-max) | ack p50 / p99 µs, tern | ack p50 / p99 µs, nats-server | target | met |"
+            print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+            for (k = 1; k <= nbases; k++) {
+                base = bases[k]; split(base, part, "|")
+                for (p = 1; p <= npairs; p++) {
+                    split(pair[p], q, ":"); a = q[1]; b = q[2]; target = q[3]
+                    if (!has[a] || !has[b]) continue
+                    delete ratio; nr = 0; failure = ""
+                    for (r = 1; r <= rounds; r++) {
+                        x = value[base, "msgs/s", a, r]; y = value[base, "msgs/s", b, r]
+                        if (x ~ /^FAIL/) failure = substr(x, 6)
+                        if (y ~ /^FAIL/ && failure == "") failure = b ": " substr(y, 6)
+                        if (x != "" && y != "" && x !~ /^FAIL/ && y !~ /^FAIL/ && y + 0 > 0) ratio[++nr] = x / y
+                    }
+                    delete A; delete B; delete A50; delete B50; delete A99; delete B99
+                    na = collect(base, "msgs/s", a, A); nb = collect(base, "msgs/s", b, B)
+                    na50 = collect(base, "p50_us", a, A50); nb50 = collect(base, "p50_us", b, B50)
+                    na99 = collect(base, "p99_us", a, A99); nb99 = collect(base, "p99_us", b, B99)
+                    lat_a = na50 ? us(median(A50, na50)) " / " us(median(A99, na99)) : "-"
+                    lat_b = nb50 ? us(median(B50, nb50)) " / " us(median(B99, nb99)) : "-"
+                    goal = target == "-" ? "-" : ">= " target
+                    if (nr == 0) {
+                        cells = sprintf("failed in every round: %s | %s | %s | %s | %s |", failure, lat_a, lat_b, goal, target == "-" ? "-" : "no")
+                    } else {
+                        lo = hi = ratio[1]
+                        for (i = 1; i <= nr; i++) { if (ratio[i] < lo) lo = ratio[i]; if (ratio[i] > hi) hi = ratio[i] }
+                        m = median(ratio, nr)
+                        note = (nr < rounds) ? sprintf(" (%d of %d rounds; %s)", nr, rounds, failure) : ""
+                        met = target == "-" ? "-" : (m >= target + 0 ? "yes" : "no")
+                        cells = sprintf("**%.2f** (%.2f-%.2f)%s | %s | %s | %s | %s |", m, lo, hi, note, lat_a, lat_b, goal, met)
+                    }
+                    printf "| %s | %s B | %s | %s | %s | %s | %s\n", part[1], part[2], label(a), label(b), \
+                        na ? human(median(A, na)) : "failed", nb ? human(median(B, nb)) : "failed", cells
+                }
+            }
+        }' "$WORK/js_values")
+
+    js_tool=$(awk -F'\t' '
+        function median(list, n,    i, j, t) {
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && list[j - 1] > list[j]; j--) {
+                t = list[j]; list[j] = list[j - 1]; list[j - 1] = t
+            }
+            return n % 2 ? list[(n + 1) / 2] : (list[n / 2] + list[n / 2 + 1]) / 2
+        }
+        {
+            split($1, part, "|"); base = part[1] "|" part[2]
+            if (!(base in seen)) { seen[base] = 1; bases[++nbases] = base }
+        }
+        $2 == "sink" {
+            if (part[3] == "msgs/s") sink[base] = $4
+            if (part[3] == "tool_us") sinktool[base] = sprintf("%.1f µs", $4)
+            next
+        }
+        {
+            if (part[3] == "tool_us") tool[base, ++ntool[base]] = $4 + 0
+            if (part[3] == "msgs/s" && $4 !~ /^FAIL/ && $4 + 0 > best[base]) best[base] = $4 + 0
+            if (part[3] == "ack_errors") errors[base] += $4
+        }
+        END {
+            print "| scenario | payload | tool CPU per acked message, median over the server runs | fastest server run (msgs/s) | against `tern bench sink`, instant acks (msgs/s) | tool CPU per message against the sink | ack errors, all runs |"
+            print "| --- | --- | --- | --- | --- | --- | --- |"
+            for (k = 1; k <= nbases; k++) {
+                base = bases[k]; split(base, part, "|")
+                delete list
+                for (i = 1; i <= ntool[base]; i++) list[i] = tool[base, i]
+                m = ntool[base] ? median(list, ntool[base]) : 0
+                printf "| %s | %s B | %.1f µs | %.0f | %s | %s | %d |\n", part[1], part[2], m, best[base], \
+                    (base in sink) ? sprintf("%.0f", sink[base]) : "-", (base in sinktool) ? sinktool[base] : "-", errors[base]
+            }
+        }' "$WORK/js_values")
+
+    if [ -n "$NATS_SYNC_NOTE" ]; then
+        js_sync_line="- nats-server with fsync on every write: **not measurable with this nats-server**. It rejects \`jetstream { sync_interval: always }\` (\`nats-server -t\`: $NATS_SYNC_NOTE): the \`sync_interval\`/\`always\` option arrived in nats-server 2.10, and 2.9 has no other setting that fsyncs per write. The ≥ 2x target against it is left unmeasured; the table compares against nats-server's default only."
+    else
+        js_sync_line="- nats-server with fsync on every write: \`jetstream { store_dir: DIR, sync_interval: always }\`."
+    fi
+    js_cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+    js_generated=$(cat <<EOF
+<!-- compare.sh:js:begin (generated by benches/compare.sh; edits here are overwritten) -->
+## Latest JetStream run
+
+- Command: \`$JS_COMMAND\`
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC')
+- Machine: $(nproc) CPUs ($js_cpu_model), Linux $(uname -r), shared by the servers and the load generator
+- Store directories: a fresh one per server, all on $JS_FS (mount options $JS_MOUNT)
+- Servers: $(nats-server --version 2>&1 | head -1) (Debian package) vs tern $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'), on loopback
+- tern, fsync per ack: \`-js -sd DIR\`, the default \`sync_interval: always\`: the PubAck goes out after fdatasync (group commit: one fsync per batch of whatever queued meanwhile).
+- tern, sync_interval 2m: \`jetstream { store_dir: DIR, sync_interval: "2m" }\`: no fsync before acks, the durability nats-server 2.9 has by default (no target; it shows what the fsync costs).
+- nats-server default: \`-js -sd DIR\`. nats-server 2.9.10 acks from the page cache and fsyncs its file store in the background every 2 minutes (hard-coded in 2.9).
+$js_sync_line
+- Client: \`tern bench js pub ... --duration $JS_CELL --purge --csv\` (stream \`benchstream\`, file storage, 1 replica, subject \`tern.bench.js\`, created by the first run), $ROUNDS rounds, servers alternating A B A B
+- Ratios are per round (tern / nats-server of the same round) and then the median.
+
+### Acknowledged throughput and publish-to-ack latency
+
+$js_table
+
+### The load generator's share and ceiling
+
+\`tool_cpu_secs\` / acked messages of each run, and the same scenario once against
+\`tern bench sink\`, which acks every publish at once and stores nothing (same machine, so
+the sink's CPU competes with the tool's, as a server's does).
+
+$js_tool
+<!-- compare.sh:js:end -->
+EOF
+)
+}
+
+# write_block BEGIN END TEXT: prints TEXT and puts it in $RESULTS in place of the lines
+# from the one containing BEGIN to the one containing END (appended if they are missing).
+write_block() {
+    local begin=$1 end=$2 text=$3
+    printf '%s\n' "$text"
+    printf '%s\n' "$text" >"$WORK/generated.md"
+    if [ -f "$RESULTS" ] && grep -qF "$begin" "$RESULTS"; then
+        awk -v generated="$WORK/generated.md" -v begin="$begin" -v end="$end" '
+            index($0, begin) { while ((getline line < generated) > 0) print line; skip = 1; next }
+            index($0, end) { skip = 0; next }
+            !skip { print }' "$RESULTS" >"$WORK/results.md"
+        cp "$WORK/results.md" "$RESULTS"
+    elif [ -f "$RESULTS" ]; then
+        printf '\n%s\n' "$text" >>"$RESULTS"
+    else
+        printf '# tern vs nats-server\n\n%s\n' "$text" >"$RESULTS"
+    fi
+    log "wrote $RESULTS"
+}
+
+if [ "$ONLY" != js ]; then
+    core_suite
+    write_block '<!-- compare.sh:begin' '<!-- compare.sh:end' "$generated"
 fi
-log "wrote $RESULTS"
+if [ "$ONLY" != core ]; then
+    js_suite
+    write_block '<!-- compare.sh:js:begin' '<!-- compare.sh:js:end' "$js_generated"
+fi

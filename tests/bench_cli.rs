@@ -1,6 +1,8 @@
 //! `tern bench` end to end: a real tern server, the real binary's `bench` subcommand,
 //! and its JSON checked for shape and counts.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -50,25 +52,34 @@ impl Server {
     }
 
     fn bench(&self, args: &[&str]) -> Output {
-        let url = format!("nats://{}", self.address);
-        Command::new(TERN)
-            .arg("bench")
-            .args(args)
-            .args(["--server", &url])
-            .output()
-            .expect("run tern bench")
+        bench(&format!("nats://{}", self.address), args)
     }
 
     fn bench_json(&self, args: &[&str]) -> Value {
-        let output = self.bench(args);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "tern bench {args:?} failed: {stdout}\n{stderr}"
-        );
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+        bench_json(&format!("nats://{}", self.address), args)
     }
+}
+
+/// `tern bench <args> --server <url>`.
+fn bench(url: &str, args: &[&str]) -> Output {
+    Command::new(TERN)
+        .arg("bench")
+        .args(args)
+        .args(["--server", url])
+        .output()
+        .expect("run tern bench")
+}
+
+/// [`bench`], which must succeed; its JSON.
+fn bench_json(url: &str, args: &[&str]) -> Value {
+    let output = bench(url, args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tern bench {args:?} failed: {stdout}\n{stderr}"
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
 impl Drop for Server {
@@ -152,7 +163,7 @@ fn pub_pubsub_and_req_against_tern() {
 }
 
 #[test]
-fn csv_queue_and_the_jetstream_placeholder() {
+fn csv_queue_and_jetstream_errors() {
     let server = Server::start();
     let output = server.bench(&["queue", "--msgs", "1000", "--subs", "3", "--csv"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -176,8 +187,109 @@ fn csv_queue_and_the_jetstream_placeholder() {
     );
     assert_eq!(members[column("lost_msgs")], "0");
 
-    let output = server.bench(&["js", "pub"]);
+    let output = server.bench(&["js", "consume", "--pull"]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr)
-        .contains("JetStream scenarios need a server with JetStream (not yet in tern)"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("needs JetStream consumers"),
+        "{output:?}"
+    );
+    let output = server.bench(&["js", "pub", "--msgs", "10"]);
+    assert!(!output.status.success(), "no -js: {output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("has no JetStream"),
+        "{output:?}"
+    );
+}
+
+/// Messages in `stream`, from a raw `$JS.API.STREAM.INFO` request.
+fn stream_messages(server: &common::TestServer, stream: &str) -> u64 {
+    let mut raw = common::RawClient::connected(server.addr());
+    raw.send(format!(
+        "SUB _INBOX.bench-cli.info 1\r\nPUB $JS.API.STREAM.INFO.{stream} _INBOX.bench-cli.info 0\r\n\r\n"
+    ));
+    loop {
+        match raw.read_frame() {
+            common::Frame::Msg(msg) => {
+                let info: Value = serde_json::from_slice(&msg.payload).expect("STREAM.INFO JSON");
+                return info["state"]["messages"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("no state.messages in {info}"));
+            }
+            common::Frame::Ping => raw.send("PONG\r\n"),
+            other => panic!("unexpected {other:?} while waiting for STREAM.INFO"),
+        }
+    }
+}
+
+fn assert_js_pub(value: &Value, publishers: u64, msgs: u64, mode: &str) {
+    assert_eq!(value["scenario"], "js pub", "{value:#}");
+    assert_eq!(value["msgs"], msgs, "{value:#}");
+    assert_group(value, "publishers", publishers, msgs);
+    assert_latency(value, "publishers", msgs);
+    assert_eq!(value["errors"], serde_json::json!([]), "{value:#}");
+    let js = &value["jetstream"];
+    assert_eq!(js["mode"], mode, "{value:#}");
+    assert_eq!(js["acked"], msgs, "{value:#}");
+    assert_eq!(js["ack_errors"], 0, "{value:#}");
+    assert_eq!(js["duplicates"], 0, "{value:#}");
+    assert!(js["first_error"].is_null(), "{value:#}");
+}
+
+#[test]
+fn js_pub_sync_and_async_against_a_jetstream_server() {
+    let store = tempfile::tempdir().expect("store dir");
+    let store_path = store.path().display().to_string();
+    let server = common::ServerBuilder::new()
+        .args(&["-js", "-sd", store_path.as_str()])
+        .start();
+    let url = server.url();
+
+    let value = bench_json(&url, &["js", "pub", "--msgs", "300", "--json"]);
+    assert_js_pub(&value, 1, 300, "sync");
+    assert_eq!(value["jetstream"]["window"], 1);
+    let stream = &value["jetstream"]["stream_info"];
+    assert_eq!(stream["name"], "benchstream", "{value:#}");
+    assert_eq!(stream["storage"], "file", "{value:#}");
+    assert_eq!(stream["created"], true, "{value:#}");
+    assert_eq!(stream["msgs_after"], 300, "{value:#}");
+    assert_eq!(stream_messages(&server, "benchstream"), 300);
+
+    // The stream exists now: it is reused, and purged first.
+    let value = bench_json(
+        &url,
+        &[
+            "js", "pub", "--async", "--window", "16", "--pubs", "2", "--msgs", "500", "--size",
+            "1k", "--msg-id", "--purge", "--json",
+        ],
+    );
+    assert_js_pub(&value, 2, 500, "async");
+    assert_eq!(value["jetstream"]["window"], 16);
+    let stream = &value["jetstream"]["stream_info"];
+    assert_eq!(stream["created"], false, "{value:#}");
+    assert_eq!(stream["purged_msgs"], 300, "{value:#}");
+    assert_eq!(stream["msgs_before"], 0, "{value:#}");
+    assert_eq!(stream_messages(&server, "benchstream"), 500);
+
+    // A memory stream of its own, on another subject.
+    let value = bench_json(
+        &url,
+        &[
+            "js",
+            "pub",
+            "--stream",
+            "MEM",
+            "--storage",
+            "memory",
+            "--subject",
+            "bench.mem",
+            "--async",
+            "--msgs",
+            "200",
+            "--json",
+        ],
+    );
+    assert_js_pub(&value, 1, 200, "async");
+    assert_eq!(value["jetstream"]["stream_info"]["storage"], "memory");
+    assert_eq!(stream_messages(&server, "MEM"), 200);
+    assert_eq!(stream_messages(&server, "benchstream"), 500);
 }

@@ -206,6 +206,14 @@ impl Connection {
     /// PONG that proves the server accepted it. Reads then block at most
     /// [`READ_POLL_INTERVAL`].
     pub fn connect(server: &ServerUrl, name: &str) -> Result<Connection, ClientError> {
+        Connection::connect_with(server, connect_options(server, name))
+    }
+
+    /// [`Connection::connect`] with CONNECT options of the caller's choosing.
+    pub fn connect_with(
+        server: &ServerUrl,
+        options: ConnectOptions,
+    ) -> Result<Connection, ClientError> {
         let stream =
             TcpStream::connect(&server.address).map_err(|source| ClientError::Connect {
                 address: server.address.clone(),
@@ -247,7 +255,7 @@ impl Connection {
         connection.info = info
             .unwrap_or_else(|| Ok(ServerInfo::default()))
             .map_err(ClientError::Info)?;
-        connect_options(server, name).write_connect(&mut connection.writer.out);
+        options.write_connect(&mut connection.writer.out);
         connection.ping_pong(HANDSHAKE_TIMEOUT, |_| {})?;
         Ok(connection)
     }

@@ -6,6 +6,8 @@
 //!   protocol layer's parser and encoders, batched writes, big reads).
 //! - [`run`]: the scenarios: receivers, readiness probes, senders, the start signal,
 //!   paced sending and latency measurement.
+//! - [`js`]: `js pub`: the stream set up through raw `$JS.API` requests, and publishers
+//!   that match each PubAck to its publish within a window.
 //! - [`stats`], [`report`], [`svg`], [`progress`]: what a run measured, as a table,
 //!   JSON, CSV, a percentile plot, and a bar while it runs.
 //! - [`sink`] and [`conns`]: a do-nothing server that measures the tool's own ceiling,
@@ -13,6 +15,7 @@
 
 pub mod client;
 pub mod conns;
+pub mod js;
 pub mod options;
 pub mod progress;
 pub mod report;
@@ -25,11 +28,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use self::options::{Cli, Command, LoadArgs, Output, Plan, Scenario};
+use self::options::{Cli, Command, JsCommand, JsPubArgs, LoadArgs, Output, Plan, Scenario};
+use self::run::Outcome;
 
-/// The message for `tern bench js ...` until tern has JetStream.
-pub const JETSTREAM_MISSING: &str =
-    "JetStream scenarios need a server with JetStream (not yet in tern)";
+/// The message for `tern bench js consume ...` until tern has consumers.
+pub const JETSTREAM_CONSUMERS_MISSING: &str =
+    "`js consume` (push, pull fetch, ordered) needs JetStream consumers, which tern does not have yet; `js pub` works";
 
 /// Points per halving of the distance to 100% in the SVG plot.
 const PLOT_TICKS_PER_HALF: u32 = 5;
@@ -58,7 +62,12 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Req(args) => load(Scenario::Req, args),
         Command::Conns(args) => conns::run(&args),
         Command::Sink(args) => sink::run(&args),
-        Command::Js { .. } => Err(JETSTREAM_MISSING.to_string()),
+        Command::Js {
+            command: JsCommand::Pub(args),
+        } => js_pub(*args),
+        Command::Js {
+            command: JsCommand::Consume { .. },
+        } => Err(JETSTREAM_CONSUMERS_MISSING.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,10 +83,40 @@ pub fn main(args: &[String]) -> ExitCode {
 fn load(scenario: Scenario, args: LoadArgs) -> Result<(), String> {
     let plan = Plan::new(scenario, args)?;
     let outcome = run::run(&plan)?;
+    print(&plan, &outcome)?;
+    match outcome.errors.len() {
+        0 => Ok(()),
+        failed => Err(format!("{failed} client(s) failed (see above)")),
+    }
+}
+
+/// `js pub`: sets the stream up, runs the publishers, and looks at the stream again.
+/// Err (exit 1) if a publisher failed or no publish was stored.
+fn js_pub(args: JsPubArgs) -> Result<(), String> {
+    let plan = Plan::js_pub(args)?;
+    let stream = js::prepare_stream(&plan)?;
+    let mut outcome = run::run(&plan)?;
+    outcome.stream = Some(js::stream_after(&plan, stream));
+    print(&plan, &outcome)?;
+    let acks = outcome.acks.clone().unwrap_or_default();
+    if acks.acked == 0 && acks.errors > 0 {
+        return Err(format!(
+            "every publish failed: {}",
+            acks.first_error.as_deref().unwrap_or("error acks")
+        ));
+    }
+    match outcome.errors.len() {
+        0 => Ok(()),
+        failed => Err(format!("{failed} client(s) failed (see above)")),
+    }
+}
+
+/// Prints the outcome in the plan's format and writes the plot, if asked.
+fn print(plan: &Plan, outcome: &Outcome) -> Result<(), String> {
     match plan.output {
-        Output::Table => print!("{}", report::table(&plan, &outcome)),
-        Output::Json => println!("{:#}", report::json(&plan, &outcome)),
-        Output::Csv => print!("{}", report::csv(&plan, &outcome)),
+        Output::Table => print!("{}", report::table(plan, outcome)),
+        Output::Json => println!("{:#}", report::json(plan, outcome)),
+        Output::Csv => print!("{}", report::csv(plan, outcome)),
     }
     if let Some(path) = &plan.histogram {
         if outcome.histogram.is_empty() {
@@ -89,7 +128,7 @@ fn load(scenario: Scenario, args: LoadArgs) -> Result<(), String> {
         let points = stats::percentile_points(&outcome.histogram, PLOT_TICKS_PER_HALF);
         let title = format!(
             "{}: latency at the {} ({} samples)",
-            report::describe(&plan),
+            report::describe(plan),
             outcome.latency_role,
             outcome.histogram.len()
         );
@@ -101,8 +140,5 @@ fn load(scenario: Scenario, args: LoadArgs) -> Result<(), String> {
             eprintln!("tern bench: {error}");
         }
     }
-    match outcome.errors.len() {
-        0 => Ok(()),
-        failed => Err(format!("{failed} client(s) failed (see above)")),
-    }
+    Ok(())
 }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Messages a throughput scenario sends when neither `--msgs` nor `--duration` is given.
 pub const MSGS_DEFAULT: u64 = 100_000;
@@ -26,6 +26,17 @@ pub const SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
 pub const SERVER_DEFAULT: &str = "nats://127.0.0.1:4222";
 /// NATS's default client port.
 pub const NATS_PORT_DEFAULT: u16 = 4222;
+/// The stream `js pub` publishes to when `--stream` is not given (as `nats bench` names it).
+pub const JS_STREAM_DEFAULT: &str = "benchstream";
+/// The subject of `js pub` when `--subject` is not given: not the core scenarios' subject,
+/// so a stream created for JetStream runs does not capture core runs on the same server.
+pub const JS_SUBJECT_DEFAULT: &str = "tern.bench.js";
+/// Unacknowledged publishes per publisher with `--async` when `--window` is not given.
+pub const JS_WINDOW_DEFAULT: usize = 256;
+/// `--window` at most: each in-flight publish holds a slot (its sequence and send time).
+pub const JS_WINDOW_MAX: usize = 65_536;
+/// `--replicas` at most, as nats-server allows.
+pub const JS_REPLICAS_MAX: usize = 5;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -56,9 +67,24 @@ pub enum Command {
     Conns(ConnsArgs),
     /// A trivial server that discards what it is sent: measures the tool's own ceiling.
     Sink(SinkArgs),
-    /// JetStream scenarios (not available yet).
-    #[command(disable_help_flag = true)]
+    /// JetStream scenarios: `js pub` publishes to a stream with acknowledgements.
     Js {
+        #[command(subcommand)]
+        command: JsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JsCommand {
+    /// Publish to a stream and wait for its acknowledgements (PubAcks): acked msgs/s and
+    /// publish-to-ack latency.
+    Pub(Box<JsPubArgs>),
+    /// Consume from a stream (push, pull fetch, ordered): needs consumers, not yet in tern.
+    #[command(
+        disable_help_flag = true,
+        visible_aliases = ["push", "pull", "fetch", "ordered"]
+    )]
+    Consume {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -135,6 +161,101 @@ pub struct LoadArgs {
     pub pin: bool,
 }
 
+/// Options of `js pub`.
+#[derive(Args, Debug, Clone)]
+pub struct JsPubArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Publishers, each on its own connection
+    #[arg(short = 'c', long, visible_alias = "clients")]
+    pub pubs: Option<usize>,
+    /// Payload size: bytes, or with a suffix k/KiB/m/MiB (all powers of 1024)
+    #[arg(long, default_value = "128", value_parser = parse_size)]
+    pub size: usize,
+    /// Messages in all, shared among the publishers (default 100000)
+    #[arg(short = 'n', long, conflicts_with = "duration")]
+    pub msgs: Option<u64>,
+    /// Publish for this long instead of a message count: 500ms, 5s, 1m
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Subject to publish on; a created stream captures exactly this subject
+    #[arg(long, default_value = JS_SUBJECT_DEFAULT)]
+    pub subject: String,
+    /// Add this many header fields to every message (HPUB)
+    #[arg(long, default_value_t = 0)]
+    pub headers: usize,
+    /// Each publisher waits for its ack before the next publish (the default)
+    #[arg(long = "sync", conflicts_with = "asynchronous")]
+    pub synchronous: bool,
+    /// Each publisher keeps up to --window unacknowledged publishes in flight
+    #[arg(long = "async")]
+    pub asynchronous: bool,
+    /// Unacknowledged publishes per publisher with --async (default 256)
+    #[arg(long, requires = "asynchronous")]
+    pub window: Option<usize>,
+    /// Stream to publish to
+    #[arg(long, default_value = JS_STREAM_DEFAULT)]
+    pub stream: String,
+    /// Storage of a stream the tool creates (default file); if given, an existing stream must match
+    #[arg(long, value_enum)]
+    pub storage: Option<Storage>,
+    /// Replicas of a stream the tool creates (default 1); if given, an existing stream must match
+    #[arg(long)]
+    pub replicas: Option<usize>,
+    /// Purge the stream before the run
+    #[arg(long)]
+    pub purge: bool,
+    /// Create the stream if it is missing, capturing --subject (the default)
+    #[arg(long, overrides_with = "no_create")]
+    pub create: bool,
+    /// Fail instead of creating a missing stream
+    #[arg(long, overrides_with = "create")]
+    pub no_create: bool,
+    /// Give every message a unique Nats-Msg-Id header (exercises the server's dedup)
+    #[arg(long)]
+    pub msg_id: bool,
+    /// Print the result as JSON
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print the result as CSV
+    #[arg(long)]
+    pub csv: bool,
+    /// Draw the ack latency percentile distribution into this SVG file
+    #[arg(long)]
+    pub histogram: Option<PathBuf>,
+    /// No progress bar on stderr
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Pin client threads to CPUs, round-robin
+    #[arg(long)]
+    pub pin: bool,
+}
+
+/// Where a stream keeps its messages.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    File,
+    Memory,
+}
+
+impl Storage {
+    /// The name in stream configs (`"storage": "file"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::File => "file",
+            Storage::Memory => "memory",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Storage> {
+        match name {
+            "file" => Some(Storage::File),
+            "memory" => Some(Storage::Memory),
+            _ => None,
+        }
+    }
+}
+
 /// Options of `conns`.
 #[derive(Args, Debug, Clone)]
 pub struct ConnsArgs {
@@ -171,6 +292,8 @@ pub enum Scenario {
     Fanout,
     Queue,
     Req,
+    /// Publishers to a JetStream stream, each waiting for acknowledgements.
+    JsPub,
 }
 
 impl Scenario {
@@ -182,6 +305,7 @@ impl Scenario {
             Scenario::Fanout => "fanout",
             Scenario::Queue => "queue",
             Scenario::Req => "req",
+            Scenario::JsPub => "js pub",
         }
     }
 
@@ -247,6 +371,36 @@ pub struct Plan {
     pub histogram: Option<PathBuf>,
     pub progress: bool,
     pub pin: bool,
+    /// The JetStream part of a `js` scenario; None for the core ones.
+    pub jetstream: Option<JsPlan>,
+}
+
+/// What a `js pub` run does with its stream and acknowledgements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsPlan {
+    pub stream: String,
+    /// As asked: None leaves an existing stream's storage unchecked (and creates file).
+    pub storage: Option<Storage>,
+    /// As asked: None leaves an existing stream's replicas unchecked (and creates 1).
+    pub replicas: Option<usize>,
+    pub purge: bool,
+    pub create: bool,
+    pub msg_id: bool,
+    /// Unacknowledged publishes per publisher at most; 1 with `--sync`.
+    pub window: usize,
+    /// `--async` (a window of 1 with `--async` is still reported as async).
+    pub asynchronous: bool,
+}
+
+impl JsPlan {
+    /// `sync` or `async window N`, for reports.
+    pub fn mode(&self) -> String {
+        if self.asynchronous {
+            format!("async window {}", self.window)
+        } else {
+            "sync".to_string()
+        }
+    }
 }
 
 impl Plan {
@@ -260,48 +414,23 @@ impl Plan {
                 ));
             }
         }
-        let limit = match (args.msgs, args.duration) {
-            (Some(0), _) => return Err("--msgs must be at least 1".to_string()),
-            (Some(msgs), _) => Limit::Msgs(msgs),
-            (None, Some(duration)) if duration.is_zero() => {
-                return Err("--duration must be longer than 0".to_string())
-            }
-            (None, Some(duration)) => Limit::Duration(duration),
-            (None, None) if scenario == Scenario::Req => Limit::Msgs(REQUESTS_DEFAULT),
-            (None, None) => Limit::Msgs(MSGS_DEFAULT),
+        let default_msgs = match scenario {
+            Scenario::Req => REQUESTS_DEFAULT,
+            _ => MSGS_DEFAULT,
         };
-        if args.size > SIZE_BYTES_MAX {
-            return Err(format!(
-                "--size {} is more than {SIZE_BYTES_MAX} bytes",
-                args.size
-            ));
-        }
-        if args.headers > HEADERS_MAX {
-            return Err(format!("--headers is at most {HEADERS_MAX}"));
-        }
+        let limit = resolve_limit(args.msgs, args.duration, default_msgs)?;
+        check_size_and_headers(args.size, args.headers)?;
         if args.rate.is_some() && scenario == Scenario::Sub {
             return Err("--rate paces publishers; `sub` has none".to_string());
         }
-        if args.subject.is_empty() || args.subject.contains([' ', '\t', '\r', '\n']) {
-            return Err(format!(
-                "--subject {:?} is not a valid subject",
-                args.subject
-            ));
-        }
-        if args.subject.contains(['*', '>']) && scenario != Scenario::Sub {
-            return Err("--subject must be a literal subject to publish on".to_string());
-        }
+        check_subject(&args.subject, scenario != Scenario::Sub)?;
         if args.queue.is_empty() || args.queue.contains([' ', '\t', '\r', '\n']) {
             return Err(format!(
                 "--queue {:?} is not a valid queue name",
                 args.queue
             ));
         }
-        let output = match (args.json, args.csv) {
-            (true, _) => Output::Json,
-            (_, true) => Output::Csv,
-            _ => Output::Table,
-        };
+        let output = output_of(args.json, args.csv);
         Ok(Plan {
             scenario,
             server: parse_server(&args.connection)?,
@@ -317,6 +446,68 @@ impl Plan {
             histogram: args.histogram,
             progress: !args.no_progress && output == Output::Table,
             pin: args.pin,
+            jetstream: None,
+        })
+    }
+
+    /// The plan of `js pub`.
+    pub fn js_pub(args: JsPubArgs) -> Result<Plan, String> {
+        let publishers = args.pubs.unwrap_or(1);
+        if publishers == 0 {
+            return Err("`js pub` needs at least one publisher".to_string());
+        }
+        if publishers > CLIENTS_PER_ROLE_MAX {
+            return Err(format!(
+                "{publishers} publishers is more than the {CLIENTS_PER_ROLE_MAX} the tool allows"
+            ));
+        }
+        let limit = resolve_limit(args.msgs, args.duration, MSGS_DEFAULT)?;
+        check_size_and_headers(args.size, args.headers)?;
+        check_subject(&args.subject, true)?;
+        check_stream_name(&args.stream)?;
+        let window = match (args.asynchronous, args.window) {
+            (false, _) => 1,
+            (true, None) => JS_WINDOW_DEFAULT,
+            (true, Some(window)) if (1..=JS_WINDOW_MAX).contains(&window) => window,
+            (true, Some(window)) => {
+                return Err(format!(
+                    "--window {window} is out of range (1 to {JS_WINDOW_MAX})"
+                ))
+            }
+        };
+        if let Some(replicas) = args.replicas {
+            if !(1..=JS_REPLICAS_MAX).contains(&replicas) {
+                return Err(format!(
+                    "--replicas {replicas} is out of range (1 to {JS_REPLICAS_MAX})"
+                ));
+            }
+        }
+        let output = output_of(args.json, args.csv);
+        Ok(Plan {
+            scenario: Scenario::JsPub,
+            server: parse_server(&args.connection)?,
+            publishers,
+            subscribers: 0,
+            size_bytes: args.size,
+            limit,
+            rate_msgs_per_sec: None,
+            subject: args.subject,
+            queue: String::new(),
+            headers: args.headers,
+            output,
+            histogram: args.histogram,
+            progress: !args.no_progress && output == Output::Table,
+            pin: args.pin,
+            jetstream: Some(JsPlan {
+                stream: args.stream,
+                storage: args.storage,
+                replicas: args.replicas,
+                purge: args.purge,
+                create: !args.no_create,
+                msg_id: args.msg_id,
+                window,
+                asynchronous: args.asynchronous,
+            }),
         })
     }
 
@@ -344,6 +535,64 @@ impl Plan {
 /// Bytes of the send timestamp at the start of a payload.
 pub const TIMESTAMP_BYTES: usize = 8;
 
+/// `--msgs` or `--duration`, else `default_msgs`.
+fn resolve_limit(
+    msgs: Option<u64>,
+    duration: Option<Duration>,
+    default_msgs: u64,
+) -> Result<Limit, String> {
+    match (msgs, duration) {
+        (Some(0), _) => Err("--msgs must be at least 1".to_string()),
+        (Some(msgs), _) => Ok(Limit::Msgs(msgs)),
+        (None, Some(duration)) if duration.is_zero() => {
+            Err("--duration must be longer than 0".to_string())
+        }
+        (None, Some(duration)) => Ok(Limit::Duration(duration)),
+        (None, None) => Ok(Limit::Msgs(default_msgs)),
+    }
+}
+
+fn check_size_and_headers(size: usize, headers: usize) -> Result<(), String> {
+    if size > SIZE_BYTES_MAX {
+        return Err(format!("--size {size} is more than {SIZE_BYTES_MAX} bytes"));
+    }
+    if headers > HEADERS_MAX {
+        return Err(format!("--headers is at most {HEADERS_MAX}"));
+    }
+    Ok(())
+}
+
+/// A subject the tool can put on the wire; `literal` when it is published to.
+fn check_subject(subject: &str, literal: bool) -> Result<(), String> {
+    if subject.is_empty() || subject.contains([' ', '\t', '\r', '\n']) {
+        return Err(format!("--subject {subject:?} is not a valid subject"));
+    }
+    if literal && subject.contains(['*', '>']) {
+        return Err("--subject must be a literal subject to publish on".to_string());
+    }
+    Ok(())
+}
+
+/// A stream name as nats-server accepts it: not empty, no whitespace, `.`, `*`, `>` or
+/// path separators (it names a directory and is a token of API subjects).
+fn check_stream_name(name: &str) -> Result<(), String> {
+    let bad = |c: char| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\');
+    if name.is_empty() || name.contains(bad) {
+        return Err(format!(
+            "--stream {name:?} is not a valid stream name (no spaces, '.', '*', '>', '/' or '\\')"
+        ));
+    }
+    Ok(())
+}
+
+fn output_of(json: bool, csv: bool) -> Output {
+    match (json, csv) {
+        (true, _) => Output::Json,
+        (_, true) => Output::Csv,
+        _ => Output::Table,
+    }
+}
+
 /// `total` split over `parts`, the remainder to the first ones.
 pub fn share(total: u64, parts: usize, index: usize) -> u64 {
     let parts = parts.max(1) as u64;
@@ -354,7 +603,7 @@ pub fn share(total: u64, parts: usize, index: usize) -> u64 {
 /// (publishers, subscribers) of a scenario, from `--clients`/`--pubs`/`--subs` and defaults.
 fn client_counts(scenario: Scenario, args: &LoadArgs) -> Result<(usize, usize), String> {
     let (pubs, subs) = match scenario {
-        Scenario::Pub => {
+        Scenario::Pub | Scenario::JsPub => {
             if args.subs.is_some_and(|subs| subs > 0) {
                 return Err("`pub` has no subscribers: use `pubsub` for --subs".to_string());
             }
@@ -561,9 +810,18 @@ mod tests {
             Command::Fanout(args) => (Scenario::Fanout, args),
             Command::Queue(args) => (Scenario::Queue, args),
             Command::Req(args) => (Scenario::Req, args),
+            Command::Js {
+                command: JsCommand::Pub(args),
+            } => return Plan::js_pub(*args),
             other => panic!("not a load scenario: {other:?}"),
         };
         Plan::new(scenario, args)
+    }
+
+    fn js(words: &str) -> JsPlan {
+        let plan = plan(words).unwrap_or_else(|e| panic!("{words}: {e}"));
+        assert_eq!(plan.scenario, Scenario::JsPub);
+        plan.jetstream.expect("a js plan")
     }
 
     #[test]
@@ -703,6 +961,136 @@ mod tests {
         assert_eq!(shares, [4, 3, 3]);
         assert_eq!(share(2, 3, 2), 0);
         assert_eq!(plan("pub -d 1s").unwrap().msgs_for_publisher(0), None);
+    }
+
+    #[test]
+    fn js_pub_defaults() {
+        let p = plan("js pub").unwrap();
+        assert_eq!((p.publishers, p.subscribers), (1, 0));
+        assert_eq!(p.limit, Limit::Msgs(MSGS_DEFAULT));
+        assert_eq!(p.subject, JS_SUBJECT_DEFAULT);
+        assert_eq!(p.size_bytes, 128);
+        assert!(p.progress);
+        assert_eq!(
+            p.jetstream,
+            Some(JsPlan {
+                stream: JS_STREAM_DEFAULT.to_string(),
+                storage: None,
+                replicas: None,
+                purge: false,
+                create: true,
+                msg_id: false,
+                window: 1,
+                asynchronous: false,
+            })
+        );
+        assert_eq!(js("js pub").mode(), "sync");
+    }
+
+    #[test]
+    fn js_pub_modes_and_windows() {
+        assert_eq!(js("js pub --sync").window, 1);
+        let settings = js("js pub --async");
+        assert_eq!(
+            (settings.window, settings.asynchronous),
+            (JS_WINDOW_DEFAULT, true)
+        );
+        assert_eq!(settings.mode(), "async window 256");
+        assert_eq!(js("js pub --async --window 8").window, 8);
+        assert_eq!(js("js pub --async --window 1").mode(), "async window 1");
+        assert!(plan("js pub --sync --async").is_err());
+        assert!(plan("js pub --window 8").is_err(), "--window needs --async");
+        assert!(plan("js pub --async --window 0").is_err());
+        assert!(plan("js pub --async --window 65537").is_err());
+    }
+
+    #[test]
+    fn js_pub_stream_options() {
+        let settings = js("js pub --stream ORDERS --storage memory --replicas 3 --purge --msg-id");
+        assert_eq!(settings.stream, "ORDERS");
+        assert_eq!(settings.storage, Some(Storage::Memory));
+        assert_eq!(settings.replicas, Some(3));
+        assert!(settings.purge && settings.msg_id && settings.create);
+        assert_eq!(js("js pub --storage file").storage, Some(Storage::File));
+        assert!(!js("js pub --no-create").create);
+        assert!(
+            js("js pub --no-create --create").create,
+            "the last one wins"
+        );
+        assert!(!js("js pub --create --no-create").create);
+        for bad in [
+            "js pub --storage disk",
+            "js pub --replicas 0",
+            "js pub --replicas 6",
+            "js pub --stream a.b",
+            "js pub --stream a*",
+            "js pub --stream a/b",
+        ] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Storage::from_name("memory"), Some(Storage::Memory));
+        assert_eq!(
+            Storage::from_name(Storage::File.name()),
+            Some(Storage::File)
+        );
+        assert_eq!(Storage::from_name("disk"), None);
+    }
+
+    #[test]
+    fn js_pub_shares_the_load_options() {
+        let p = plan(
+            "js pub --pubs 8 --size 1KiB --duration 2s --subject orders.new --headers 2 --json",
+        )
+        .unwrap();
+        assert_eq!(p.publishers, 8);
+        assert_eq!(p.size_bytes, 1024);
+        assert_eq!(p.limit, Limit::Duration(Duration::from_secs(2)));
+        assert_eq!(p.subject, "orders.new");
+        assert_eq!(p.headers, 2);
+        assert_eq!(p.output, Output::Json);
+        assert!(!p.progress);
+        assert_eq!(plan("js pub --clients 3").unwrap().publishers, 3);
+        assert_eq!(plan("js pub -c 2 --csv").unwrap().output, Output::Csv);
+        let p = plan("js pub --msgs 10 --pubs 3 -s nats://u:p@127.0.0.1:5000").unwrap();
+        assert_eq!(p.msgs_for_publisher(0), Some(4));
+        assert_eq!(p.server.address, "127.0.0.1:5000");
+        assert_eq!(p.server.user.as_deref(), Some("u"));
+        for bad in [
+            "js pub --pubs 0",
+            "js pub --msgs 0",
+            "js pub --msgs 5 --duration 1s",
+            "js pub --subject orders.*",
+            "js pub --json --csv",
+            "js pub --rate 100",
+            "js pub --subs 1",
+        ] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn js_consume_parses_for_its_error() {
+        for words in [
+            "js consume",
+            "js push --pull x",
+            "js ordered",
+            "js pull",
+            "js fetch",
+        ] {
+            let cli =
+                Cli::try_parse_from(std::iter::once("tern bench").chain(words.split_whitespace()))
+                    .unwrap_or_else(|e| panic!("{words}: {e}"));
+            assert!(
+                matches!(
+                    cli.command,
+                    Command::Js {
+                        command: JsCommand::Consume { .. }
+                    }
+                ),
+                "{words}"
+            );
+        }
+        assert!(Cli::try_parse_from(["tern bench", "js", "pbu"]).is_err());
     }
 
     #[test]

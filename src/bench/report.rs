@@ -8,8 +8,9 @@ use super::options::{Limit, Plan};
 use super::run::Outcome;
 use super::stats::{GroupStats, LatencySummary};
 
-/// Columns of the CSV form, one row per role.
-pub const CSV_HEADER: &str = "scenario,role,clients,size_bytes,msgs,bytes,elapsed_secs,msgs_per_sec,mb_per_sec,client_min_msgs_per_sec,client_avg_msgs_per_sec,client_max_msgs_per_sec,client_stddev_msgs_per_sec,lost_msgs,latency_samples,latency_p50_us,latency_p90_us,latency_p99_us,latency_p99_9_us,latency_p99_99_us,latency_max_us,tool_cpu_secs";
+/// Columns of the CSV form, one row per role. The last two are for `js` scenarios
+/// (acks with an error, and duplicates) and empty otherwise.
+pub const CSV_HEADER: &str = "scenario,role,clients,size_bytes,msgs,bytes,elapsed_secs,msgs_per_sec,mb_per_sec,client_min_msgs_per_sec,client_avg_msgs_per_sec,client_max_msgs_per_sec,client_stddev_msgs_per_sec,lost_msgs,latency_samples,latency_p50_us,latency_p90_us,latency_p99_us,latency_p99_9_us,latency_p99_99_us,latency_max_us,tool_cpu_secs,ack_errors,duplicates";
 
 /// `1234567.8` -> `1,234,568`.
 pub fn group_digits(value: f64) -> String {
@@ -82,7 +83,60 @@ pub fn describe(plan: &Plan) -> String {
     if let Some(rate) = plan.rate_msgs_per_sec {
         let _ = write!(line, ", paced at {} msgs/s", group_digits(rate));
     }
+    if let Some(js) = &plan.jetstream {
+        let _ = write!(line, ", stream {}, {}", js.stream, js.mode());
+        if js.msg_id {
+            line.push_str(", Nats-Msg-Id on every message");
+        }
+    }
     line
+}
+
+/// `js` runs: how the publishes were acknowledged and what the stream holds.
+fn jetstream_lines(outcome: &Outcome) -> String {
+    let mut out = String::new();
+    if let Some(acks) = &outcome.acks {
+        let _ = writeln!(
+            out,
+            "acks: {} stored ({} duplicates), {} errors",
+            group_digits(acks.acked as f64),
+            group_digits(acks.duplicates as f64),
+            group_digits(acks.errors as f64)
+        );
+        if let Some(error) = &acks.first_error {
+            let _ = writeln!(out, "first ack error: {error}");
+        }
+    }
+    if let Some(stream) = &outcome.stream {
+        let mut line = format!(
+            "stream {} ({}, {} replica{}",
+            stream.name,
+            stream.storage,
+            stream.replicas,
+            if stream.replicas == 1 { "" } else { "s" }
+        );
+        if stream.created {
+            line.push_str(", created for this run");
+        }
+        if let Some(purged) = stream.purged_msgs {
+            let _ = write!(line, ", {} msgs purged", group_digits(purged as f64));
+        }
+        let _ = write!(
+            line,
+            "): {} msgs before",
+            group_digits(stream.msgs_before as f64)
+        );
+        if let (Some(msgs), Some(bytes)) = (stream.msgs_after, stream.bytes_after) {
+            let _ = write!(
+                line,
+                ", {} msgs ({:.1} MB) after",
+                group_digits(msgs as f64),
+                bytes as f64 / 1e6
+            );
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
 }
 
 /// The readable table.
@@ -130,6 +184,7 @@ pub fn table(plan: &Plan, outcome: &Outcome) -> String {
             );
         }
     }
+    out.push_str(&jetstream_lines(outcome));
     let _ = writeln!(out);
     match &outcome.latency {
         Some(latency) => {
@@ -217,6 +272,17 @@ pub fn json(plan: &Plan, outcome: &Outcome) -> Value {
         "latency": outcome.latency.as_ref().map(latency_json),
         "latency_note": outcome.latency_note,
         "errors": outcome.errors,
+        "jetstream": plan.jetstream.as_ref().map(|js| json!({
+            "stream": js.stream,
+            "mode": if js.asynchronous { "async" } else { "sync" },
+            "window": js.window,
+            "msg_id": js.msg_id,
+            "acked": outcome.acks.as_ref().map(|acks| acks.acked),
+            "ack_errors": outcome.acks.as_ref().map(|acks| acks.errors),
+            "duplicates": outcome.acks.as_ref().map(|acks| acks.duplicates),
+            "first_error": outcome.acks.as_ref().and_then(|acks| acks.first_error.clone()),
+            "stream_info": outcome.stream.as_ref().map(|stream| serde_json::to_value(stream).unwrap_or(Value::Null)),
+        })),
         "tool_cpu_secs": outcome.tool_cpu_secs,
         "wall_secs": outcome.wall_secs,
     })
@@ -240,9 +306,17 @@ pub fn csv(plan: &Plan, outcome: &Outcome) -> String {
             }
             None => ",,,,,,".to_string(),
         };
+        let ack_cells = match outcome
+            .acks
+            .as_ref()
+            .filter(|_| group.role == plan.scenario.role_names().0)
+        {
+            Some(acks) => format!("{},{}", acks.errors, acks.duplicates),
+            None => ",".to_string(),
+        };
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{:.6},{:.1},{:.3},{:.1},{:.1},{:.1},{:.1},{},{},{:.2}",
+            "{},{},{},{},{},{},{:.6},{:.1},{:.3},{:.1},{:.1},{:.1},{:.1},{},{},{:.2},{}",
             plan.scenario.name(),
             group.role,
             group.clients,
@@ -261,7 +335,8 @@ pub fn csv(plan: &Plan, outcome: &Outcome) -> String {
                 .map(|lost| lost.to_string())
                 .unwrap_or_default(),
             latency_cells,
-            outcome.tool_cpu_secs
+            outcome.tool_cpu_secs,
+            ack_cells
         );
     }
     out
@@ -270,7 +345,8 @@ pub fn csv(plan: &Plan, outcome: &Outcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::options::{Output, Scenario, ServerUrl};
+    use crate::bench::js::{AckCounts, StreamReport};
+    use crate::bench::options::{JsPlan, Output, Scenario, ServerUrl};
     use crate::bench::stats::{new_histogram, ClientStats};
 
     fn plan(scenario: Scenario) -> Plan {
@@ -294,6 +370,7 @@ mod tests {
             histogram: None,
             progress: false,
             pin: false,
+            jetstream: None,
         }
     }
 
@@ -319,6 +396,8 @@ mod tests {
             histogram,
             latency_note: Some("a note".to_string()),
             errors: vec!["subscribers 1: boom".to_string()],
+            acks: None,
+            stream: None,
             tool_cpu_secs: 0.5,
             wall_secs: 2.0,
         }
@@ -411,7 +490,7 @@ mod tests {
         }
         assert!(lines[1].starts_with("pubsub,publishers,1,128,1000,128000,1.000000,1000.0,0.128,"));
         assert!(
-            lines[1].ends_with(",,,,,,,,0.50"),
+            lines[1].ends_with(",,,,,,,,0.50,,"),
             "no latency on the publishers' row: {}",
             lines[1]
         );
@@ -420,5 +499,97 @@ mod tests {
             "lost then samples: {}",
             lines[2]
         );
+    }
+
+    fn js_plan(asynchronous: bool) -> Plan {
+        Plan {
+            scenario: Scenario::JsPub,
+            subscribers: 0,
+            subject: "tern.bench.js".to_string(),
+            jetstream: Some(JsPlan {
+                stream: "benchstream".to_string(),
+                storage: None,
+                replicas: None,
+                purge: true,
+                create: true,
+                msg_id: asynchronous,
+                window: if asynchronous { 256 } else { 1 },
+                asynchronous,
+            }),
+            ..plan(Scenario::JsPub)
+        }
+    }
+
+    fn js_outcome(plan: &Plan) -> Outcome {
+        let mut outcome = outcome(plan);
+        outcome.receivers = None;
+        outcome.latency_role = "publishers";
+        outcome.errors.clear();
+        outcome.acks = Some(AckCounts {
+            acked: 1000,
+            errors: 2,
+            duplicates: 1,
+            first_error: Some("maximum messages exceeded (err_code 10077)".to_string()),
+        });
+        outcome.stream = Some(StreamReport {
+            name: "benchstream".to_string(),
+            storage: "file".to_string(),
+            replicas: 1,
+            created: true,
+            purged_msgs: Some(5),
+            msgs_before: 0,
+            msgs_after: Some(999),
+            bytes_after: Some(2_500_000),
+        });
+        outcome
+    }
+
+    #[test]
+    fn js_pub_reports_acks_and_the_stream() {
+        let p = js_plan(false);
+        assert_eq!(
+            describe(&p),
+            "tern bench js pub: 1 publisher, 128 B payload, 1,000 msgs, stream benchstream, sync"
+        );
+        assert_eq!(
+            describe(&js_plan(true)),
+            "tern bench js pub: 1 publisher, 128 B payload, 1,000 msgs, stream benchstream, async window 256, Nats-Msg-Id on every message"
+        );
+        let o = js_outcome(&p);
+        let text = table(&p, &o);
+        assert!(
+            text.contains("acks: 1,000 stored (1 duplicates), 2 errors"),
+            "{text}"
+        );
+        assert!(
+            text.contains("first ack error: maximum messages exceeded"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stream benchstream (file, 1 replica, created for this run, 5 msgs purged): 0 msgs before, 999 msgs (2.5 MB) after"),
+            "{text}"
+        );
+        assert!(text.contains("latency in µs, at the publishers"), "{text}");
+
+        let value = json(&p, &o);
+        assert_eq!(value["scenario"], "js pub");
+        assert!(value["subscribers"].is_null());
+        assert_eq!(value["jetstream"]["mode"], "sync");
+        assert_eq!(value["jetstream"]["window"], 1);
+        assert_eq!(value["jetstream"]["acked"], 1000);
+        assert_eq!(value["jetstream"]["ack_errors"], 2);
+        assert_eq!(value["jetstream"]["stream_info"]["msgs_after"], 999);
+        assert!(json(&plan(Scenario::Pub), &outcome(&plan(Scenario::Pub)))["jetstream"].is_null());
+
+        let text = csv(&p, &o);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[1].split(',').count(), CSV_HEADER.split(',').count());
+        assert!(
+            lines[1].starts_with("js pub,publishers,1,128,1000,"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].ends_with(",0.50,2,1"), "{}", lines[1]);
     }
 }

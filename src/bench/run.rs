@@ -29,11 +29,13 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::protocol::{ServerInfo, ServerOp};
+use crate::protocol::{ConnectOptions, ServerInfo, ServerOp};
 
 use super::client::{
-    header_block, now_ns, payload_stamp, ClientError, Connection, ReadOutcome, WRITE_FLUSH_BYTES,
+    connect_options, header_block, now_ns, payload_stamp, ClientError, Connection, ReadOutcome,
+    WRITE_FLUSH_BYTES,
 };
+use super::js::{AckCounts, StreamReport};
 use super::options::{Limit, Plan, Scenario};
 use super::progress::Progress;
 use super::stats::{new_histogram, ClientStats, GroupStats, LatencySummary};
@@ -77,6 +79,10 @@ pub struct Outcome {
     pub latency_note: Option<String>,
     /// One line per client that failed.
     pub errors: Vec<String>,
+    /// `js` scenarios: how the publishes were acknowledged, summed over the publishers.
+    pub acks: Option<AckCounts>,
+    /// `js` scenarios: the stream before and after the run (filled in by the caller).
+    pub stream: Option<StreamReport>,
     /// CPU the tool itself used from the start signal to the end (all its threads).
     pub tool_cpu_secs: f64,
     /// Wall time over the same span.
@@ -84,21 +90,34 @@ pub struct Outcome {
 }
 
 /// What one client thread hands back.
-struct ClientReport {
-    stats: ClientStats,
-    histogram: Option<Histogram<u64>>,
+pub(super) struct ClientReport {
+    pub(super) stats: ClientStats,
+    pub(super) histogram: Option<Histogram<u64>>,
+    /// Acknowledgements (`js` publishers only).
+    pub(super) acks: AckCounts,
+}
+
+impl ClientReport {
+    fn of(stats: ClientStats, histogram: Option<Histogram<u64>>) -> ClientReport {
+        ClientReport {
+            stats,
+            histogram,
+            acks: AckCounts::default(),
+        }
+    }
 }
 
 /// State every client thread of a run shares.
-struct Shared {
-    /// Makes subjects of concurrent runs distinct.
-    tag: String,
+pub(super) struct Shared {
+    /// Makes subjects (and message ids) of concurrent runs distinct.
+    pub(super) tag: String,
     /// Something failed: everyone stops.
     abort: AtomicBool,
     /// Senders wait here until every client is ready.
-    gate: Gate,
-    /// Sent so far, in all (progress, and the total once senders are done).
-    sent: AtomicU64,
+    pub(super) gate: Gate,
+    /// Sent so far, in all (progress, and the total once senders are done); `js`
+    /// publishers count acknowledged messages.
+    pub(super) sent: AtomicU64,
     /// Received so far by every receiver together.
     received: AtomicU64,
     senders_running: AtomicUsize,
@@ -110,7 +129,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn aborted(&self) -> bool {
+    pub(super) fn aborted(&self) -> bool {
         self.abort.load(Ordering::Relaxed)
     }
 
@@ -118,7 +137,7 @@ impl Shared {
         self.expected.load(Ordering::Acquire)
     }
 
-    fn sender_finished(&self) {
+    pub(super) fn sender_finished(&self) {
         if self.senders_running.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.expected
                 .store(self.sent.load(Ordering::Acquire), Ordering::Release);
@@ -128,7 +147,7 @@ impl Shared {
 }
 
 /// A one-shot start signal.
-struct Gate {
+pub(super) struct Gate {
     open: Mutex<bool>,
     opened: Condvar,
 }
@@ -143,7 +162,7 @@ impl Gate {
         self.opened.notify_all();
     }
 
-    fn wait(&self) {
+    pub(super) fn wait(&self) {
         let mut open = self
             .open
             .lock()
@@ -158,7 +177,7 @@ impl Gate {
 }
 
 /// What a client reports once it is connected and subscribed.
-type Ready = mpsc::Sender<Result<ServerInfo, String>>;
+pub(super) type Ready = mpsc::Sender<Result<ServerInfo, String>>;
 
 /// Runs the plan to the end. Err only if the run could not start (no server, bad
 /// credentials, a payload the server refuses); failures during the run are in
@@ -210,9 +229,10 @@ pub fn run(plan: &Plan) -> Result<Outcome, String> {
     let mut senders = Vec::with_capacity(plan.publishers);
     if started.is_ok() {
         for index in 0..plan.publishers {
-            let role = match (plan.scenario, plan.rate_msgs_per_sec) {
+            let role: Role = match (plan.scenario, plan.rate_msgs_per_sec) {
                 (Scenario::Req, None) => requester,
                 (Scenario::Req, Some(_)) => paced_requester,
+                (Scenario::JsPub, _) => super::js::publisher,
                 _ => publisher,
             };
             senders.push(spawn_client(
@@ -337,14 +357,29 @@ fn join_all(
         .collect()
 }
 
-fn signal_ready(ready: &mut Option<Ready>, info: &ServerInfo) {
+pub(super) fn signal_ready(ready: &mut Option<Ready>, info: &ServerInfo) {
     if let Some(ready) = ready.take() {
         let _ = ready.send(Ok(info.clone()));
     }
 }
 
 fn connect(plan: &Plan, name: String) -> Result<Connection, String> {
-    let connection = Connection::connect(&plan.server, &name).map_err(|e| e.to_string())?;
+    connect_as(plan, name, false)
+}
+
+/// Connects and checks that the server takes the plan's messages; `no_responders` asks
+/// for a 503 status message in answer to a publish with a reply subject that no one
+/// receives (a JetStream publish to a subject no stream captures).
+pub(super) fn connect_as(
+    plan: &Plan,
+    name: String,
+    no_responders: bool,
+) -> Result<Connection, String> {
+    let options = ConnectOptions {
+        no_responders,
+        ..connect_options(&plan.server, &name)
+    };
+    let connection = Connection::connect_with(&plan.server, options).map_err(|e| e.to_string())?;
     let header_bytes = header_block(plan.headers).len();
     let max_payload = usize::try_from(connection.info.max_payload).unwrap_or(usize::MAX);
     if connection.info.max_payload > 0 && plan.size_bytes + header_bytes > max_payload {
@@ -364,15 +399,15 @@ fn readiness_subject(shared: &Shared, receiver: usize) -> Vec<u8> {
     format!("_TERN_BENCH.{}.ready.{receiver}", shared.tag).into_bytes()
 }
 
-fn inbox(shared: &Shared, sender: usize) -> Vec<u8> {
+pub(super) fn inbox(shared: &Shared, sender: usize) -> Vec<u8> {
     format!("_INBOX.{}.{sender}", shared.tag).into_bytes()
 }
 
-fn err(error: ClientError) -> String {
+pub(super) fn err(error: ClientError) -> String {
     error.to_string()
 }
 
-fn io_err(error: std::io::Error) -> String {
+pub(super) fn io_err(error: std::io::Error) -> String {
     ClientError::Io(error).to_string()
 }
 
@@ -469,7 +504,7 @@ fn subscriber(
             break;
         }
     }
-    Ok(ClientReport { stats, histogram })
+    Ok(ClientReport::of(stats, histogram))
 }
 
 /// A responder of `req`: echoes each request's headers and payload to its reply subject.
@@ -538,10 +573,7 @@ fn responder(
             break;
         }
     }
-    Ok(ClientReport {
-        stats,
-        histogram: None,
-    })
+    Ok(ClientReport::of(stats, None))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -638,7 +670,7 @@ fn prepare_sender(
 }
 
 /// The payload template and header block every message of the run shares.
-fn message_template(plan: &Plan) -> (Vec<u8>, Vec<u8>) {
+pub(super) fn message_template(plan: &Plan) -> (Vec<u8>, Vec<u8>) {
     (vec![0u8; plan.size_bytes], header_block(plan.headers))
 }
 
@@ -682,10 +714,7 @@ fn publish_all(
     ready: &mut Option<Ready>,
 ) -> Result<ClientReport, String> {
     let Some((mut connection, _)) = prepare_sender(plan, shared, index, ready, "pub")? else {
-        return Ok(ClientReport {
-            stats: ClientStats::default(),
-            histogram: None,
-        });
+        return Ok(ClientReport::of(ClientStats::default(), None));
     };
     let (payload, headers) = message_template(plan);
     let subject = plan.subject.as_bytes();
@@ -758,14 +787,11 @@ fn publish_all(
         start_ns,
         end_ns: now_ns(),
     };
-    Ok(ClientReport {
-        stats,
-        histogram: None,
-    })
+    Ok(ClientReport::of(stats, None))
 }
 
 /// The sequence number at the end of a reply subject (`<inbox>.<seq>`).
-fn reply_seq(subject: &[u8]) -> Option<u64> {
+pub(super) fn reply_seq(subject: &[u8]) -> Option<u64> {
     parse_decimal(last_token(subject))
 }
 
@@ -788,7 +814,7 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 }
 
 /// `<inbox>.<seq>` into `out`.
-fn reply_subject(out: &mut Vec<u8>, inbox: &[u8], seq: u64) {
+pub(super) fn reply_subject(out: &mut Vec<u8>, inbox: &[u8], seq: u64) {
     out.clear();
     out.extend_from_slice(inbox);
     out.push(b'.');
@@ -814,10 +840,7 @@ fn request_all(
     ready: &mut Option<Ready>,
 ) -> Result<ClientReport, String> {
     let Some((mut connection, inbox)) = prepare_sender(plan, shared, index, ready, "req")? else {
-        return Ok(ClientReport {
-            stats: ClientStats::default(),
-            histogram: None,
-        });
+        return Ok(ClientReport::of(ClientStats::default(), None));
     };
     let (payload, headers) = message_template(plan);
     let subject = plan.subject.as_bytes();
@@ -879,10 +902,7 @@ fn request_all(
         shared.sent.fetch_add(1, Ordering::Relaxed);
         seq += 1;
     }
-    Ok(ClientReport {
-        stats,
-        histogram: Some(histogram),
-    })
+    Ok(ClientReport::of(stats, Some(histogram)))
 }
 
 /// An open-loop requester: a second thread sends on schedule while this one reads the
@@ -905,10 +925,7 @@ fn request_paced(
     ready: &mut Option<Ready>,
 ) -> Result<ClientReport, String> {
     let Some((connection, inbox)) = prepare_sender(plan, shared, index, ready, "req")? else {
-        return Ok(ClientReport {
-            stats: ClientStats::default(),
-            histogram: None,
-        });
+        return Ok(ClientReport::of(ClientStats::default(), None));
     };
     let Connection {
         mut writer,
@@ -1008,10 +1025,7 @@ fn request_paced(
             .join()
             .unwrap_or_else(|_| Err("the sending thread panicked".to_string()));
         received.and(sent)?;
-        Ok(ClientReport {
-            stats,
-            histogram: Some(histogram),
-        })
+        Ok(ClientReport::of(stats, Some(histogram)))
     })
 }
 
@@ -1028,6 +1042,7 @@ fn outcome(
     let (sender_role, receiver_role) = plan.scenario.role_names();
     let mut errors = Vec::new();
     let mut histogram = new_histogram();
+    let mut acks = AckCounts::default();
     let mut gather = |reports: Vec<Result<ClientReport, String>>| -> Vec<ClientStats> {
         reports
             .into_iter()
@@ -1037,6 +1052,7 @@ fn outcome(
                         // Invariant: every histogram comes from `new_histogram`, same bounds.
                         let _ = histogram.add(client_histogram);
                     }
+                    acks.add(&report.acks);
                     report.stats
                 }
                 Err(error) => {
@@ -1062,7 +1078,7 @@ fn outcome(
         }
     });
     let latency_role = match plan.scenario {
-        Scenario::Req => sender_role,
+        Scenario::Req | Scenario::JsPub => sender_role,
         _ => receiver_role,
     };
     let paced = plan.rate_msgs_per_sec.is_some();
@@ -1074,6 +1090,13 @@ fn outcome(
                 .to_string(),
         ),
         Scenario::Req => Some("round trip, one request in flight per requester".to_string()),
+        Scenario::JsPub => Some(match &plan.jetstream {
+            Some(js) if js.asynchronous => format!(
+                "publish to ack, up to {} publishes in flight per publisher (so it includes queueing behind them)",
+                js.window
+            ),
+            _ => "publish to ack, one publish in flight per publisher".to_string(),
+        }),
         _ if !plan.stamps_payload() => Some(format!(
             "not measured: a {} B payload has no room for the 8-byte send timestamp",
             plan.size_bytes
@@ -1101,6 +1124,8 @@ fn outcome(
         histogram,
         latency_note,
         errors,
+        acks: (plan.scenario == Scenario::JsPub).then_some(acks),
+        stream: None,
         tool_cpu_secs: 0.0,
         wall_secs: 0.0,
     }
