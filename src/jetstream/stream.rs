@@ -40,6 +40,8 @@ const EXPECTED_LAST_SEQ: &str = "Nats-Expected-Last-Sequence";
 const EXPECTED_LAST_SUBJECT_SEQ: &str = "Nats-Expected-Last-Subject-Sequence";
 const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 const ROLLUP: &str = store::headers::ROLLUP;
+/// Times the writer yields to gather more publishes into one commit before it fsyncs.
+const GATHER_ROUNDS_MAX: usize = 4;
 /// Messages one DIRECT.GET batch sends at most, whatever it asks for.
 const DIRECT_BATCH_MSGS_MAX: usize = 10_000;
 /// Bytes of one DIRECT.GET batch when the request sets no `max_bytes` (nats-server's
@@ -1197,50 +1199,62 @@ async fn writer(stream: Rc<Stream>) {
         let now = now_ns();
         stream.store.borrow_mut().expire(now);
         stream.dedup.borrow_mut().expire(now);
-        let items: Vec<Inbound> = stream.inbox.borrow_mut().drain(..).collect();
-        stream.inbox_bytes.set(0);
-        for item in items {
-            match item {
-                Inbound::Publish(message, arrived) => {
-                    let no_ack = stream.config.borrow().no_ack;
-                    let outcome = if stream.disk_failed.get() {
-                        Err(JsError::stream_store_failed(
-                            "stream storage is unavailable",
-                        ))
-                    } else {
-                        stream.publish(&message, now)
-                    };
-                    let Some(reply) = message.reply.clone().filter(|_| !no_ack) else {
-                        continue;
-                    };
-                    let name = stream.name();
-                    let body = match outcome {
-                        Ok(Published::Stored(seq)) => api::PubAck {
-                            stream: name,
-                            seq,
-                            ..Default::default()
-                        }
-                        .to_json(),
-                        Ok(Published::Duplicate(seq)) => api::PubAck {
-                            stream: name,
-                            seq,
-                            duplicate: true,
-                            ..Default::default()
-                        }
-                        .to_json(),
-                        Err(error) => stream.pub_error(&error),
-                    };
-                    held.push(Held {
-                        reply,
-                        body,
-                        publish: true,
-                        arrived: Some(arrived),
-                    });
+        // Group commit: before paying for the fsync, let publishes already on their way
+        // on this core (from connections and other cores' rings) join the batch.
+        for gather in 0..GATHER_ROUNDS_MAX {
+            if gather > 0 {
+                shards::task::yield_now().await;
+            }
+            let items: Vec<Inbound> = stream.inbox.borrow_mut().drain(..).collect();
+            if items.is_empty() && gather > 0 {
+                break;
+            }
+            stream.inbox_bytes.set(0);
+            for item in items {
+                match item {
+                    Inbound::Publish(message, arrived) => {
+                        let no_ack = stream.config.borrow().no_ack;
+                        let outcome = if stream.disk_failed.get() {
+                            Err(JsError::stream_store_failed(
+                                "stream storage is unavailable",
+                            ))
+                        } else {
+                            stream.publish(&message, now)
+                        };
+                        let Some(reply) = message.reply.clone().filter(|_| !no_ack) else {
+                            continue;
+                        };
+                        let name = stream.name();
+                        let body = match outcome {
+                            Ok(Published::Stored(seq)) => api::PubAck {
+                                stream: name,
+                                seq,
+                                ..Default::default()
+                            }
+                            .to_json(),
+                            Ok(Published::Duplicate(seq)) => api::PubAck {
+                                stream: name,
+                                seq,
+                                duplicate: true,
+                                ..Default::default()
+                            }
+                            .to_json(),
+                            Err(error) => stream.pub_error(&error),
+                        };
+                        held.push(Held {
+                            reply,
+                            body,
+                            publish: true,
+                            arrived: Some(arrived),
+                        });
+                    }
+                    Inbound::Api(api, message) => {
+                        stream.handle_api(&api, &message, &mut held).await
+                    }
+                    Inbound::DirectGet(message) => stream.direct_get(&message).await,
+                    Inbound::Ack(message) => stream.process_ack(&message, &mut held),
+                    Inbound::FlowControl(message) => stream.flow_control_reply(&message),
                 }
-                Inbound::Api(api, message) => stream.handle_api(&api, &message, &mut held).await,
-                Inbound::DirectGet(message) => stream.direct_get(&message).await,
-                Inbound::Ack(message) => stream.process_ack(&message, &mut held),
-                Inbound::FlowControl(message) => stream.flow_control_reply(&message),
             }
         }
         match stream.persist_log().await {

@@ -519,7 +519,8 @@ impl Stream {
         // `+NXT`: the ack's own reply subject pulls more.
         let pull_more = next.zip(message.reply.clone());
         let consumer_name = consumer.name.clone();
-        let mut advisories: Vec<consumer::Advisory> = outcome.advisory.clone().into_iter().collect();
+        let mut advisories: Vec<consumer::Advisory> =
+            outcome.advisory.clone().into_iter().collect();
         while let Some(advisory) = consumer.state.poll_advisory() {
             advisories.push(advisory);
         }
