@@ -421,3 +421,73 @@ async fn max_deliveries_and_terms_publish_advisories() {
         assert_eq!(seen[1].1["reason"], "bad input");
     }
 }
+
+/// A push consumer with `idle_heartbeat` sends `100 Idle Heartbeat` status messages with
+/// the last delivered positions while nothing flows, and pull requests end with the 404 /
+/// 408 statuses clients use for loop control.
+#[tokio::test]
+async fn push_heartbeats_and_pull_statuses() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "HB", "subjects": ["hb"]})).await;
+    publish(&context, "hb", 1).await;
+    let mut deliveries = client.subscribe("hb.deliver").await.unwrap();
+    client.flush().await.unwrap();
+    let created = json_request(
+        &client,
+        "$JS.API.CONSUMER.CREATE.HB.beat",
+        json!({"stream_name": "HB", "config": {
+            "durable_name": "beat", "deliver_subject": "hb.deliver", "ack_policy": "explicit",
+            "idle_heartbeat": 200_000_000u64, "flow_control": true}}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let first = recv(&mut deliveries).await;
+    assert_eq!(first.subject.as_str(), "hb");
+    let heartbeat = loop {
+        let message = recv(&mut deliveries).await;
+        if message.status.is_some() {
+            break message;
+        }
+    };
+    assert_eq!(heartbeat.status.map(|s| s.as_u16()), Some(100));
+    assert_eq!(heartbeat.description.as_deref(), Some("Idle Heartbeat"));
+    let headers = heartbeat.headers.expect("heartbeat headers");
+    assert_eq!(
+        headers.get("Nats-Last-Consumer").map(|v| v.to_string()),
+        Some("1".into())
+    );
+    assert_eq!(
+        headers.get("Nats-Last-Stream").map(|v| v.to_string()),
+        Some("1".into())
+    );
+
+    // Pull: no_wait on an empty consumer is a 404; an expiring request ends in a 408.
+    let pulled = json_request(
+        &client,
+        "$JS.API.CONSUMER.CREATE.HB.puller",
+        json!({"stream_name": "HB", "config": {"durable_name": "puller", "ack_policy": "explicit", "deliver_policy": "new"}}),
+    )
+    .await;
+    assert!(pulled.get("error").is_none(), "{pulled}");
+    let status = client
+        .request(
+            "$JS.API.CONSUMER.MSG.NEXT.HB.puller".to_string(),
+            Bytes::from(r#"{"batch":1,"no_wait":true}"#),
+        )
+        .await
+        .expect("a status reply");
+    assert_eq!(status.status.map(|s| s.as_u16()), Some(404), "{status:?}");
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply(
+            "$JS.API.CONSUMER.MSG.NEXT.HB.puller".to_string(),
+            inbox,
+            Bytes::from(r#"{"batch":2,"expires":300000000}"#),
+        )
+        .await
+        .unwrap();
+    let timeout = recv(&mut replies).await;
+    assert_eq!(timeout.status.map(|s| s.as_u16()), Some(408), "{timeout:?}");
+}
