@@ -491,3 +491,41 @@ async fn push_heartbeats_and_pull_statuses() {
     let timeout = recv(&mut replies).await;
     assert_eq!(timeout.status.map(|s| s.as_u16()), Some(408), "{timeout:?}");
 }
+
+/// An ephemeral consumer nobody uses is deleted after its `inactive_threshold`; a durable
+/// one stays.
+#[tokio::test]
+async fn idle_ephemeral_consumers_are_removed() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, _) = setup(&server, json!({"name": "EPH", "subjects": ["eph"]})).await;
+    let created = json_request(
+        &client,
+        "$JS.API.CONSUMER.CREATE.EPH.temp",
+        json!({"stream_name": "EPH", "config": {"name": "temp", "ack_policy": "explicit",
+            "inactive_threshold": 500_000_000u64}}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let durable = json_request(
+        &client,
+        "$JS.API.CONSUMER.CREATE.EPH.keep",
+        json!({"stream_name": "EPH", "config": {"durable_name": "keep", "ack_policy": "explicit"}}),
+    )
+    .await;
+    assert!(durable.get("error").is_none(), "{durable}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = json_request(&client, "$JS.API.CONSUMER.INFO.EPH.temp", Value::Null).await;
+        if info["error"]["err_code"] == 10014 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ephemeral still there: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kept = json_request(&client, "$JS.API.CONSUMER.INFO.EPH.keep", Value::Null).await;
+    assert_eq!(kept["name"], "keep", "{kept}");
+}
