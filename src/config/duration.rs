@@ -1,87 +1,11 @@
 //! Go's `time.ParseDuration`, which nats-server uses for every duration
 //! option, so `"1h30m"`, `"1.5s"`, `"500ms"` and `"-2m"` mean the same here.
 
-const NANOS_PER_UNIT: &[(&str, u64)] = &[
-    ("ns", 1),
-    ("us", 1_000),
-    ("\u{b5}s", 1_000),
-    ("\u{3bc}s", 1_000),
-    ("ms", 1_000_000),
-    ("s", 1_000_000_000),
-    ("m", 60_000_000_000),
-    ("h", 3_600_000_000_000),
-];
-
 /// Parses a Go duration into nanoseconds. Errors read like Go's, since
-/// nats-server users search for them: `time: unknown unit "x" in duration "1x"`.
+/// nats-server users search for them: `time: unknown unit "x" in duration "1x"`. One
+/// implementation serves the config file and JetStream's `-NAK <duration>` acks.
 pub(super) fn parse_go_duration(text: &str) -> Result<i64, String> {
-    let invalid = || format!("time: invalid duration {text:?}");
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, text.get(1..).unwrap_or("")),
-        Some(b'+') => (false, text.get(1..).unwrap_or("")),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let integer_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let (integer, after) = rest.split_at(integer_len);
-        rest = after;
-        let mut fraction = "";
-        if let Some(after_dot) = rest.strip_prefix('.') {
-            let fraction_len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
-            let (digits, after) = after_dot.split_at(fraction_len);
-            fraction = digits;
-            rest = after;
-            if integer.is_empty() && fraction.is_empty() {
-                return Err(invalid());
-            }
-        } else if integer.is_empty() {
-            return Err(invalid());
-        }
-        let unit_len = rest
-            .char_indices()
-            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
-            .map_or(rest.len(), |(at, _)| at);
-        if unit_len == 0 {
-            return Err(format!("time: missing unit in duration {text:?}"));
-        }
-        let (unit, after) = rest.split_at(unit_len);
-        rest = after;
-        let Some(&(_, nanos_per_unit)) = NANOS_PER_UNIT.iter().find(|(name, _)| *name == unit)
-        else {
-            return Err(format!("time: unknown unit {unit:?} in duration {text:?}"));
-        };
-        let whole: u128 = if integer.is_empty() {
-            0
-        } else {
-            integer.parse().map_err(|_| invalid())?
-        };
-        let mut nanos = whole
-            .checked_mul(u128::from(nanos_per_unit))
-            .ok_or_else(invalid)?;
-        // Go keeps fraction digits while they can still matter (at most 19
-        // for nanosecond precision) and truncates the result.
-        let mut scale: u128 = 1;
-        let mut numerator: u128 = 0;
-        for digit in fraction.bytes().take(19) {
-            numerator = numerator * 10 + u128::from(digit - b'0');
-            scale *= 10;
-        }
-        nanos += numerator * u128::from(nanos_per_unit) / scale;
-        total = total.checked_add(nanos).ok_or_else(invalid)?;
-        if total > i64::MAX as u128 + u128::from(negative) {
-            return Err(invalid());
-        }
-    }
-    let signed = i128::try_from(total).map_err(|_| invalid())?;
-    let signed = if negative { -signed } else { signed };
-    i64::try_from(signed).map_err(|_| invalid())
+    crate::jetstream::api::duration::parse_go_duration(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -103,53 +103,5 @@ pub struct PendingCounts {
 }
 
 /// Go's `time.Duration.String()` (`1.5s`, `2m0s`, `100ms`, `0s`), which nats-server prints
-/// into `Exceeded MaxRequestExpires of ...`.
-pub fn go_duration(ns: i64) -> String {
-    if ns == 0 {
-        return "0s".to_string();
-    }
-    let negative = ns < 0;
-    let mut value = ns.unsigned_abs();
-    let mut out = String::new();
-    if value < 1_000_000_000 {
-        // Below a second: one unit with a fraction.
-        let (unit, scale) = if value < 1_000 {
-            ("ns", 1)
-        } else if value < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        out.push_str(&format_fraction(value, scale));
-        out.push_str(unit);
-    } else {
-        let hours = value / 3_600_000_000_000;
-        value %= 3_600_000_000_000;
-        let minutes = value / 60_000_000_000;
-        value %= 60_000_000_000;
-        if hours > 0 {
-            out.push_str(&format!("{hours}h"));
-        }
-        if hours > 0 || minutes > 0 {
-            out.push_str(&format!("{minutes}m"));
-        }
-        out.push_str(&format_fraction(value, 1_000_000_000));
-        out.push('s');
-    }
-    if negative {
-        out.insert(0, '-');
-    }
-    out
-}
-
-/// `value / scale` with the fraction's trailing zeros trimmed.
-fn format_fraction(value: u64, scale: u64) -> String {
-    let whole = value / scale;
-    let fraction = value % scale;
-    if fraction == 0 {
-        return whole.to_string();
-    }
-    let width = scale.ilog10() as usize;
-    let digits = format!("{fraction:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
+/// into `Exceeded MaxRequestExpires of ...`: the API layer's formatter.
+pub use crate::jetstream::api::time::go_duration_string as go_duration;
