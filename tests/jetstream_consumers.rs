@@ -529,3 +529,35 @@ async fn idle_ephemeral_consumers_are_removed() {
     let kept = json_request(&client, "$JS.API.CONSUMER.INFO.EPH.keep", Value::Null).await;
     assert_eq!(kept["name"], "keep", "{kept}");
 }
+
+/// Monitoring counts consumers: `/jsz` totals and each stream's `consumer_count`.
+#[tokio::test]
+async fn jsz_counts_consumers() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = store.path().display().to_string();
+    let server = ServerBuilder::new()
+        .args(&["-js", "-sd", dir.as_str(), "-m", "-1"])
+        .start();
+    let (client, _) = setup(&server, json!({"name": "MON", "subjects": ["mon"]})).await;
+    for name in ["one", "two"] {
+        let created = json_request(
+            &client,
+            &format!("$JS.API.CONSUMER.CREATE.MON.{name}"),
+            json!({"stream_name": "MON", "config": {"durable_name": name, "ack_policy": "explicit"}}),
+        )
+        .await;
+        assert!(created.get("error").is_none(), "{created}");
+    }
+    let monitor = server.monitor_addr().expect("monitoring port");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let jsz = http_json(monitor, "/jsz?streams=true");
+        let stream = &jsz["account_details"][0]["stream_detail"][0];
+        if jsz["consumers"] == 2 && stream["state"]["consumer_count"] == 2 {
+            break;
+        }
+        // The per-stream figures are refreshed by the stream's writer after each batch.
+        assert!(std::time::Instant::now() < deadline, "{jsz}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

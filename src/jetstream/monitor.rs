@@ -142,6 +142,7 @@ struct Counts {
     last_ts_ns: i64,
     num_subjects: u64,
     num_deleted: u64,
+    consumer_count: u64,
 }
 
 impl StreamSnapshot {
@@ -154,7 +155,7 @@ impl StreamSnapshot {
     }
 
     /// Called by the writer, on the stream's core, once per batch.
-    pub fn refresh(&self, config: &StreamConfig, state: &StoreState) {
+    pub fn refresh(&self, config: &StreamConfig, state: &StoreState, consumer_count: u64) {
         let counts = Counts {
             messages: state.messages,
             bytes: state.bytes,
@@ -169,6 +170,7 @@ impl StreamSnapshot {
             last_ts_ns: state.last_ts_ns,
             num_subjects: state.num_subjects,
             num_deleted: state.num_deleted,
+            consumer_count,
         };
         let mut view = lock(&self.view);
         view.counts = counts;
@@ -202,6 +204,7 @@ impl StreamSnapshot {
                 last_ts: GoTime::from_unix_nanos_or_zero(counts.last_ts_ns),
                 num_subjects: counts.num_subjects,
                 num_deleted: counts.num_deleted,
+                consumer_count: counts.consumer_count,
                 ..Default::default()
             },
         }
@@ -694,10 +697,10 @@ mod tests {
             lost_bytes: 0,
         };
         let old = StreamSnapshot::new(1);
-        old.refresh(&config, &state);
+        old.refresh(&config, &state, 0);
         telemetry.register(&old);
         let new = StreamSnapshot::new(2);
-        new.refresh(&config, &state);
+        new.refresh(&config, &state, 0);
         telemetry.register(&new);
         telemetry.unregister(&old);
         assert_eq!(telemetry.streams().len(), 1);

@@ -348,7 +348,8 @@ impl Stream {
 
     fn report_usage(&self) {
         let state = self.store.borrow().state();
-        self.snapshot.refresh(&self.config.borrow(), &state);
+        self.snapshot
+            .refresh(&self.config.borrow(), &state, self.consumer_count());
         let bytes = state.bytes as i64;
         let delta = bytes - self.reported_bytes.replace(bytes);
         if delta != 0 {
