@@ -42,6 +42,11 @@ const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 const ROLLUP: &str = store::headers::ROLLUP;
 /// Times the writer yields to gather more publishes into one commit before it fsyncs.
 const GATHER_ROUNDS_MAX: usize = 4;
+/// The longest a commit waits for publishers that were in the previous commit (only with
+/// fsync per ack, only when fewer have arrived than last time).
+const GROUP_COMMIT_WAIT_MAX_US: u64 = 200;
+/// How long each wait for more publishes sleeps.
+const GROUP_COMMIT_STEP_US: u64 = 25;
 /// Messages one DIRECT.GET batch sends at most, whatever it asks for.
 const DIRECT_BATCH_MSGS_MAX: usize = 10_000;
 /// Bytes of one DIRECT.GET batch when the request sets no `max_bytes` (nats-server's
@@ -108,6 +113,8 @@ pub struct Stream {
     /// Set after a failed write until the disk works again: publishes are refused.
     disk_failed: Cell<bool>,
     last_sync: Cell<std::time::Instant>,
+    /// Publishes in the last commit (see `worth_waiting`).
+    last_batch_publishes: Cell<usize>,
     /// What monitoring reads of this stream, refreshed once per batch (`report_usage`).
     pub(super) snapshot: Arc<super::monitor::StreamSnapshot>,
 }
@@ -246,6 +253,7 @@ impl Stream {
             erase: RefCell::new(Vec::new()),
             disk_failed: Cell::new(false),
             last_sync: Cell::new(std::time::Instant::now()),
+            last_batch_publishes: Cell::new(0),
             snapshot: super::monitor::StreamSnapshot::new(request.created),
         });
         // Anything recovery decided (e.g. expiry under changed limits) is logged first.
@@ -1202,62 +1210,75 @@ async fn writer(stream: Rc<Stream>) {
         stream.dedup.borrow_mut().expire(now);
         // Group commit: before paying for the fsync, let publishes already on their way
         // on this core (from connections and other cores' rings) join the batch.
-        for gather in 0..GATHER_ROUNDS_MAX {
-            if gather > 0 {
-                shards::task::yield_now().await;
-            }
-            let items: Vec<Inbound> = stream.inbox.borrow_mut().drain(..).collect();
-            if items.is_empty() && gather > 0 {
-                break;
-            }
-            stream.inbox_bytes.set(0);
-            for item in items {
-                match item {
-                    Inbound::Publish(message, arrived) => {
-                        let no_ack = stream.config.borrow().no_ack;
-                        let outcome = if stream.disk_failed.get() {
-                            Err(JsError::stream_store_failed(
-                                "stream storage is unavailable",
-                            ))
-                        } else {
-                            stream.publish(&message, now)
-                        };
-                        let Some(reply) = message.reply.clone().filter(|_| !no_ack) else {
-                            continue;
-                        };
-                        let name = stream.name();
-                        let body = match outcome {
-                            Ok(Published::Stored(seq)) => api::PubAck {
-                                stream: name,
-                                seq,
-                                ..Default::default()
-                            }
-                            .to_json(),
-                            Ok(Published::Duplicate(seq)) => api::PubAck {
-                                stream: name,
-                                seq,
-                                duplicate: true,
-                                ..Default::default()
-                            }
-                            .to_json(),
-                            Err(error) => stream.pub_error(&error),
-                        };
-                        held.push(Held {
-                            reply,
-                            body,
-                            publish: true,
-                            arrived: Some(arrived),
-                        });
+        // ...and when the last commit carried more publishers than have arrived so far,
+        // wait a little for the rest of them (bounded), instead of paying an fsync for one
+        // while the others' next publishes are on the wire.
+        let wait_started = Instant::now();
+        let mut batch_publishes = 0usize;
+        loop {
+            for gather in 0..GATHER_ROUNDS_MAX {
+                if gather > 0 {
+                    shards::task::yield_now().await;
+                }
+                let items: Vec<Inbound> = stream.inbox.borrow_mut().drain(..).collect();
+                if items.is_empty() && gather > 0 {
+                    break;
+                }
+                stream.inbox_bytes.set(0);
+                for item in items {
+                    match item {
+                        Inbound::Publish(message, arrived) => {
+                            batch_publishes += 1;
+                            let no_ack = stream.config.borrow().no_ack;
+                            let outcome = if stream.disk_failed.get() {
+                                Err(JsError::stream_store_failed(
+                                    "stream storage is unavailable",
+                                ))
+                            } else {
+                                stream.publish(&message, now)
+                            };
+                            let Some(reply) = message.reply.clone().filter(|_| !no_ack) else {
+                                continue;
+                            };
+                            let name = stream.name();
+                            let body = match outcome {
+                                Ok(Published::Stored(seq)) => api::PubAck {
+                                    stream: name,
+                                    seq,
+                                    ..Default::default()
+                                }
+                                .to_json(),
+                                Ok(Published::Duplicate(seq)) => api::PubAck {
+                                    stream: name,
+                                    seq,
+                                    duplicate: true,
+                                    ..Default::default()
+                                }
+                                .to_json(),
+                                Err(error) => stream.pub_error(&error),
+                            };
+                            held.push(Held {
+                                reply,
+                                body,
+                                publish: true,
+                                arrived: Some(arrived),
+                            });
+                        }
+                        Inbound::Api(api, message) => {
+                            stream.handle_api(&api, &message, &mut held).await
+                        }
+                        Inbound::DirectGet(message) => stream.direct_get(&message).await,
+                        Inbound::Ack(message) => stream.process_ack(&message, &mut held),
+                        Inbound::FlowControl(message) => stream.flow_control_reply(&message),
                     }
-                    Inbound::Api(api, message) => {
-                        stream.handle_api(&api, &message, &mut held).await
-                    }
-                    Inbound::DirectGet(message) => stream.direct_get(&message).await,
-                    Inbound::Ack(message) => stream.process_ack(&message, &mut held),
-                    Inbound::FlowControl(message) => stream.flow_control_reply(&message),
                 }
             }
+            if !stream.worth_waiting(batch_publishes, wait_started) {
+                break;
+            }
+            shards::time::sleep(Duration::from_micros(GROUP_COMMIT_STEP_US)).await;
         }
+        stream.last_batch_publishes.set(batch_publishes);
         match stream.persist_log().await {
             Ok(()) => {
                 for answer in held.drain(..) {
@@ -1305,6 +1326,17 @@ async fn writer(stream: Rc<Stream>) {
 }
 
 impl Stream {
+    /// Whether a commit holding `publishes` should wait for more before its fsync: only
+    /// file streams that fsync per ack, only while fewer publishes arrived than the last
+    /// commit carried, and never past [`GROUP_COMMIT_WAIT_MAX_US`].
+    fn worth_waiting(&self, publishes: usize, since: Instant) -> bool {
+        self.js.sync == SyncInterval::Always
+            && self.dir.is_some()
+            && publishes > 0
+            && publishes < self.last_batch_publishes.get()
+            && since.elapsed() < Duration::from_micros(GROUP_COMMIT_WAIT_MAX_US)
+    }
+
     /// How long the writer may sleep: until the next message expires, or the next periodic
     /// sync; `None` when nothing is due.
     fn next_wake(&self) -> Option<Duration> {
