@@ -187,10 +187,10 @@ fn csv_queue_and_jetstream_errors() {
     );
     assert_eq!(members[column("lost_msgs")], "0");
 
-    let output = server.bench(&["js", "consume", "--pull"]);
-    assert!(!output.status.success());
+    let output = server.bench(&["js", "consume", "--msgs", "10"]);
+    assert!(!output.status.success(), "no -js: {output:?}");
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("needs JetStream consumers"),
+        String::from_utf8_lossy(&output.stderr).contains("has no JetStream"),
         "{output:?}"
     );
     let output = server.bench(&["js", "pub", "--msgs", "10"]);
@@ -292,4 +292,45 @@ fn js_pub_sync_and_async_against_a_jetstream_server() {
     assert_eq!(value["jetstream"]["stream_info"]["storage"], "memory");
     assert_eq!(stream_messages(&server, "MEM"), 200);
     assert_eq!(stream_messages(&server, "benchstream"), 500);
+}
+
+#[test]
+fn js_consume_reads_everything_in_each_mode() {
+    let store = tempfile::tempdir().expect("store dir");
+    let store_path = store.path().display().to_string();
+    let server = common::ServerBuilder::new()
+        .args(&["-js", "-sd", store_path.as_str()])
+        .start();
+    let url = server.url();
+    for (mode, ack) in [
+        ("fetch", "explicit"),
+        ("fetch", "none"),
+        ("push", "explicit"),
+        ("push", "none"),
+        ("ordered", "none"),
+    ] {
+        // 3000 messages of 1 KiB: past the push flow-control window (2 MiB).
+        let value = bench_json(
+            &url,
+            &[
+                "js", "consume", "--mode", mode, "--ack", ack, "--msgs", "3000", "--size", "1k",
+                "--batch", "256", "--json",
+            ],
+        );
+        assert_eq!(value["msgs"], 3000, "{mode} {ack}: {value:#}");
+        assert_eq!(value["mode"], mode);
+        assert_eq!(value["ack"], ack);
+        assert!(value["msgs_per_sec"].as_f64().unwrap() > 0.0, "{value:#}");
+        if mode == "fetch" {
+            assert!(
+                value["requests"].as_u64().unwrap() >= 3000 / 256,
+                "{value:#}"
+            );
+        } else {
+            assert!(
+                value["flow_control_replies"].as_u64().unwrap() >= 1,
+                "3 MiB through a push consumer asks for flow control: {value:#}"
+            );
+        }
+    }
 }

@@ -8,6 +8,8 @@
 //!   paced sending and latency measurement.
 //! - [`js`]: `js pub`: the stream set up through raw `$JS.API` requests, and publishers
 //!   that match each PubAck to its publish within a window.
+//! - [`js_consume`]: `js consume`: a stream filled, then read through a pull, push or
+//!   ordered consumer.
 //! - [`stats`], [`report`], [`svg`], [`progress`]: what a run measured, as a table,
 //!   JSON, CSV, a percentile plot, and a bar while it runs.
 //! - [`sink`] and [`conns`]: a do-nothing server that measures the tool's own ceiling,
@@ -16,6 +18,7 @@
 pub mod client;
 pub mod conns;
 pub mod js;
+pub mod js_consume;
 pub mod options;
 pub mod progress;
 pub mod report;
@@ -30,10 +33,6 @@ use clap::Parser;
 
 use self::options::{Cli, Command, JsCommand, JsPubArgs, LoadArgs, Output, Plan, Scenario};
 use self::run::Outcome;
-
-/// The message for `tern bench js consume ...` until tern has consumers.
-pub const JETSTREAM_CONSUMERS_MISSING: &str =
-    "`js consume` (push, pull fetch, ordered) needs JetStream consumers, which tern does not have yet; `js pub` works";
 
 /// Points per halving of the distance to 100% in the SVG plot.
 const PLOT_TICKS_PER_HALF: u32 = 5;
@@ -66,8 +65,8 @@ pub fn main(args: &[String]) -> ExitCode {
             command: JsCommand::Pub(args),
         } => js_pub(*args),
         Command::Js {
-            command: JsCommand::Consume { .. },
-        } => Err(JETSTREAM_CONSUMERS_MISSING.to_string()),
+            command: JsCommand::Consume(args),
+        } => js_consume::main(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -79,15 +79,9 @@ pub enum JsCommand {
     /// Publish to a stream and wait for its acknowledgements (PubAcks): acked msgs/s and
     /// publish-to-ack latency.
     Pub(Box<JsPubArgs>),
-    /// Consume from a stream (push, pull fetch, ordered): needs consumers, not yet in tern.
-    #[command(
-        disable_help_flag = true,
-        visible_aliases = ["push", "pull", "fetch", "ordered"]
-    )]
-    Consume {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Fill a stream, then read it through a consumer (pull fetch, push, ordered; acks
+    /// explicit or none): consumed msgs/s.
+    Consume(Box<super::js_consume::JsConsumeArgs>),
 }
 
 /// Where to connect and as whom.
@@ -563,7 +557,7 @@ fn check_size_and_headers(size: usize, headers: usize) -> Result<(), String> {
 }
 
 /// A subject the tool can put on the wire; `literal` when it is published to.
-fn check_subject(subject: &str, literal: bool) -> Result<(), String> {
+pub(super) fn check_subject(subject: &str, literal: bool) -> Result<(), String> {
     if subject.is_empty() || subject.contains([' ', '\t', '\r', '\n']) {
         return Err(format!("--subject {subject:?} is not a valid subject"));
     }
@@ -575,7 +569,7 @@ fn check_subject(subject: &str, literal: bool) -> Result<(), String> {
 
 /// A stream name as nats-server accepts it: not empty, no whitespace, `.`, `*`, `>` or
 /// path separators (it names a directory and is a token of API subjects).
-fn check_stream_name(name: &str) -> Result<(), String> {
+pub(super) fn check_stream_name(name: &str) -> Result<(), String> {
     let bad = |c: char| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\');
     if name.is_empty() || name.contains(bad) {
         return Err(format!(
@@ -1069,13 +1063,11 @@ mod tests {
     }
 
     #[test]
-    fn js_consume_parses_for_its_error() {
+    fn js_consume_parses() {
         for words in [
             "js consume",
-            "js push --pull x",
-            "js ordered",
-            "js pull",
-            "js fetch",
+            "js consume --mode push --ack none",
+            "js consume --mode ordered --msgs 10",
         ] {
             let cli =
                 Cli::try_parse_from(std::iter::once("tern bench").chain(words.split_whitespace()))
@@ -1084,7 +1076,7 @@ mod tests {
                 matches!(
                     cli.command,
                     Command::Js {
-                        command: JsCommand::Consume { .. }
+                        command: JsCommand::Consume(_)
                     }
                 ),
                 "{words}"

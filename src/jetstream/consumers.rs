@@ -16,7 +16,7 @@ use bytes::Bytes;
 use super::api::{self, ApiResponse, ConsumerConfig, JsError};
 use super::consumer::{
     self, AckKind, ConsumerSettings, ConsumerState, MessageSource, PullAction, PushSettings,
-    PushState, StreamBounds, WaitingQueue,
+    PushState, RateLimiter, ReplayPacer, StreamBounds, WaitingQueue,
 };
 use super::now_ns;
 use super::store::MsgStore;
@@ -122,6 +122,20 @@ pub struct Consumer {
     pub next_inactivity_check_ns: i64,
     /// Set when the consumer wants the writer loop to come back at once.
     pub more: bool,
+    /// An ack asked for a reply (double ack): the state must be on disk before the
+    /// writer sends that reply (see `Stream::sync_acked_consumers`).
+    pub sync_requested: bool,
+    /// Reply subjects of those acks, sent once the state is written.
+    pub sync_replies: Vec<Bytes>,
+    /// `replay_policy: original`: spaces the catch-up deliveries as they were stored.
+    pub replay: Option<ReplayPacer>,
+    /// `rate_limit_bps` of a push consumer.
+    pub rate: Option<RateLimiter>,
+    /// No delivery before this (pacing); the writer's timer wakes the consumer then.
+    pub paced_until_ns: i64,
+    /// The stream sequence whose bytes the rate limiter already charged while it was held
+    /// back: it goes out without paying again.
+    pub rate_paid_seq: Option<u64>,
 }
 
 /// The state machines' settings from an API config.
@@ -219,7 +233,51 @@ impl Consumer {
             active_ns: now,
             next_inactivity_check_ns: now + INACTIVITY_CHECK_NS,
             more: false,
+            sync_requested: false,
+            sync_replies: Vec::new(),
+            replay: None,
+            rate: None,
+            paced_until_ns: 0,
+            rate_paid_seq: None,
         }
+    }
+
+    /// Sets up `replay_policy: original` (replaying up to `stream_last_seq`, the stream's
+    /// last message now) and `rate_limit_bps` (push only, as nats-server: its burst is
+    /// the largest message the stream takes, `burst_bytes`).
+    pub fn with_pacing(mut self, stream_last_seq: u64, burst_bytes: u64) -> Consumer {
+        let now = now_ns();
+        if self.config.replay_policy == api::consumer_config::ReplayPolicy::Original {
+            self.replay = Some(ReplayPacer::new(stream_last_seq));
+        }
+        if matches!(self.mode, Mode::Push { .. }) {
+            self.rate = RateLimiter::new(self.config.rate_limit_bps, burst_bytes, now);
+        }
+        self
+    }
+
+    /// How long to hold back the message of stream sequence `seq`, stored at `ts_ns`,
+    /// of `size_bytes` (`replay_policy: original`, then `rate_limit_bps`); 0: send now.
+    pub fn pace_ns(&mut self, seq: u64, ts_ns: i64, size_bytes: u64, now: i64) -> i64 {
+        let replay = self
+            .replay
+            .as_mut()
+            .filter(|pacer| pacer.is_replaying())
+            .map_or(0, |pacer| pacer.delay_ns(seq, ts_ns));
+        if replay > 0 {
+            return replay;
+        }
+        if self.rate_paid_seq.take() == Some(seq) {
+            return 0;
+        }
+        let wait = self
+            .rate
+            .as_mut()
+            .map_or(0, |rate| rate.reserve(size_bytes, now));
+        if wait > 0 {
+            self.rate_paid_seq = Some(seq);
+        }
+        wait
     }
 
     pub fn is_durable(&self) -> bool {
@@ -241,6 +299,10 @@ impl Consumer {
         }
         if !self.is_durable() {
             let at = self.next_inactivity_check_ns;
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
+        if self.paced_until_ns > 0 {
+            let at = self.paced_until_ns;
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
         deadline
@@ -283,11 +345,12 @@ impl Consumer {
         }
     }
 
-    /// Writes the state file if it changed and is due (or `force`).
-    pub fn persist(&mut self, now: i64, force: bool) {
-        let Some(dir) = &self.dir else { return };
+    /// Writes the state file if it changed and is due (or `force`). False when writing
+    /// failed (the state on disk is older than the one in memory).
+    pub fn persist(&mut self, now: i64, force: bool) -> bool {
+        let Some(dir) = &self.dir else { return true };
         if !self.dirty || (!force && now < self.persisted_ns + STATE_PERSIST_INTERVAL_NS) {
-            return;
+            return true;
         }
         let mut bytes = Vec::new();
         if self.state.snapshot().encode(&mut bytes).is_err() {
@@ -295,17 +358,21 @@ impl Consumer {
                 "JetStream: consumer '{}': state too large to save",
                 self.name
             );
-            return;
+            return false;
         }
         match shards::file::write_file_atomic(&dir.join(STATE_FILE), &bytes) {
             Ok(()) => {
                 self.dirty = false;
                 self.persisted_ns = now;
+                true
             }
-            Err(error) => tracing::error!(
-                "JetStream: consumer '{}': saving its state: {error}",
-                self.name
-            ),
+            Err(error) => {
+                tracing::error!(
+                    "JetStream: consumer '{}': saving its state: {error}",
+                    self.name
+                );
+                false
+            }
         }
     }
 }
@@ -403,6 +470,18 @@ pub fn pull_status(action: &PullAction) -> (Bytes, Vec<u8>) {
         T::ConsumerIsPushBased => S::ConsumerIsPushBased,
     };
     (reply.clone(), status.header_block())
+}
+
+/// The header block a `headers_only` consumer delivers instead of the message: its
+/// headers (if any) plus `Nats-Msg-Size: <payload bytes>`, as nats-server does.
+pub fn headers_only(headers: &[u8], payload_bytes: usize) -> Vec<u8> {
+    let mut block = Vec::with_capacity(headers.len() + 40);
+    match headers.strip_suffix(b"\r\n") {
+        Some(fields) if fields.ends_with(b"\r\n") => block.extend_from_slice(fields),
+        _ => block.extend_from_slice(b"NATS/1.0\r\n"),
+    }
+    block.extend_from_slice(format!("Nats-Msg-Size: {payload_bytes}\r\n\r\n").as_bytes());
+    block
 }
 
 /// The heartbeat a push consumer sends, with its positions.

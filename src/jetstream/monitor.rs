@@ -123,12 +123,21 @@ pub struct StreamSnapshot {
     /// Unix nanoseconds; fixed for the stream's life.
     created_ns: i64,
     view: Mutex<StreamView>,
+    /// When the consumers' details were last taken (writer clock, Unix nanoseconds).
+    consumers_taken_ns: std::sync::atomic::AtomicI64,
 }
+
+/// How stale `/jsz?consumers=true` may be: the writer rebuilds every consumer's info at
+/// most this often (it costs a config clone per consumer), and at once when one comes or
+/// goes.
+pub const CONSUMER_DETAIL_REFRESH_NS: i64 = 250_000_000;
 
 #[derive(Default)]
 struct StreamView {
     config: StreamConfig,
     counts: Counts,
+    /// CONSUMER.INFO of each consumer, by name, as last taken.
+    consumers: Vec<api::ConsumerInfo>,
 }
 
 /// nats-server's `FastState`: the counters without the deleted list or lost data.
@@ -151,7 +160,21 @@ impl StreamSnapshot {
         Arc::new(StreamSnapshot {
             created_ns,
             view: Mutex::new(StreamView::default()),
+            consumers_taken_ns: std::sync::atomic::AtomicI64::new(0),
         })
+    }
+
+    /// Whether the writer should take the consumers' details now (`count` consumers exist).
+    pub fn consumers_due(&self, now_ns: i64, count: usize) -> bool {
+        let taken = self.consumers_taken_ns.load(Ordering::Relaxed);
+        now_ns.saturating_sub(taken) >= CONSUMER_DETAIL_REFRESH_NS
+            || lock(&self.view).consumers.len() != count
+    }
+
+    /// The writer's fresh CONSUMER.INFO of every consumer.
+    pub fn refresh_consumers(&self, now_ns: i64, consumers: Vec<api::ConsumerInfo>) {
+        lock(&self.view).consumers = consumers;
+        self.consumers_taken_ns.store(now_ns, Ordering::Relaxed);
     }
 
     /// Called by the writer, on the stream's core, once per batch.
@@ -184,10 +207,29 @@ impl StreamSnapshot {
         (view.config.name.clone(), view.counts)
     }
 
-    fn detail(&self, server_name: &str, with_config: bool) -> StreamDetail {
+    fn detail(&self, server_name: &str, with_config: bool, consumers: bool) -> StreamDetail {
         let view = lock(&self.view);
         let counts = view.counts;
+        // nats-server's `consumer_detail`: each consumer's info, its config only with
+        // `config=true`.
+        let consumer_detail = if consumers {
+            view.consumers
+                .iter()
+                .filter_map(|info| {
+                    let mut value = serde_json::to_value(info).ok()?;
+                    if !with_config {
+                        if let Some(object) = value.as_object_mut() {
+                            object.remove("config");
+                        }
+                    }
+                    Some(value)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         StreamDetail {
+            consumer_detail,
             name: view.config.name.clone(),
             created: GoTime::from_unix_nanos(self.created_ns),
             cluster: api::ClusterInfo {
@@ -411,7 +453,7 @@ impl Provider {
         let stream_detail = if query.streams {
             streams
                 .iter()
-                .map(|s| s.detail(&self.server_name, query.config))
+                .map(|s| s.detail(&self.server_name, query.config, query.consumers))
                 .collect()
         } else {
             Vec::new()
@@ -633,7 +675,7 @@ struct AccountDetail {
     stream_detail: Vec<StreamDetail>,
 }
 
-/// nats-server's `StreamDetail` (no consumers yet, so never `consumer_detail`).
+/// nats-server's `StreamDetail`.
 #[derive(Serialize)]
 struct StreamDetail {
     name: String,
@@ -642,6 +684,8 @@ struct StreamDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     config: Option<StreamConfig>,
     state: api::StreamState,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    consumer_detail: Vec<Value>,
 }
 
 /// nats-server's `JetStreamVarz` on a server without a meta group.
@@ -706,7 +750,7 @@ mod tests {
         assert_eq!(telemetry.streams().len(), 1);
         assert!(Arc::ptr_eq(&telemetry.streams()[0], &new));
         // Never held a sequence: first_seq 0, as STREAM.INFO says.
-        assert_eq!(new.detail("n", false).state.first_seq, 0);
+        assert_eq!(new.detail("n", false, false).state.first_seq, 0);
         telemetry.unregister(&new);
         assert!(telemetry.streams().is_empty());
     }

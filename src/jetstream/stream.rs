@@ -358,6 +358,7 @@ impl Stream {
         let state = self.store.borrow().state();
         self.snapshot
             .refresh(&self.config.borrow(), &state, self.consumer_count());
+        self.refresh_consumer_details();
         let bytes = state.bytes as i64;
         let delta = bytes - self.reported_bytes.replace(bytes);
         if delta != 0 {
@@ -1281,6 +1282,7 @@ async fn writer(stream: Rc<Stream>) {
         stream.last_batch_publishes.set(batch_publishes);
         match stream.persist_log().await {
             Ok(()) => {
+                stream.sync_acked_consumers();
                 for answer in held.drain(..) {
                     stream.send(answer.reply, answer.body);
                     if let Some(arrived) = answer.arrived {

@@ -49,6 +49,7 @@ impl Stream {
                 }
             };
             state.expire(now_ns());
+            let (last_seq, burst) = self.pacing_bounds();
             let mut consumer = Consumer::new(
                 meta.name.clone(),
                 meta.config,
@@ -56,12 +57,26 @@ impl Stream {
                 state,
                 &stream,
                 Some(consumer_dir),
-            );
+            )
+            .with_pacing(last_seq, burst);
             consumer.dirty = false;
             self.subscribe_consumer(&mut consumer);
             self.js.consumers.fetch_add(1, Ordering::Relaxed);
             self.consumers.borrow_mut().insert(meta.name, consumer);
         }
+    }
+
+    /// The stream's last sequence (where `replay_policy: original` ends) and the burst of
+    /// `rate_limit_bps`: the largest message the stream takes (nats-server's `setRateLimit`).
+    fn pacing_bounds(&self) -> (u64, u64) {
+        let last_seq = self.store.borrow().state().last_seq;
+        let max_msg_size = self.config.borrow().max_msg_size_bytes;
+        let burst = if max_msg_size > 0 {
+            max_msg_size as u64
+        } else {
+            crate::config::options::MAX_PAYLOAD_BYTES_DEFAULT as u64
+        };
+        (last_seq, burst)
     }
 
     fn subscribe_consumer(self: &Rc<Self>, consumer: &mut Consumer) {
@@ -116,7 +131,7 @@ impl Stream {
             if delete {
                 self.drop_consumer(consumer);
             } else {
-                consumer.persist(now_ns(), true);
+                let _ = consumer.persist(now_ns(), true);
                 for sid in consumer.sids.drain(..) {
                     self.global.unsubscribe(&sid);
                 }
@@ -128,8 +143,49 @@ impl Stream {
     pub fn save_consumers(&self) {
         let now = now_ns();
         for consumer in self.consumers.borrow_mut().values_mut() {
-            consumer.persist(now, true);
+            let _ = consumer.persist(now, true);
         }
+    }
+
+    /// Writes the state of every consumer that got acks asking for a reply (double ack,
+    /// `AckSync`) in this batch, then sends those replies: a confirmed ack is on disk, so
+    /// a crash right after the reply does not redeliver the message. When the write
+    /// fails the replies are not sent (the client's ack times out and it tries again).
+    pub(super) fn sync_acked_consumers(&self) {
+        let now = now_ns();
+        let mut replies = Vec::new();
+        for consumer in self.consumers.borrow_mut().values_mut() {
+            if !std::mem::take(&mut consumer.sync_requested) {
+                continue;
+            }
+            let pending = std::mem::take(&mut consumer.sync_replies);
+            if consumer.persist(now, true) {
+                replies.extend(pending);
+            } else {
+                tracing::error!(
+                    "JetStream: consumer '{}': {} ack replies withheld, its state is not on disk",
+                    consumer.name,
+                    pending.len()
+                );
+            }
+        }
+        for reply in replies {
+            self.send(reply, Vec::new());
+        }
+    }
+
+    /// Gives monitoring (`/jsz?consumers=true`) the consumers' info when due.
+    pub(super) fn refresh_consumer_details(&self) {
+        let now = now_ns();
+        let consumers = self.consumers.borrow();
+        if !self.snapshot.consumers_due(now, consumers.len()) {
+            return;
+        }
+        let infos = consumers
+            .values()
+            .map(|consumer| self.consumer_info_of(consumer))
+            .collect();
+        self.snapshot.refresh_consumers(now, infos);
     }
 
     pub(super) fn consumer_count(&self) -> u64 {
@@ -312,7 +368,9 @@ impl Stream {
             )
             .map_err(JsError::consumer_create)?;
         }
-        let mut consumer = Consumer::new(name.clone(), config, created, state, &stream, dir);
+        let (last_seq, burst) = self.pacing_bounds();
+        let mut consumer = Consumer::new(name.clone(), config, created, state, &stream, dir)
+            .with_pacing(last_seq, burst);
         self.subscribe_consumer(&mut consumer);
         self.js.consumers.fetch_add(1, Ordering::Relaxed);
         self.consumers.borrow_mut().insert(name, consumer);
@@ -332,9 +390,15 @@ impl Stream {
             .state
             .update_settings(settings, &StoreSource(&store))
             .map_err(JsError::consumer_create)?;
-        if let Mode::Pull { queue } = &mut consumer.mode {
-            queue.set_limits(glue::pull_limits(&config));
+        match &mut consumer.mode {
+            Mode::Pull { queue } => queue.set_limits(glue::pull_limits(&config)),
+            // Only an unbound push consumer may get a new deliver subject (the API layer
+            // refuses it otherwise).
+            Mode::Push {
+                deliver_subject, ..
+            } => *deliver_subject = Bytes::copy_from_slice(config.deliver_subject.as_bytes()),
         }
+        let rate_changed = config.rate_limit_bps != consumer.config.rate_limit_bps;
         if let Some(dir) = &consumer.dir {
             glue::write_meta(
                 dir,
@@ -347,6 +411,13 @@ impl Stream {
             .map_err(JsError::consumer_create)?;
         }
         consumer.config = config;
+        if rate_changed && matches!(consumer.mode, Mode::Push { .. }) {
+            let burst = self.pacing_bounds().1;
+            consumer.rate =
+                consumer::RateLimiter::new(consumer.config.rate_limit_bps, burst, now_ns());
+            consumer.rate_paid_seq = None;
+            consumer.paced_until_ns = 0;
+        }
         consumer.dirty = true;
         self.work.set();
         Ok(())
@@ -508,12 +579,18 @@ impl Stream {
         }
         if outcome.reply {
             if let Some(reply) = message.reply.clone() {
-                held.push(Held {
-                    reply,
-                    body: Vec::new(),
-                    publish: false,
-                    arrived: None,
-                });
+                if consumer.dir.is_some() && consumer.dirty {
+                    // Answered by `sync_acked_consumers` once the state is written.
+                    consumer.sync_requested = true;
+                    consumer.sync_replies.push(reply);
+                } else {
+                    held.push(Held {
+                        reply,
+                        body: Vec::new(),
+                        publish: false,
+                        arrived: None,
+                    });
+                }
             }
         }
         // `+NXT`: the ack's own reply subject pulls more.
@@ -701,7 +778,7 @@ impl Stream {
         while let Some(advisory) = consumer.state.poll_advisory() {
             self.publish_advisory(&consumer.name, advisory);
         }
-        consumer.persist(now, false);
+        let _ = consumer.persist(now, false);
         if !consumer.is_durable() && now >= consumer.next_inactivity_check_ns {
             consumer.next_inactivity_check_ns = now + 1_000_000_000;
             let threshold = consumer.config.inactive_threshold_nanos;
@@ -725,6 +802,10 @@ impl Stream {
 
     /// Sends what the consumer may send now, at most [`DELIVERIES_PER_TURN`] messages.
     async fn deliver(&self, consumer: &mut Consumer, stream: &str, now: i64) {
+        if consumer.paced_until_ns > now {
+            return;
+        }
+        consumer.paced_until_ns = 0;
         let mut sent = 0;
         while sent < DELIVERIES_PER_TURN {
             let can_send = match &consumer.mode {
@@ -745,16 +826,28 @@ impl Stream {
                 return;
             };
             let reply = ack_subject(stream, &consumer.name, &delivery, message.ts_ns);
-            let header_len = (!message.headers.is_empty()).then_some(message.headers.len());
-            let body = if message.headers.is_empty() {
-                message.payload.clone()
+            let (header_len, body) = if consumer.config.headers_only {
+                let headers = glue::headers_only(&message.headers, message.payload.len());
+                (Some(headers.len()), Bytes::from(headers))
+            } else if message.headers.is_empty() {
+                (None, message.payload.clone())
             } else {
                 let mut body = Vec::with_capacity(message.headers.len() + message.payload.len());
                 body.extend_from_slice(&message.headers);
                 body.extend_from_slice(&message.payload);
-                Bytes::from(body)
+                (Some(message.headers.len()), Bytes::from(body))
             };
             let size = (message.subject.len() + reply.len() + body.len()) as u64;
+            if consumer.replay.is_some() || consumer.rate.is_some() {
+                let wait = consumer.pace_ns(delivery.stream_seq, message.ts_ns, size, now);
+                if wait > 0 {
+                    // Not yet: the same message is chosen again when the timer fires
+                    // (unless a redelivery comes due first).
+                    consumer.state.cancel_delivery();
+                    consumer.paced_until_ns = now.saturating_add(wait);
+                    return;
+                }
+            }
             match &mut consumer.mode {
                 Mode::Push {
                     push,

@@ -1,0 +1,490 @@
+//! How consumers pace and shape deliveries: `replay_policy: original`, `rate_limit_bps`,
+//! push flow control (async-nats answering, and a raw subscriber that does not), pull
+//! idle heartbeats, `headers_only`, and consumer updates (what may change and the errors
+//! for what may not). Also run against the reference
+//! (`TERN_TEST_SERVER=/usr/sbin/nats-server cargo test --test jetstream_consumer_delivery`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer};
+use bytes::Bytes;
+use common::*;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+fn js_server_in(store: &std::path::Path) -> TestServer {
+    let store = store.display().to_string();
+    ServerBuilder::new()
+        .args(&["-js", "-sd", store.as_str()])
+        .start()
+}
+
+async fn setup(server: &TestServer, config: Value) -> (async_nats::Client, jetstream::Context) {
+    let client = client(server).await;
+    let name = config["name"].as_str().unwrap().to_string();
+    let created = json_request(&client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await;
+    assert!(created.get("error").is_none(), "{created}");
+    (client.clone(), jetstream::new(client))
+}
+
+async fn publish_payload(context: &jetstream::Context, subject: &str, payload: Bytes) {
+    context
+        .publish(subject.to_string(), payload)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+async fn create_consumer(client: &async_nats::Client, stream: &str, config: Value) -> Value {
+    let name = config["durable_name"]
+        .as_str()
+        .or(config["name"].as_str())
+        .unwrap()
+        .to_string();
+    json_request(
+        client,
+        &format!("$JS.API.CONSUMER.CREATE.{stream}.{name}"),
+        json!({"stream_name": stream, "config": config}),
+    )
+    .await
+}
+
+/// Data messages (no status) until `count`, with when each arrived.
+async fn receive_data(
+    subscriber: &mut async_nats::Subscriber,
+    count: usize,
+) -> Vec<(async_nats::Message, Instant)> {
+    let mut out = Vec::new();
+    while out.len() < count {
+        let message = recv(subscriber).await;
+        if message.status.is_none() {
+            out.push((message, Instant::now()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn replay_original_spaces_deliveries_as_they_were_stored() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "REPLAY", "subjects": ["r"]})).await;
+    const GAP: Duration = Duration::from_millis(400);
+    for i in 0..3 {
+        if i > 0 {
+            // The gap to be replayed, not a wait for the server.
+            tokio::time::sleep(GAP).await;
+        }
+        publish_payload(&context, "r", Bytes::from(format!("m{i}"))).await;
+    }
+    let mut original = client.subscribe("replay.original").await.unwrap();
+    let mut instant = client.subscribe("replay.instant").await.unwrap();
+    client.flush().await.unwrap();
+    for (name, replay) in [("orig", "original"), ("inst", "instant")] {
+        let created = create_consumer(
+            &client,
+            "REPLAY",
+            json!({"durable_name": name, "deliver_subject": format!("replay.{replay}"),
+                   "ack_policy": "none", "replay_policy": replay}),
+        )
+        .await;
+        assert!(created.get("error").is_none(), "{created}");
+        assert_eq!(created["config"]["replay_policy"], replay);
+    }
+    let paced = receive_data(&mut original, 3).await;
+    let fast = receive_data(&mut instant, 3).await;
+    let payloads: Vec<&[u8]> = paced.iter().map(|(m, _)| m.payload.as_ref()).collect();
+    assert_eq!(payloads, [b"m0", b"m1", b"m2"]);
+    // Each message waits for the gap it had in the stream (timer slack aside).
+    for pair in paced.windows(2) {
+        let gap = pair[1].1 - pair[0].1;
+        assert!(gap >= GAP - Duration::from_millis(100), "gap {gap:?}");
+    }
+    let paced_span = paced[2].1 - paced[0].1;
+    let instant_span = fast[2].1 - fast[0].1;
+    assert!(
+        instant_span < paced_span,
+        "instant {instant_span:?} vs original {paced_span:?}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_bps_paces_a_push_consumer() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    // The burst is the stream's largest message: 1100 bytes.
+    let (client, context) = setup(
+        &server,
+        json!({"name": "RATE", "subjects": ["rate"], "max_msg_size": 1100}),
+    )
+    .await;
+    const MSGS: usize = 20;
+    for _ in 0..MSGS {
+        publish_payload(&context, "rate", Bytes::from(vec![b'x'; 1000])).await;
+    }
+    let mut deliveries = client.subscribe("rate.deliver").await.unwrap();
+    client.flush().await.unwrap();
+    let started = Instant::now();
+    // 160 kbit/s = 20 kB/s: ~20 kB take about a second after the first burst.
+    let created = create_consumer(
+        &client,
+        "RATE",
+        json!({"durable_name": "slow", "deliver_subject": "rate.deliver", "ack_policy": "none",
+               "rate_limit_bps": 160_000}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    assert_eq!(created["config"]["rate_limit_bps"], 160_000);
+    let received = receive_data(&mut deliveries, MSGS).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(700),
+        "{MSGS} KB at 20 kB/s took only {elapsed:?}"
+    );
+    // Spread over the run, not bunched at the end.
+    let half = received[MSGS / 2].1 - started;
+    assert!(half >= Duration::from_millis(250), "half way at {half:?}");
+}
+
+#[tokio::test]
+async fn async_nats_push_consumer_with_flow_control_reads_many_messages() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (_client, context) = setup(&server, json!({"name": "FC", "subjects": ["fc"]})).await;
+    // 5000 x 1 KiB: more than twice the first flow-control window (2 MiB).
+    const MSGS: usize = 5000;
+    let payload = Bytes::from(vec![b'f'; 1024]);
+    let mut acks = Vec::new();
+    for _ in 0..MSGS {
+        acks.push(context.publish("fc", payload.clone()).await.unwrap());
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let stream = context.get_stream("FC").await.unwrap();
+    let consumer: consumer::PushConsumer = stream
+        .create_consumer(consumer::push::Config {
+            durable_name: Some("flow".to_string()),
+            deliver_subject: "fc.deliver".to_string(),
+            ack_policy: consumer::AckPolicy::None,
+            flow_control: true,
+            idle_heartbeat: Duration::from_secs(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    for expected in 1..=MSGS as u64 {
+        let message = tokio::time::timeout(CLIENT_RECV_TIMEOUT, messages.next())
+            .await
+            .expect("a message in time (flow control answered)")
+            .expect("stream open")
+            .expect("a message");
+        assert_eq!(message.info().unwrap().stream_sequence, expected);
+    }
+}
+
+#[tokio::test]
+async fn push_delivery_stalls_until_flow_control_is_answered() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "STALL", "subjects": ["st"]})).await;
+    const MSGS: usize = 4000;
+    let payload = Bytes::from(vec![b's'; 1024]);
+    let mut acks = Vec::new();
+    for _ in 0..MSGS {
+        acks.push(context.publish("st", payload.clone()).await.unwrap());
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let mut deliveries = client.subscribe("st.deliver").await.unwrap();
+    client.flush().await.unwrap();
+    let created = create_consumer(
+        &client,
+        "STALL",
+        json!({"durable_name": "stall", "deliver_subject": "st.deliver", "ack_policy": "none",
+               "flow_control": true, "idle_heartbeat": 5_000_000_000u64}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    // Read without answering: a flow-control request comes, and delivery stops short of
+    // everything (the window is 2 MiB, 4000 KiB are stored).
+    let mut data = 0usize;
+    let mut request = None;
+    loop {
+        match tokio::time::timeout(Duration::from_millis(700), deliveries.next()).await {
+            Ok(Some(message)) => match message.status.map(|s| s.as_u16()) {
+                None => data += 1,
+                Some(100) if message.reply.is_some() => {
+                    assert_eq!(message.description.as_deref(), Some("FlowControl Request"));
+                    request = message.reply.clone();
+                }
+                Some(_) => {}
+            },
+            Ok(None) => panic!("subscription closed"),
+            // Quiet for 700 ms: stalled (or done).
+            Err(_) => break,
+        }
+    }
+    let request = request.expect("a flow-control request");
+    assert!(
+        data < MSGS,
+        "delivery stalls without an answer ({data} delivered)"
+    );
+    assert!(
+        data > 1000,
+        "about a window goes out first ({data} delivered)"
+    );
+    // Answering resumes delivery; answer every later request too.
+    client.publish(request, Bytes::new()).await.unwrap();
+    while data < MSGS {
+        let message = recv(&mut deliveries).await;
+        match (message.status.map(|s| s.as_u16()), message.reply) {
+            (None, _) => data += 1,
+            (Some(100), Some(reply)) => client.publish(reply, Bytes::new()).await.unwrap(),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_long_pull_gets_idle_heartbeats_then_times_out() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, _context) = setup(&server, json!({"name": "PHB", "subjects": ["phb"]})).await;
+    let created = create_consumer(
+        &client,
+        "PHB",
+        json!({"durable_name": "puller", "ack_policy": "explicit"}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client.flush().await.unwrap();
+    client
+        .publish_with_reply(
+            "$JS.API.CONSUMER.MSG.NEXT.PHB.puller".to_string(),
+            inbox,
+            Bytes::from(r#"{"batch":1,"expires":1300000000,"idle_heartbeat":300000000}"#),
+        )
+        .await
+        .unwrap();
+    let mut heartbeats = 0;
+    let end = loop {
+        let message = recv(&mut replies).await;
+        match message.status.map(|s| s.as_u16()) {
+            Some(100) => {
+                assert_eq!(message.description.as_deref(), Some("Idle Heartbeat"));
+                heartbeats += 1;
+            }
+            _ => break message,
+        }
+    };
+    assert_eq!(end.status.map(|s| s.as_u16()), Some(408), "{end:?}");
+    assert!(
+        (2..=5).contains(&heartbeats),
+        "{heartbeats} heartbeats in 1.3 s at 300 ms"
+    );
+    // A heartbeat longer than half the expiry is refused.
+    let refused = client
+        .request(
+            "$JS.API.CONSUMER.MSG.NEXT.PHB.puller".to_string(),
+            Bytes::from(r#"{"batch":1,"expires":1000000000,"idle_heartbeat":600000000}"#),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status.map(|s| s.as_u16()), Some(400), "{refused:?}");
+}
+
+#[tokio::test]
+async fn headers_only_delivers_headers_and_the_size() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "HO", "subjects": ["ho"]})).await;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Kind", "big");
+    context
+        .publish_with_headers("ho", headers, Bytes::from(vec![b'z'; 300]))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    publish_payload(&context, "ho", Bytes::from_static(b"plain")).await;
+    let mut deliveries = client.subscribe("ho.deliver").await.unwrap();
+    client.flush().await.unwrap();
+    let created = create_consumer(
+        &client,
+        "HO",
+        json!({"durable_name": "meta", "deliver_subject": "ho.deliver", "ack_policy": "none",
+               "headers_only": true}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let received = receive_data(&mut deliveries, 2).await;
+    let first = &received[0].0;
+    assert!(first.payload.is_empty());
+    let h = first.headers.as_ref().expect("headers");
+    assert_eq!(h.get("Kind").map(|v| v.to_string()), Some("big".into()));
+    assert_eq!(
+        h.get("Nats-Msg-Size").map(|v| v.to_string()),
+        Some("300".into())
+    );
+    let second = &received[1].0;
+    assert!(second.payload.is_empty());
+    assert_eq!(
+        second
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Msg-Size"))
+            .map(|v| v.to_string()),
+        Some("5".into())
+    );
+}
+
+#[tokio::test]
+async fn consumer_update_changes_what_may_change_and_refuses_the_rest() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "UPD", "subjects": ["upd.*"]})).await;
+    for i in 0..6 {
+        publish_payload(&context, "upd.a", Bytes::from(format!("a{i}"))).await;
+    }
+    let base = json!({"durable_name": "w", "ack_policy": "explicit", "ack_wait": 30_000_000_000u64,
+                      "max_ack_pending": 1000, "filter_subject": "upd.a"});
+    let created = create_consumer(&client, "UPD", base.clone()).await;
+    assert!(created.get("error").is_none(), "{created}");
+
+    // Same config again: no change, no error.
+    let again = create_consumer(&client, "UPD", base.clone()).await;
+    assert!(again.get("error").is_none(), "{again}");
+
+    let mut changed = base.clone();
+    changed["description"] = json!("updated");
+    changed["ack_wait"] = json!(2_000_000_000u64);
+    changed["max_deliver"] = json!(5);
+    changed["max_ack_pending"] = json!(2);
+    changed["sample_freq"] = json!("50%");
+    changed["headers_only"] = json!(true);
+    changed["max_batch"] = json!(10);
+    changed["max_expires"] = json!(10_000_000_000u64);
+    let updated = create_consumer(&client, "UPD", changed).await;
+    assert!(updated.get("error").is_none(), "{updated}");
+    let config = &updated["config"];
+    assert_eq!(config["description"], "updated");
+    assert_eq!(config["ack_wait"], 2_000_000_000u64);
+    assert_eq!(config["max_deliver"], 5);
+    assert_eq!(config["max_ack_pending"], 2);
+    assert_eq!(config["sample_freq"], "50%");
+    assert_eq!(config["headers_only"], true);
+    assert_eq!(config["max_batch"], 10);
+
+    // The new max_ack_pending holds: a pull for 5 gets 2, headers only.
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client.flush().await.unwrap();
+    client
+        .publish_with_reply(
+            "$JS.API.CONSUMER.MSG.NEXT.UPD.w".to_string(),
+            inbox,
+            Bytes::from(r#"{"batch":5,"expires":500000000}"#),
+        )
+        .await
+        .unwrap();
+    let mut data = 0;
+    loop {
+        let message = recv(&mut replies).await;
+        match message.status.map(|s| s.as_u16()) {
+            None => {
+                assert!(message.payload.is_empty(), "headers_only");
+                data += 1;
+            }
+            Some(_) => break,
+        }
+    }
+    assert_eq!(data, 2, "max_ack_pending 2");
+
+    // A batch over the new max_batch is refused.
+    let refused = client
+        .request(
+            "$JS.API.CONSUMER.MSG.NEXT.UPD.w".to_string(),
+            Bytes::from(r#"{"batch":11,"expires":500000000}"#),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status.map(|s| s.as_u16()), Some(409), "{refused:?}");
+
+    // What may not change: the error nats-server gives, and the consumer stays as it was.
+    let refusals = [
+        (
+            "deliver_policy",
+            json!("last"),
+            "deliver policy can not be updated",
+        ),
+        ("ack_policy", json!("all"), "ack policy can not be updated"),
+        (
+            "replay_policy",
+            json!("original"),
+            "replay policy can not be updated",
+        ),
+        ("opt_start_seq", json!(3), ""),
+        (
+            "deliver_subject",
+            json!("somewhere"),
+            "can not update pull consumer to push based",
+        ),
+        ("max_waiting", json!(7), "max waiting can not be updated"),
+    ];
+    for (field, value, text) in refusals {
+        let mut bad = base.clone();
+        bad[field] = value;
+        if field == "opt_start_seq" {
+            bad["deliver_policy"] = json!("by_start_sequence");
+        }
+        let answer = create_consumer(&client, "UPD", bad).await;
+        let error = &answer["error"];
+        assert!(error.is_object(), "{field}: {answer}");
+        if !text.is_empty() {
+            assert_eq!(error["err_code"], 10012, "{field}: {answer}");
+            assert_eq!(error["code"], 500, "{field}: {answer}");
+            let description = error["description"].as_str().unwrap();
+            // nats-server 2.9 compared max_waiting (512 for pull, 0 for push) before the
+            // push/pull switch; 2.10 and tern name the switch.
+            let older = field == "deliver_subject"
+                && description.contains("max waiting can not be updated");
+            assert!(description.contains(text) || older, "{field}: {answer}");
+        }
+    }
+    let info = json_request(&client, "$JS.API.CONSUMER.INFO.UPD.w", Value::Null).await;
+    assert_eq!(info["config"]["deliver_policy"], "all", "{info}");
+    assert_eq!(info["config"]["ack_policy"], "explicit", "{info}");
+    assert_eq!(info["config"]["max_ack_pending"], 2, "{info}");
+
+    // A push consumer's subject may change while nobody listens on it.
+    let push = json!({"durable_name": "p", "deliver_subject": "upd.push.one", "ack_policy": "none",
+                      "filter_subject": "upd.a"});
+    let created = create_consumer(&client, "UPD", push.clone()).await;
+    assert!(created.get("error").is_none(), "{created}");
+    let mut moved = push.clone();
+    moved["deliver_subject"] = json!("upd.push.two");
+    let mut deliveries = client.subscribe("upd.push.two").await.unwrap();
+    client.flush().await.unwrap();
+    let answer = create_consumer(&client, "UPD", moved).await;
+    assert!(answer.get("error").is_none(), "{answer}");
+    let received = receive_data(&mut deliveries, 6).await;
+    assert_eq!(received[0].0.payload.as_ref(), b"a0");
+    // ...and to pull it may not.
+    let mut pull = push.clone();
+    pull.as_object_mut().unwrap().remove("deliver_subject");
+    let answer = create_consumer(&client, "UPD", pull).await;
+    let description = answer["error"]["description"].as_str().unwrap_or("");
+    assert!(
+        description.contains("can not update push consumer to pull based")
+            || description.contains("max waiting can not be updated"),
+        "{answer}"
+    );
+}
