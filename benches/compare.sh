@@ -10,8 +10,13 @@
 # The JetStream part (`tern bench js pub`, sync and async) runs both servers with -js and
 # a fresh store directory each, and has its own generated block (compare.sh:js markers).
 #
-# Usage: benches/compare.sh            (about 7-8 minutes: core suite, then JetStream)
-#        ONLY=js benches/compare.sh    (JetStream only, about 2-3 minutes)
+# The consume part (`tern bench js consume`: pull fetch, push, ordered; acks explicit and
+# none) fills a stream with JSC_MSGS messages per run and times reading it back; its block
+# has the compare.sh:jsc markers.
+#
+# Usage: benches/compare.sh            (about 10 minutes: core suite, then JetStream)
+#        ONLY=js benches/compare.sh    (JetStream publish and consume, about 4-5 minutes)
+#        ONLY=consume benches/compare.sh   (JetStream consume only, about 2 minutes)
 # Knobs: ROUNDS=3 CELL=2s SIZES="16 128 1024" RESULTS=benches/RESULTS.md
 #        ONLY=core|js   run one part; the other part's block in RESULTS.md is left alone
 #        TERN_BIN=path  a tern binary built elsewhere (else `cargo build --release`)
@@ -19,6 +24,7 @@
 #        JS_LAZY_TERN=1 also run tern with `sync_interval: "2m"` (no fsync per ack), the
 #                       durability nats-server 2.9 has by default (0 to skip)
 #        STORE_PARENT=dir  where the store directories go (default: the temp work dir)
+#        JSC_MSGS=200000 JSC_SIZES="128"  messages per consume run and their payloads
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -30,11 +36,14 @@ ONLY=${ONLY:-}
 JS_SIZES=${JS_SIZES:-"128 1024"}
 JS_CELL=${JS_CELL:-$CELL}
 JS_LAZY_TERN=${JS_LAZY_TERN:-1}
+JSC_MSGS=${JSC_MSGS:-200000}
+JSC_SIZES=${JSC_SIZES:-"128"}
 case "$ONLY" in
-    "" | core | js) ;;
-    *) echo "ONLY must be core or js (or unset for both)" >&2; exit 2 ;;
+    "" | core | js | consume) ;;
+    *) echo "ONLY must be core, js or consume (or unset for all)" >&2; exit 2 ;;
 esac
 COMMAND="${ONLY:+ONLY=$ONLY }benches/compare.sh${*:+ $*} (ROUNDS=$ROUNDS CELL=$CELL SIZES=\"$SIZES\")"
+JSC_COMMAND="${ONLY:+ONLY=$ONLY }benches/compare.sh${*:+ $*} (ROUNDS=$ROUNDS JSC_MSGS=$JSC_MSGS JSC_SIZES=\"$JSC_SIZES\"${TERN_BIN:+ TERN_BIN=$TERN_BIN})"
 JS_COMMAND="${ONLY:+ONLY=$ONLY }benches/compare.sh${*:+ $*} (ROUNDS=$ROUNDS JS_CELL=$JS_CELL JS_SIZES=\"$JS_SIZES\"${TERN_BIN:+ TERN_BIN=$TERN_BIN})"
 
 log() { printf '%s\n' "$*" >&2; }
@@ -524,6 +533,123 @@ EOF
 )
 }
 
+# --- JetStream consume ------------------------------------------------------------------
+# `tern bench js consume`: each run deletes and refills its stream (file storage,
+# untimed), then times one client reading all of it through a new consumer. Servers:
+# nats-server default, tern on every core, and tern on one core (the client's connection
+# and the stream then share a core: no cross-core hops). Target: tern >= 1.5x.
+JSC_SCENARIOS=(
+    "pull fetch, ack explicit|--mode fetch --ack explicit"
+    "pull fetch, ack none|--mode fetch --ack none"
+    "push, ack explicit|--mode push --ack explicit"
+    "push, ack none|--mode push --ack none"
+    "ordered|--mode ordered --ack none"
+)
+JSC_PAIRS="tern:nats:1.5 tern1:nats:1.5"
+
+js_consume_suite() {
+    STORE=$(mktemp -d "${STORE_PARENT:-$WORK}/stores.XXXXXX")
+    start jsc_nats nats-server -a 127.0.0.1 -p -1 -js -sd "$STORE/nats"
+    start jsc_tern "$WORK/tern" -a 127.0.0.1 -p -1 -js -sd "$STORE/tern"
+    start jsc_tern1 "$WORK/tern" -a 127.0.0.1 -p -1 --cores 1 -js -sd "$STORE/tern1"
+    : >"$WORK/jsc_values"
+    for size in $JSC_SIZES; do
+        for entry in "${JSC_SCENARIOS[@]}"; do
+            IFS='|' read -r name args <<<"$entry"
+            for round in $(seq "$ROUNDS"); do
+                for server in nats tern tern1; do
+                    url=URL_jsc_$server
+                    # shellcheck disable=SC2086
+                    if $BENCH js consume $args --msgs "$JSC_MSGS" --size "$size" --csv \
+                        -s "${!url}" >"$WORK/run.csv" 2>"$WORK/run.err"; then
+                        rate=$(awk -F, 'NR == 2 {print $8}' "$WORK/run.csv")
+                    else
+                        rate="FAIL $(tr '\n' ' ' <"$WORK/run.err" | sed 's/tern bench: //g' | cut -c1-120)"
+                    fi
+                    printf '%s|%s\t%s\t%s\t%s\n' "$name" "$size" "$server" "$round" "$rate" >>"$WORK/jsc_values"
+                    log "$(printf '%-26s %5s B  round %s  %-6s %s msgs/s' "$name" "$size" "$round" "$server" "$rate")"
+                done
+            done
+        done
+    done
+    for server in nats tern tern1; do
+        pid=PID_jsc_$server
+        kill "${!pid}" 2>/dev/null || true
+        wait "${!pid}" 2>/dev/null || true
+    done
+
+    jsc_table=$(awk -F'\t' -v pairs="$JSC_PAIRS" '
+        function median(list, n,    i, j, t) {
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && list[j - 1] > list[j]; j--) {
+                t = list[j]; list[j] = list[j - 1]; list[j - 1] = t
+            }
+            return n % 2 ? list[(n + 1) / 2] : (list[n / 2] + list[n / 2 + 1]) / 2
+        }
+        function human(v) {
+            if (v >= 1e6) return sprintf("%.2fM", v / 1e6)
+            if (v >= 1e4) return sprintf("%.0fk", v / 1e3)
+            return sprintf("%.0f", v)
+        }
+        function label(server) {
+            if (server == "tern") return "tern, all cores"
+            if (server == "tern1") return "tern, 1 core"
+            return "nats-server"
+        }
+        {
+            if (!($1 in seen)) { seen[$1] = 1; bases[++nbases] = $1 }
+            value[$1, $2, $3] = $4
+            if ($3 > rounds) rounds = $3
+        }
+        END {
+            npairs = split(pairs, pair, " ")
+            print "| scenario | payload | tern | tern msgs/s, median (min-max) | nats-server msgs/s, median (min-max) | ratio, median (min-max) | target | met |"
+            print "| --- | --- | --- | --- | --- | --- | --- | --- |"
+            for (k = 1; k <= nbases; k++) {
+                base = bases[k]; split(base, part, "|")
+                for (p = 1; p <= npairs; p++) {
+                    split(pair[p], q, ":"); a = q[1]; b = q[2]; target = q[3]
+                    delete R; delete A; delete B; nr = 0; na = 0; nb = 0; failure = ""
+                    for (r = 1; r <= rounds; r++) {
+                        x = value[base, a, r]; y = value[base, b, r]
+                        if (x ~ /^FAIL/) failure = substr(x, 6)
+                        if (y ~ /^FAIL/) failure = b ": " substr(y, 6)
+                        if (x != "" && x !~ /^FAIL/) A[++na] = x + 0
+                        if (y != "" && y !~ /^FAIL/) B[++nb] = y + 0
+                        if (x != "" && y != "" && x !~ /^FAIL/ && y !~ /^FAIL/ && y + 0 > 0) R[++nr] = x / y
+                    }
+                    if (nr == 0) {
+                        printf "| %s | %s B | %s | failed: %s | | | >= %s | no |\n", part[1], part[2], label(a), failure, target
+                        continue
+                    }
+                    m = median(R, nr); lo = hi = R[1]
+                    for (i = 1; i <= nr; i++) { if (R[i] < lo) lo = R[i]; if (R[i] > hi) hi = R[i] }
+                    alo = ahi = A[1]; for (i = 1; i <= na; i++) { if (A[i] < alo) alo = A[i]; if (A[i] > ahi) ahi = A[i] }
+                    blo = bhi = B[1]; for (i = 1; i <= nb; i++) { if (B[i] < blo) blo = B[i]; if (B[i] > bhi) bhi = B[i] }
+                    printf "| %s | %s B | %s | %s (%s-%s) | %s (%s-%s) | **%.2f** (%.2f-%.2f)%s | >= %s | %s |\n", \
+                        part[1], part[2], label(a), human(median(A, na)), human(alo), human(ahi), \
+                        human(median(B, nb)), human(blo), human(bhi), m, lo, hi, \
+                        (nr < rounds ? sprintf(" (%d of %d rounds)", nr, rounds) : ""), target, (m >= target + 0 ? "yes" : "no")
+                }
+            }
+        }' "$WORK/jsc_values")
+    jsc_cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+    jsc_generated=$(cat <<EOF
+<!-- compare.sh:jsc:begin (generated by benches/compare.sh; edits here are overwritten) -->
+## Latest JetStream consume run
+
+- Command: \`$JSC_COMMAND\`
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC')
+- Machine: $(nproc) CPUs ($jsc_cpu_model), Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; shared by the servers, the load generator and other work
+- Servers: $(nats-server --version 2>&1 | head -1) (Debian package) vs tern $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'), \`-js -sd DIR\` (file storage), on loopback; "tern, 1 core" adds \`--cores 1\`
+- Client: \`tern bench js consume --mode M --ack A --msgs $JSC_MSGS --size S --csv\`: the stream is deleted and refilled (untimed), then one client reads all of it through a new consumer (fetch: batches of 500, each message acked before the next pull; push: flow control answered; ordered: ephemeral, ack none, flow control); the clock runs from CONSUMER.CREATE to the last message (with acks: to the PONG after the last ack). $ROUNDS rounds, servers alternating.
+- Ratios are per round (tern / nats-server of the same round) and then the median.
+
+$jsc_table
+<!-- compare.sh:jsc:end -->
+EOF
+)
+}
+
 # write_block BEGIN END TEXT: prints TEXT and puts it in $RESULTS in place of the lines
 # from the one containing BEGIN to the one containing END (appended if they are missing).
 write_block() {
@@ -544,11 +670,15 @@ write_block() {
     log "wrote $RESULTS"
 }
 
-if [ "$ONLY" != js ]; then
+if [ "$ONLY" != js ] && [ "$ONLY" != consume ]; then
     core_suite
     write_block '<!-- compare.sh:begin' '<!-- compare.sh:end' "$generated"
 fi
-if [ "$ONLY" != core ]; then
+if [ "$ONLY" != core ] && [ "$ONLY" != consume ]; then
     js_suite
     write_block '<!-- compare.sh:js:begin' '<!-- compare.sh:js:end' "$js_generated"
+fi
+if [ "$ONLY" != core ]; then
+    js_consume_suite
+    write_block '<!-- compare.sh:jsc:begin' '<!-- compare.sh:jsc:end' "$jsc_generated"
 fi

@@ -1,6 +1,7 @@
 //! Tests of the consumer state machines against [`VecSource`], a stream that is a plain
 //! `Vec` of messages, with a virtual clock (plain `i64` nanoseconds).
 
+mod clock_tests;
 mod persist_tests;
 mod pull_tests;
 mod push_tests;
