@@ -488,3 +488,125 @@ async fn consumer_update_changes_what_may_change_and_refuses_the_rest() {
         "{answer}"
     );
 }
+
+/// `/jsz?consumers=true` of tern and of nats-server after the same conversation: the same
+/// `consumer_detail` fields and numbers (times, names of servers and tern's newer fields
+/// aside: `ts` and `cluster`, which tern's CONSUMER.INFO has too, as 2.10 servers do).
+#[tokio::test]
+async fn jsz_consumer_detail_matches_the_reference_side_by_side() {
+    if skip_on_reference("compares tern with the reference itself") {
+        return;
+    }
+    /// Consumer config fields tern sends as newer servers do.
+    const TERN_CONSUMER_CONFIG_FIELDS: &[&str] = &["metadata", "priority_policy"];
+    fn normalize(value: &mut Value) {
+        if let Some(consumers) = value.as_array_mut() {
+            for consumer in consumers.iter_mut().filter_map(Value::as_object_mut) {
+                consumer.remove("ts");
+                consumer.remove("cluster");
+            }
+        }
+        normalize_fields(value);
+    }
+    fn normalize_fields(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for key in ["created", "ts", "last_active", "leader"] {
+                    if let Some(field) = map.get_mut(key) {
+                        *field = Value::String("<varies>".into());
+                    }
+                }
+                if let Some(Value::Object(config)) = map.get_mut("config") {
+                    for key in TERN_CONSUMER_CONFIG_FIELDS {
+                        config.remove(*key);
+                    }
+                }
+                map.values_mut().for_each(normalize_fields);
+            }
+            Value::Array(items) => items.iter_mut().for_each(normalize_fields),
+            _ => {}
+        }
+    }
+    async fn details(server: &TestServer, with_config: bool) -> Value {
+        let (client, context) = setup(server, json!({"name": "MON", "subjects": ["mon"]})).await;
+        for i in 0..5 {
+            publish_payload(&context, "mon", Bytes::from(format!("m{i}"))).await;
+        }
+        for config in [
+            json!({"durable_name": "puller", "ack_policy": "explicit", "max_ack_pending": 100}),
+            json!({"durable_name": "pusher", "ack_policy": "none",
+                   "deliver_subject": "mon.nobody"}),
+        ] {
+            let created = create_consumer(&client, "MON", config).await;
+            assert!(created.get("error").is_none(), "{created}");
+        }
+        // Three delivered, one acked.
+        let inbox = client.new_inbox();
+        let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+        client.flush().await.unwrap();
+        client
+            .publish_with_reply(
+                "$JS.API.CONSUMER.MSG.NEXT.MON.puller".to_string(),
+                inbox,
+                Bytes::from(r#"{"batch":3,"expires":1000000000}"#),
+            )
+            .await
+            .unwrap();
+        let first = recv(&mut replies).await;
+        for _ in 0..2 {
+            recv(&mut replies).await;
+        }
+        client
+            .request(
+                first.reply.unwrap().to_string(),
+                Bytes::from_static(b"+ACK"),
+            )
+            .await
+            .unwrap();
+        let monitor = server.monitor_addr().expect("monitoring port");
+        let path = if with_config {
+            "/jsz?consumers=true&config=true"
+        } else {
+            "/jsz?consumers=true"
+        };
+        // tern refreshes what monitoring sees every 250 ms.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let jsz = http_json(monitor, path);
+            let mut detail =
+                jsz["account_details"][0]["stream_detail"][0]["consumer_detail"].clone();
+            let settled = detail.as_array().is_some_and(|consumers| {
+                consumers.len() == 2
+                    && consumers
+                        .iter()
+                        .any(|c| c["name"] == "puller" && c["ack_floor"]["stream_seq"] == 1)
+            });
+            if settled || Instant::now() > deadline {
+                if let Some(consumers) = detail.as_array_mut() {
+                    consumers.sort_by_key(|c| c["name"].as_str().unwrap_or("").to_string());
+                }
+                normalize(&mut detail);
+                return detail;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for with_config in [true, false] {
+        let store = tempfile::tempdir().unwrap();
+        let dir = store.path().display().to_string();
+        let tern = ServerBuilder::new()
+            .args(&["-js", "-sd", dir.as_str(), "-m", "-1"])
+            .start();
+        let reference_store = tempfile::tempdir().unwrap();
+        let reference_dir = reference_store.path().display().to_string();
+        let reference = ServerBuilder::new()
+            .args(&["-js", "-sd", reference_dir.as_str(), "-m", "-1"])
+            .start_reference();
+        let ours = details(&tern, with_config).await;
+        let theirs = details(&reference, with_config).await;
+        assert_eq!(
+            ours, theirs,
+            "config={with_config}\ntern:\n{ours:#}\nnats-server:\n{theirs:#}"
+        );
+    }
+}

@@ -125,6 +125,9 @@ pub struct StreamSnapshot {
     view: Mutex<StreamView>,
     /// When the consumers' details were last taken (writer clock, Unix nanoseconds).
     consumers_taken_ns: std::sync::atomic::AtomicI64,
+    /// Consumers may have changed since they were taken (a refresh was skipped as too
+    /// soon): the writer wakes once more at the next refresh time.
+    consumers_stale: std::sync::atomic::AtomicBool,
 }
 
 /// How stale `/jsz?consumers=true` may be: the writer rebuilds every consumer's info at
@@ -161,20 +164,35 @@ impl StreamSnapshot {
             created_ns,
             view: Mutex::new(StreamView::default()),
             consumers_taken_ns: std::sync::atomic::AtomicI64::new(0),
+            consumers_stale: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// Whether the writer should take the consumers' details now (`count` consumers exist).
     pub fn consumers_due(&self, now_ns: i64, count: usize) -> bool {
         let taken = self.consumers_taken_ns.load(Ordering::Relaxed);
-        now_ns.saturating_sub(taken) >= CONSUMER_DETAIL_REFRESH_NS
-            || lock(&self.view).consumers.len() != count
+        let due = now_ns.saturating_sub(taken) >= CONSUMER_DETAIL_REFRESH_NS
+            || lock(&self.view).consumers.len() != count;
+        if !due {
+            self.consumers_stale.store(true, Ordering::Relaxed);
+        }
+        due
+    }
+
+    /// When the writer should wake to take skipped consumer changes (if any were).
+    pub fn consumers_refresh_at_ns(&self) -> Option<i64> {
+        self.consumers_stale.load(Ordering::Relaxed).then(|| {
+            self.consumers_taken_ns
+                .load(Ordering::Relaxed)
+                .saturating_add(CONSUMER_DETAIL_REFRESH_NS)
+        })
     }
 
     /// The writer's fresh CONSUMER.INFO of every consumer.
     pub fn refresh_consumers(&self, now_ns: i64, consumers: Vec<api::ConsumerInfo>) {
         lock(&self.view).consumers = consumers;
         self.consumers_taken_ns.store(now_ns, Ordering::Relaxed);
+        self.consumers_stale.store(false, Ordering::Relaxed);
     }
 
     /// Called by the writer, on the stream's core, once per batch.

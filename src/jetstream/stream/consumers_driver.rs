@@ -226,6 +226,7 @@ impl Stream {
             .borrow()
             .values()
             .filter_map(Consumer::next_deadline_ns)
+            .chain(self.snapshot.consumers_refresh_at_ns())
             .min()
     }
 
