@@ -222,6 +222,7 @@ async fn kill_9_during_a_pull_and_ack_loop_loses_nothing_and_repeats_no_confirme
             break;
         }
     }
+    assert_eq!(ack_floor(&server).await, MSGS as u64);
     let seen = seen.lock().unwrap();
     assert!(
         seen.redelivered_after_confirm.is_empty(),
@@ -237,5 +238,4 @@ async fn kill_9_during_a_pull_and_ack_loop_loses_nothing_and_repeats_no_confirme
         "every even one was confirmed at least, got {}",
         seen.confirmed.len()
     );
-    assert_eq!(ack_floor(&server).await, MSGS as u64);
 }
