@@ -114,6 +114,9 @@ pub struct Consumer {
     /// The state changed since it was last written.
     pub dirty: bool,
     pub persisted_ns: i64,
+    /// An ack with a reply subject (a double ack) changed the state since it was last
+    /// written: its answer waits until the state is durable (see `persist_confirmed_acks`).
+    pub confirm_pending: bool,
     /// Subscriptions of the stream's internal client for this consumer (acks, flow control).
     pub sids: Vec<Bytes>,
     /// When the consumer last had interest (push: a subscriber on the deliver subject;
@@ -215,6 +218,7 @@ impl Consumer {
             dir,
             dirty: true,
             persisted_ns: 0,
+            confirm_pending: false,
             sids: Vec::new(),
             active_ns: now,
             next_inactivity_check_ns: now + INACTIVITY_CHECK_NS,
@@ -283,11 +287,12 @@ impl Consumer {
         }
     }
 
-    /// Writes the state file if it changed and is due (or `force`).
-    pub fn persist(&mut self, now: i64, force: bool) {
-        let Some(dir) = &self.dir else { return };
+    /// Writes the state file if it changed and is due (or `force`). False when the state
+    /// needed writing and could not be written.
+    pub fn persist(&mut self, now: i64, force: bool) -> bool {
+        let Some(dir) = &self.dir else { return true };
         if !self.dirty || (!force && now < self.persisted_ns + STATE_PERSIST_INTERVAL_NS) {
-            return;
+            return true;
         }
         let mut bytes = Vec::new();
         if self.state.snapshot().encode(&mut bytes).is_err() {
@@ -295,17 +300,21 @@ impl Consumer {
                 "JetStream: consumer '{}': state too large to save",
                 self.name
             );
-            return;
+            return false;
         }
         match shards::file::write_file_atomic(&dir.join(STATE_FILE), &bytes) {
             Ok(()) => {
                 self.dirty = false;
                 self.persisted_ns = now;
+                true
             }
-            Err(error) => tracing::error!(
-                "JetStream: consumer '{}': saving its state: {error}",
-                self.name
-            ),
+            Err(error) => {
+                tracing::error!(
+                    "JetStream: consumer '{}': saving its state: {error}",
+                    self.name
+                );
+                false
+            }
         }
     }
 }

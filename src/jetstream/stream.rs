@@ -79,6 +79,8 @@ struct Held {
     publish: bool,
     /// When the publish entered the queue.
     arrived: Option<Instant>,
+    /// A double ack's answer: the consumer whose state must be durable before it is sent.
+    confirms: Option<String>,
 }
 
 pub struct Stream {
@@ -669,6 +671,7 @@ impl Stream {
                 body: bytes,
                 publish: false,
                 arrived: None,
+                confirms: None,
             });
         } else {
             self.send(reply, bytes);
@@ -1259,6 +1262,7 @@ async fn writer(stream: Rc<Stream>) {
                                 body,
                                 publish: true,
                                 arrived: Some(arrived),
+                                confirms: None,
                             });
                         }
                         Inbound::Api(api, message) => {
@@ -1278,7 +1282,20 @@ async fn writer(stream: Rc<Stream>) {
         stream.last_batch_publishes.set(batch_publishes);
         match stream.persist_log().await {
             Ok(()) => {
+                let unconfirmed = if stream.js.sync == SyncInterval::Always {
+                    stream.persist_confirmed_acks()
+                } else {
+                    Vec::new()
+                };
                 for answer in held.drain(..) {
+                    if answer
+                        .confirms
+                        .as_ref()
+                        .is_some_and(|name| unconfirmed.contains(name))
+                    {
+                        // The ack is applied but not durable: no confirmation.
+                        continue;
+                    }
                     stream.send(answer.reply, answer.body);
                     if let Some(arrived) = answer.arrived {
                         super::monitor::record_publish_ack(arrived.elapsed());
@@ -1293,6 +1310,10 @@ async fn writer(stream: Rc<Stream>) {
                 );
                 let failure = JsError::stream_store_failed(&error);
                 for answer in held.drain(..) {
+                    if answer.confirms.is_some() {
+                        // A double ack's answer would read as a confirmation: none.
+                        continue;
+                    }
                     let body = if answer.publish {
                         stream.pub_error(&failure)
                     } else {

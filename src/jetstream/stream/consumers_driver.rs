@@ -114,7 +114,7 @@ impl Stream {
             if delete {
                 self.drop_consumer(consumer);
             } else {
-                consumer.persist(now_ns(), true);
+                let _ = consumer.persist(now_ns(), true); // failures are logged
                 for sid in consumer.sids.drain(..) {
                     self.global.unsubscribe(&sid);
                 }
@@ -123,10 +123,24 @@ impl Stream {
     }
 
     /// Writes every durable consumer's state now (shutdown).
+    /// Writes the state of every consumer that confirmed an ack in this batch, before the
+    /// batch's answers go out: an answered double ack survives power loss. Returns the
+    /// consumers whose state could not be written (their ack answers are not sent).
+    pub(super) fn persist_confirmed_acks(&self) -> Vec<String> {
+        let now = now_ns();
+        let mut failed = Vec::new();
+        for consumer in self.consumers.borrow_mut().values_mut() {
+            if std::mem::take(&mut consumer.confirm_pending) && !consumer.persist(now, true) {
+                failed.push(consumer.name.clone());
+            }
+        }
+        failed
+    }
+
     pub fn save_consumers(&self) {
         let now = now_ns();
         for consumer in self.consumers.borrow_mut().values_mut() {
-            consumer.persist(now, true);
+            let _ = consumer.persist(now, true); // failures are logged
         }
     }
 
@@ -222,6 +236,7 @@ impl Stream {
                 body: bytes,
                 publish: false,
                 arrived: None,
+                confirms: None,
             });
         }
     }
@@ -489,6 +504,7 @@ impl Stream {
                     body: Vec::new(),
                     publish: false,
                     arrived: None,
+                    confirms: None,
                 });
             }
             return;
@@ -506,11 +522,15 @@ impl Stream {
         }
         if outcome.reply {
             if let Some(reply) = message.reply.clone() {
+                // The answer confirms the ack: it waits for the state to be durable.
+                let confirms = consumer.dir.is_some();
+                consumer.confirm_pending |= confirms && consumer.dirty;
                 held.push(Held {
                     reply,
                     body: Vec::new(),
                     publish: false,
                     arrived: None,
+                    confirms: confirms.then(|| consumer.name.clone()),
                 });
             }
         }
@@ -699,7 +719,7 @@ impl Stream {
         while let Some(advisory) = consumer.state.poll_advisory() {
             self.publish_advisory(&consumer.name, advisory);
         }
-        consumer.persist(now, false);
+        let _ = consumer.persist(now, false); // failures are logged; retried when due
         if !consumer.is_durable() && now >= consumer.next_inactivity_check_ns {
             consumer.next_inactivity_check_ns = now + 1_000_000_000;
             let threshold = consumer.config.inactive_threshold_nanos;
