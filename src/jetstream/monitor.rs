@@ -129,6 +129,9 @@ pub struct StreamSnapshot {
 struct StreamView {
     config: StreamConfig,
     counts: Counts,
+    /// Sequences lost to corruption found at recovery, as STREAM.INFO's `state.lost`
+    /// (bounded by the store's `LOST_SEQS_MAX`; copied only when it changes).
+    lost: Option<api::LostStreamData>,
 }
 
 /// nats-server's `FastState`: the counters without the deleted list or lost data.
@@ -174,6 +177,14 @@ impl StreamSnapshot {
         };
         let mut view = lock(&self.view);
         view.counts = counts;
+        let lost_changed = view.lost.as_ref().map_or(0, |l| l.msgs.len()) != state.lost_msgs.len()
+            || view.lost.as_ref().map_or(0, |l| l.bytes) != state.lost_bytes;
+        if lost_changed {
+            view.lost = (!state.lost_msgs.is_empty()).then(|| api::LostStreamData {
+                msgs: state.lost_msgs.clone(),
+                bytes: state.lost_bytes,
+            });
+        }
         if view.config != *config {
             view.config = config.clone();
         }
@@ -205,6 +216,7 @@ impl StreamSnapshot {
                 num_subjects: counts.num_subjects,
                 num_deleted: counts.num_deleted,
                 consumer_count: counts.consumer_count,
+                lost: view.lost.clone(),
                 ..Default::default()
             },
         }
