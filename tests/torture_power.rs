@@ -148,7 +148,14 @@ async fn acknowledged_messages_and_acks_survive_power_loss() {
         drop(client);
         let torn = if round % 2 == 1 { TORN_FRACTION } else { 0.0 };
         let report = fs.reboot(torn, &mut rng).expect("remount powerfs");
-        eprintln!("round {round}: cut {when} (torn {torn}): {report:?}");
+        {
+            let ledger = ledger.lock().unwrap();
+            eprintln!(
+                "round {round}: cut {when} (torn {torn}): {report:?}; so far {} acked, {} acks confirmed",
+                ledger.acked.len(),
+                ledger.acks_confirmed.len()
+            );
+        }
         totals.pages_dropped += report.pages_dropped;
         totals.pages_torn_kept += report.pages_torn_kept;
         totals.dirs_reverted += report.dirs_reverted;
