@@ -42,7 +42,7 @@ const CUT_WAIT_MAX: Duration = Duration::from_secs(3);
 /// Bound on any one request while the power may go off under it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Ledger {
     /// Payload id -> the sequence its PubAck named.
     acked: HashMap<String, u64>,
@@ -96,7 +96,8 @@ async fn acknowledged_messages_and_acks_survive_power_loss() {
         let mut server = start(&store);
         let client = client(&server).await;
         if created {
-            verify(&client, &ledger.lock().unwrap(), round).await;
+            let snapshot = ledger.lock().unwrap().clone();
+            verify(&client, &snapshot, round).await;
         } else {
             let answer = api(
                 &client,
@@ -163,7 +164,7 @@ async fn acknowledged_messages_and_acks_survive_power_loss() {
 
     let server = start(&store);
     let client = client(&server).await;
-    let ledger = ledger.lock().unwrap();
+    let ledger = ledger.lock().unwrap().clone();
     verify(&client, &ledger, rounds).await;
     eprintln!(
         "torture_power: {rounds} rounds, {} messages acknowledged, {} acks confirmed, lost 0; \
