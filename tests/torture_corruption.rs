@@ -157,6 +157,7 @@ async fn segment_damage_is_detected_and_never_served() {
         let mut bytes = std::fs::read(&segment).unwrap();
         let what = damage(&mut bytes, &mut rng);
         std::fs::write(&segment, &bytes).unwrap();
+        eprintln!("trial {trial}: {what:?}");
 
         let server = start(store.path());
         let client = client(&server).await;
@@ -226,7 +227,7 @@ async fn segment_damage_is_detected_and_never_served() {
                 "trial {trial}: /jsz does not report the loss: {jsz}"
             );
         }
-        eprintln!("trial {trial}: {what:?}: served {served}, lost {lost:?}, last {last}");
+        eprintln!("trial {trial}: served {served}, lost {lost:?}, last {last}");
     }
     eprintln!(
         "segment damage: {trials} trials, {detected} detected and reported, \
