@@ -159,6 +159,40 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Creates `dir` and any missing parents, and makes each new directory's name durable
+/// (an fsync of its parent): `create_dir_all` alone leaves a new directory, and so every
+/// file in it, to vanish on power loss even after the files themselves were fsync'd.
+pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir_all_durable(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// Removes `dir` with everything in it, durably (an fsync of its parent), so a deleted
+/// stream or consumer does not come back after power loss. A missing `dir` is not an error.
+pub fn remove_dir_all_durable(dir: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file, fsync'd, renamed over `path`,
 /// and the directory fsync'd. For small metadata files, written rarely.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -379,7 +379,7 @@ impl Consumer {
 
 /// Saves a durable consumer's config (once, at create and update).
 pub fn write_meta(dir: &Path, meta: &ConsumerMeta) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    shards::file::create_dir_all_durable(dir)?;
     let bytes = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
     shards::file::write_file_atomic(&dir.join(META_FILE), &bytes)
 }

@@ -47,7 +47,7 @@ impl SegmentFiles {
     /// Opens (creating if needed) the segment directory `dir` and reads every segment in
     /// id order, for recovery.
     pub async fn open(dir: &Path) -> io::Result<(SegmentFiles, Vec<FoundSegment>)> {
-        std::fs::create_dir_all(dir)?;
+        shards::file::create_dir_all_durable(dir)?;
         let mut ids = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;

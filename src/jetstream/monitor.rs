@@ -141,6 +141,9 @@ struct StreamView {
     counts: Counts,
     /// CONSUMER.INFO of each consumer, by name, as last taken.
     consumers: Vec<api::ConsumerInfo>,
+    /// Sequences lost to corruption found at recovery, as STREAM.INFO's `state.lost`
+    /// (bounded by the store's `LOST_SEQS_MAX`; copied only when it changes).
+    lost: Option<api::LostStreamData>,
 }
 
 /// nats-server's `FastState`: the counters without the deleted list or lost data.
@@ -215,6 +218,14 @@ impl StreamSnapshot {
         };
         let mut view = lock(&self.view);
         view.counts = counts;
+        let lost_changed = view.lost.as_ref().map_or(0, |l| l.msgs.len()) != state.lost_msgs.len()
+            || view.lost.as_ref().map_or(0, |l| l.bytes) != state.lost_bytes;
+        if lost_changed {
+            view.lost = (!state.lost_msgs.is_empty()).then(|| api::LostStreamData {
+                msgs: state.lost_msgs.clone(),
+                bytes: state.lost_bytes,
+            });
+        }
         if view.config != *config {
             view.config = config.clone();
         }
@@ -265,6 +276,7 @@ impl StreamSnapshot {
                 num_subjects: counts.num_subjects,
                 num_deleted: counts.num_deleted,
                 consumer_count: counts.consumer_count,
+                lost: view.lost.clone(),
                 ..Default::default()
             },
         }

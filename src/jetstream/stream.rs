@@ -215,7 +215,7 @@ impl Stream {
             ),
             StorageType::File => {
                 let dir = owner.js.streams_dir.join(&name);
-                std::fs::create_dir_all(&dir)?;
+                shards::file::create_dir_all_durable(&dir)?;
                 if !recover {
                     shards::file::write_file_atomic(
                         &dir.join(META_FILE),
@@ -629,10 +629,7 @@ impl Stream {
             files.destroy().await?;
         }
         if let Some(dir) = &self.dir {
-            match std::fs::remove_dir_all(dir) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+            shards::file::remove_dir_all_durable(dir)?;
         }
         Ok(())
     }

@@ -115,10 +115,8 @@ impl Stream {
             self.send_pull_actions(&actions);
         }
         if let Some(dir) = &consumer.dir {
-            if let Err(error) = std::fs::remove_dir_all(dir) {
-                if error.kind() != std::io::ErrorKind::NotFound {
-                    tracing::error!("JetStream: removing consumer '{}': {error}", consumer.name);
-                }
+            if let Err(error) = shards::file::remove_dir_all_durable(dir) {
+                tracing::error!("JetStream: removing consumer '{}': {error}", consumer.name);
             }
         }
         self.js.consumers.fetch_sub(1, Ordering::Relaxed);

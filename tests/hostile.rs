@@ -1,0 +1,398 @@
+//! Hostile clients: slowloris, connection floods, subscription floods, absurd sizes and
+//! stalled readers. The server must stay up, refuse or close the offender the way
+//! nats-server does, keep serving everyone else completely, and keep its memory within
+//! what its configured limits allow plus a fixed budget.
+//!
+//! Memory is the server's resident set (VmRSS in /proc/<pid>/status); the budgets are
+//! deliberately generous: they catch unbounded growth, not allocator noise.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use futures::StreamExt;
+
+/// Fixed allowance over the baseline for allocator slack, buffers kept for reuse and
+/// per-connection bookkeeping.
+const RSS_BUDGET_BYTES: u64 = 96 * 1024 * 1024;
+
+/// The server's resident set, in bytes (Linux only; None elsewhere or for a dead pid).
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn assert_rss_within(server: &TestServer, baseline: u64, allowed: u64, what: &str) {
+    let Some(now) = rss_bytes(server.pid()) else {
+        return; // no /proc: nothing to measure
+    };
+    assert!(
+        now <= baseline + allowed + RSS_BUDGET_BYTES,
+        "{what}: RSS {} MiB, baseline {} MiB, limits allow {} MiB + budget {} MiB",
+        now >> 20,
+        baseline >> 20,
+        allowed >> 20,
+        RSS_BUDGET_BYTES >> 20
+    );
+    eprintln!(
+        "{what}: RSS {} MiB (baseline {} MiB)",
+        now >> 20,
+        baseline >> 20
+    );
+}
+
+/// Reads until the server closes the connection, answering nothing (RawClient's own
+/// reads answer PINGs, which would keep a slowloris alive). Panics after `timeout`.
+fn closed_without_answering(client: &RawClient, timeout: Duration) -> Vec<u8> {
+    use std::io::Read;
+    let deadline = Instant::now() + timeout;
+    let mut stream = client.stream();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "still open after {timeout:?}; received {}",
+            show(&received)
+        );
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) if Instant::now() < deadline => return received,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+    }
+}
+
+/// The server still answers a fresh client, and a request/reply round trip works.
+async fn still_serves(server: &TestServer) {
+    let mut raw = RawClient::connected(server.addr());
+    raw.send("PING\r\n");
+    raw.expect("PONG\r\n");
+    let responder = client(server).await;
+    let mut requests = responder.subscribe("hostile.echo").await.unwrap();
+    flush(&responder).await;
+    let echo = tokio::spawn(async move {
+        if let Some(request) = requests.next().await {
+            let reply = request.reply.expect("reply subject");
+            responder.publish(reply, request.payload).await.unwrap();
+            flush(&responder).await;
+        }
+    });
+    let requester = client(server).await;
+    // The responder's interest reaches the requester's core asynchronously: "no
+    // responders" until it has.
+    let deadline = Instant::now() + CLIENT_RECV_TIMEOUT;
+    let answer = loop {
+        let answer = tokio::time::timeout(
+            CLIENT_RECV_TIMEOUT,
+            requester.request("hostile.echo", Bytes::from_static(b"still here")),
+        )
+        .await
+        .expect("request timed out");
+        match answer {
+            Ok(answer) => break answer,
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.kind(), async_nats::RequestErrorKind::NoResponders, "{e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("request failed: {e}"),
+        }
+    };
+    assert_eq!(answer.payload, "still here");
+    echo.await.unwrap();
+}
+
+#[test]
+fn a_trickled_control_line_is_cut_at_max_control_line() {
+    let server = TestServer::start(&[]);
+    let mut slow = RawClient::connected(server.addr());
+    // 16 bytes at a time, never a line end: the buffer must stop at max_control_line.
+    let mut sent = 0;
+    let chunk = [b'a'; 16];
+    let _ = slow.try_send("PUB ");
+    while sent < 8 * 1024 {
+        if slow.try_send(chunk).is_err() {
+            break; // closed under us: the -ERR is already in the socket buffer
+        }
+        sent += chunk.len();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    slow.expect_err_then_close("maximum control line exceeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_of_half_sent_messages_stays_within_memory_limits_and_goes_stale() {
+    const PAYLOAD_MAX_BYTES: u64 = 64 * 1024;
+    const HALF_MESSAGES: usize = 150;
+    const HALF_LINES: usize = 100;
+    let server = TestServer::start_with_config(
+        "max_payload: 65536\nmax_connections: 1000\nping_interval: \"1s\"\nping_max: 2\n",
+        &[],
+    );
+    let baseline = rss_bytes(server.pid()).unwrap_or(0);
+    let mut crowd = Vec::new();
+    for _ in 0..HALF_MESSAGES {
+        let mut c = RawClient::connect(server.addr());
+        c.read_info();
+        c.send("CONNECT {\"verbose\":false}\r\nPUB slowloris 65536\r\n");
+        // Most of the payload, never the rest.
+        c.send(vec![b'p'; 60_000]);
+        crowd.push(c);
+    }
+    for _ in 0..HALF_LINES {
+        let mut c = RawClient::connect(server.addr());
+        c.read_info();
+        c.send(format!("CONNECT {{}}\r\nSUB {}", "s".repeat(4000)));
+        crowd.push(c);
+    }
+    // Each may hold at most one unfinished payload (max_payload) plus one control line.
+    let allowed = (HALF_MESSAGES as u64) * 2 * PAYLOAD_MAX_BYTES + (HALF_LINES as u64) * 8192;
+    assert_rss_within(&server, baseline, allowed, "half-sent messages and lines");
+    still_serves(&server).await;
+    // None of them answers the server's PINGs: all are closed as stale (ping_interval x
+    // (ping_max + 1), here about 3 s).
+    for c in crowd {
+        tokio::task::block_in_place(|| {
+            let rest = closed_without_answering(&c, Duration::from_secs(15));
+            assert!(
+                show(&rest).contains("Stale Connection"),
+                "closed without the stale notice: {}",
+                show(&rest)
+            );
+        });
+    }
+    still_serves(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_is_refused_past_max_connections() {
+    const MAX: usize = 64;
+    let server = TestServer::start_with_config(&format!("max_connections: {MAX}\n"), &[]);
+    let baseline = rss_bytes(server.pid()).unwrap_or(0);
+    let mut held: Vec<RawClient> = (0..MAX)
+        .map(|_| RawClient::connected(server.addr()))
+        .collect();
+    for _ in 0..3 * MAX {
+        let mut extra = RawClient::connect(server.addr());
+        let info = extra.read_info();
+        assert!(info["server_id"].is_string(), "{info}");
+        extra.expect_err_then_close("maximum connections exceeded");
+    }
+    for c in held.iter_mut().step_by(7) {
+        c.send("PING\r\n");
+        c.expect("PONG\r\n");
+    }
+    assert_rss_within(&server, baseline, 0, "connection flood");
+    // Freed slots are usable again.
+    held.truncate(MAX - 4);
+    poll_until(Duration::from_secs(5), || {
+        let mut c = RawClient::connect(server.addr());
+        c.read_info();
+        c.send("CONNECT {\"verbose\":false}\r\nPING\r\n");
+        let line = c.read_line();
+        (line == "PONG").then_some(())
+    })
+    .expect("a freed connection slot is never reused");
+    drop(held);
+    still_serves(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_sizes_in_pub_and_hpub_are_refused_without_allocating() {
+    let server = TestServer::start(&[]);
+    let baseline = rss_bytes(server.pid()).unwrap_or(0);
+    let refused_with_error = [
+        "PUB foo 1048577\r\n",
+        "PUB foo 999999999\r\n",
+        "HPUB foo 1048577 1048577\r\n",
+        "HPUB foo 12 999999999\r\n",
+    ];
+    let closed = [
+        "PUB foo -1\r\n",
+        "PUB foo -9999999999999999999\r\n",
+        "PUB foo 99999999999999999999999999999\r\n",
+        "PUB foo 18446744073709551616\r\n",
+        "HPUB foo -1 10\r\n",
+        "HPUB foo 10 -1\r\n",
+        "HPUB foo 10 5\r\n",
+        "HPUB foo 18446744073709551615 18446744073709551615\r\n",
+        "PUB foo 1e9\r\n",
+        "PUB foo 0x10\r\n",
+    ];
+    for _ in 0..20 {
+        for line in refused_with_error {
+            let mut c = RawClient::connected(server.addr());
+            c.send(line);
+            c.expect_err_then_close("Maximum Payload Violation");
+        }
+        for line in closed {
+            let mut c = RawClient::connected(server.addr());
+            let _ = c.try_send(line);
+            let rest = c.expect_closed();
+            assert!(
+                !show(&rest).contains("PONG"),
+                "{line:?} was accepted: {}",
+                show(&rest)
+            );
+        }
+    }
+    assert_rss_within(&server, baseline, 0, "absurd sizes");
+    still_serves(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_flood_stops_at_max_subscriptions() {
+    const MAX: usize = 1000;
+    let server = TestServer::start_with_config(&format!("max_subscriptions: {MAX}\n"), &[]);
+    let baseline = rss_bytes(server.pid()).unwrap_or(0);
+    let mut flooders = Vec::new();
+    for f in 0..8 {
+        let mut c = RawClient::connected(server.addr());
+        let mut subs = String::new();
+        for i in 1..=3 * MAX {
+            subs.push_str(&format!("SUB flood.{f}.{i} {i}\r\n"));
+        }
+        let _ = c.try_send(subs);
+        c.expect_err("maximum subscriptions exceeded");
+        flooders.push(c);
+    }
+    // The subscriptions under the limit work, the ones past it do not exist.
+    let publisher = client(&server).await;
+    for (f, c) in flooders.iter_mut().enumerate() {
+        // Skip any further -ERR lines the rest of the flood caused.
+        c.send("PING\r\n");
+        loop {
+            let line = c.read_line();
+            if line == "PONG" {
+                break;
+            }
+            assert!(line.contains("maximum subscriptions exceeded"), "{line}");
+        }
+        // Interest reaches the publisher's core asynchronously: probe until it has.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "flooder {f}: subscription {MAX} never visible"
+            );
+            publisher
+                .publish(format!("flood.{f}.{MAX}"), Bytes::from_static(b"probe"))
+                .await
+                .unwrap();
+            flush(&publisher).await;
+            c.send("PING\r\n");
+            if !c.sync_msgs().is_empty() {
+                break;
+            }
+        }
+        // "out" goes to a subscription refused by the limit; "end" (after it, same path
+        // as "in") says everything has arrived.
+        for (subject, payload) in [(MAX, "in"), (MAX + 1, "out"), (MAX, "end")] {
+            publisher
+                .publish(format!("flood.{f}.{subject}"), Bytes::from(payload))
+                .await
+                .unwrap();
+        }
+        flush(&publisher).await;
+        let mut payloads = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !payloads.iter().any(|p| p == "end") {
+            assert!(
+                Instant::now() < deadline,
+                "flooder {f}: got only {payloads:?}"
+            );
+            c.send("PING\r\n");
+            payloads.extend(
+                c.sync_msgs()
+                    .iter()
+                    .map(|m| String::from_utf8_lossy(&m.payload).into_owned()),
+            );
+        }
+        payloads.retain(|p| p != "probe");
+        assert_eq!(
+            payloads,
+            vec!["in".to_string(), "end".to_string()],
+            "flooder {f}"
+        );
+    }
+    assert_rss_within(&server, baseline, 0, "subscription flood");
+    still_serves(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_readers_are_cut_off_and_fast_ones_get_everything() {
+    const MESSAGES: usize = 4000;
+    const MESSAGE_BYTES: usize = 8 * 1024;
+    const PENDING_MAX_BYTES: u64 = 1024 * 1024;
+    const STALLED: usize = 3;
+    const FAST: usize = 4;
+    let server = TestServer::start_with_config("max_pending: 1MB\nwrite_deadline: \"1s\"\n", &[]);
+    let baseline = rss_bytes(server.pid()).unwrap_or(0);
+    let mut stalled: Vec<RawClient> = (0..STALLED)
+        .map(|_| {
+            let mut c = RawClient::connected(server.addr());
+            c.send("SUB firehose 1\r\n");
+            c.sync();
+            c
+        })
+        .collect();
+    let mut readers = Vec::new();
+    let mut subscribers = Vec::new();
+    for _ in 0..FAST {
+        let c = client(&server).await;
+        subscribers.push(c.subscribe("firehose").await.unwrap());
+        flush(&c).await;
+        readers.push(c);
+    }
+    let counters: Vec<_> = subscribers
+        .into_iter()
+        .map(|mut subscriber| {
+            tokio::spawn(async move {
+                let mut next = 0usize;
+                while next < MESSAGES {
+                    let message = recv(&mut subscriber).await;
+                    let seq: usize = std::str::from_utf8(&message.payload[..8])
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    assert_eq!(seq, next, "a fast subscriber lost or reordered messages");
+                    next += 1;
+                }
+                next
+            })
+        })
+        .collect();
+    let publisher = client(&server).await;
+    let filler = vec![b'.'; MESSAGE_BYTES - 8];
+    let started = Instant::now();
+    for seq in 0..MESSAGES {
+        let mut payload = format!("{seq:08}").into_bytes();
+        payload.extend_from_slice(&filler);
+        publisher.publish("firehose", payload.into()).await.unwrap();
+        if seq % 256 == 255 {
+            flush(&publisher).await;
+        }
+    }
+    flush(&publisher).await;
+    for counter in counters {
+        assert_eq!(counter.await.unwrap(), MESSAGES);
+    }
+    eprintln!(
+        "{} MiB to {FAST} fast readers next to {STALLED} stalled ones in {:?}",
+        (MESSAGES * MESSAGE_BYTES * FAST) >> 20,
+        started.elapsed()
+    );
+    for c in stalled.iter_mut() {
+        tokio::task::block_in_place(|| c.expect_closed_within(Duration::from_secs(20)));
+    }
+    let allowed = (STALLED + FAST) as u64 * PENDING_MAX_BYTES;
+    assert_rss_within(&server, baseline, allowed, "stalled readers");
+    drop(readers);
+    still_serves(&server).await;
+}
