@@ -745,15 +745,11 @@ impl Stream {
                 return;
             };
             let reply = ack_subject(stream, &consumer.name, &delivery, message.ts_ns);
-            let header_len = (!message.headers.is_empty()).then_some(message.headers.len());
-            let body = if message.headers.is_empty() {
-                message.payload.clone()
-            } else {
-                let mut body = Vec::with_capacity(message.headers.len() + message.payload.len());
-                body.extend_from_slice(&message.headers);
-                body.extend_from_slice(&message.payload);
-                Bytes::from(body)
-            };
+            let (header_len, body) = delivery_body(
+                &message.headers,
+                &message.payload,
+                consumer.config.headers_only,
+            );
             let size = (message.subject.len() + reply.len() + body.len()) as u64;
             match &mut consumer.mode {
                 Mode::Push {
@@ -805,4 +801,23 @@ impl Stream {
         }
         consumer.more = true;
     }
+}
+
+/// A delivery's header length and body (headers then payload). `headers_only` consumers
+/// (KV `keys()` and meta-only watchers) get the headers plus `Nats-Msg-Size` and no
+/// payload, as nats-server sends them.
+fn delivery_body(headers: &[u8], payload: &Bytes, headers_only: bool) -> (Option<usize>, Bytes) {
+    if headers_only {
+        let mut block = crate::jetstream::store::headers::HeaderBuilder::extend(headers);
+        block.header("Nats-Msg-Size", payload.len().to_string().as_bytes());
+        let block = block.finish();
+        return (Some(block.len()), block);
+    }
+    if headers.is_empty() {
+        return (None, payload.clone());
+    }
+    let mut body = Vec::with_capacity(headers.len() + payload.len());
+    body.extend_from_slice(headers);
+    body.extend_from_slice(payload);
+    (Some(headers.len()), Bytes::from(body))
 }
