@@ -879,3 +879,61 @@ async fn large_object_round_trip_is_streamed() {
         "server RSS grew from {start_rss} KiB to {peak} KiB"
     );
 }
+
+/// A KV mirror (`mirror_direct`) answers direct gets of its origin bucket too: reads are
+/// shared between the origin and the mirror (queue group `_sys_`), so both must be right.
+#[tokio::test]
+async fn kv_mirror_serves_direct_gets_of_its_origin() {
+    let server = js_server();
+    let client = client(&server).await;
+    let created = json_request(
+        &client,
+        "$JS.API.STREAM.CREATE.KV_src",
+        kv_stream_config("src", 5),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let mirror = json_request(
+        &client,
+        "$JS.API.STREAM.CREATE.KV_copy",
+        json!({"name": "KV_copy", "mirror": {"name": "KV_src"}, "mirror_direct": true,
+               "max_msgs_per_subject": 5, "discard": "new", "allow_rollup_hdrs": true,
+               "deny_delete": true, "max_msgs": -1, "max_consumers": -1}),
+    )
+    .await;
+    assert!(mirror.get("error").is_none(), "{mirror}");
+    assert_eq!(mirror["config"]["mirror_direct"], true, "{mirror}");
+    publish_raw(&client, "$KV.src.k", &[], "v1").await;
+    publish_raw(&client, "$KV.src.k", &[], "v2").await;
+    // Wait for the copy.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let info = json_request(&client, "$JS.API.STREAM.INFO.KV_copy", Value::Null).await;
+        if info["state"]["last_seq"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "mirror did not catch up: {info}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut answered_by = std::collections::BTreeSet::new();
+    for _ in 0..32 {
+        let reply = client
+            .request("$JS.API.DIRECT.GET.KV_src.$KV.src.k", Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(reply.payload, Bytes::from("v2"));
+        let headers = reply.headers.expect("headers");
+        assert_eq!(headers.get("Nats-Sequence").unwrap().as_str(), "2");
+        answered_by.insert(headers.get("Nats-Stream").unwrap().as_str().to_string());
+    }
+    assert!(
+        answered_by.contains("KV_copy"),
+        "the mirror never answered: {answered_by:?}"
+    );
+    // Reading the mirror itself by sequence.
+    let by_seq = client
+        .request("$JS.API.DIRECT.GET.KV_src", Bytes::from(r#"{"seq":1}"#))
+        .await
+        .unwrap();
+    assert_eq!(by_seq.payload, Bytes::from("v1"));
+}

@@ -291,10 +291,19 @@ impl Stream {
         }
         *self.capture_sids.borrow_mut() = capture;
         let mut direct = Vec::new();
+        // A mirror with `mirror_direct` also answers direct gets of its origin (in the
+        // same queue group as the origin, as nats-server's mirrors do).
+        let mut direct_names = Vec::new();
         if config.allow_direct {
+            direct_names.push(config.name.clone());
+        }
+        if let Some(mirror) = config.mirror.as_ref().filter(|_| config.mirror_direct) {
+            direct_names.push(mirror.name.clone());
+        }
+        for name in direct_names {
             for subject in [
-                format!("$JS.API.DIRECT.GET.{}", config.name),
-                format!("$JS.API.DIRECT.GET.{}.>", config.name),
+                format!("$JS.API.DIRECT.GET.{name}"),
+                format!("$JS.API.DIRECT.GET.{name}.>"),
             ] {
                 let weak = Rc::downgrade(self);
                 if let Ok(sid) = self
@@ -876,9 +885,22 @@ impl Stream {
         let Some(reply) = message.reply.clone() else {
             return;
         };
-        let name = self.name();
-        let prefix = format!("$JS.API.DIRECT.GET.{name}");
         let subject = String::from_utf8_lossy(&message.subject).into_owned();
+        // Our own name, or a mirrored origin's (`mirror_direct`).
+        let name = {
+            let config = self.config.borrow();
+            match config.mirror.as_ref() {
+                Some(mirror)
+                    if config.mirror_direct
+                        && is_direct_get_of(&subject, &mirror.name)
+                        && !is_direct_get_of(&subject, &config.name) =>
+                {
+                    mirror.name.clone()
+                }
+                _ => config.name.clone(),
+            }
+        };
+        let prefix = format!("$JS.API.DIRECT.GET.{name}");
         let body = message
             .body
             .slice(message.header_len.unwrap_or(0).min(message.body.len())..);
@@ -1194,6 +1216,14 @@ enum Published {
 enum Rollup {
     Subject,
     All,
+}
+
+/// Whether `subject` is `$JS.API.DIRECT.GET.<stream>` or below it.
+fn is_direct_get_of(subject: &str, stream: &str) -> bool {
+    subject
+        .strip_prefix("$JS.API.DIRECT.GET.")
+        .and_then(|rest| rest.strip_prefix(stream))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 fn parse_u64(bytes: &[u8]) -> Option<u64> {
