@@ -281,3 +281,32 @@ fn credentials_are_used() {
     let with_url = url.replace("nats://", "nats://u:p@");
     ok(&["kv", "--server", &with_url, "ls"]);
 }
+
+/// `tern bench kv put|get` against a server: both report successful operations.
+#[test]
+fn bench_kv_puts_and_gets() {
+    let server = js_server(&[]);
+    let url = server.url();
+    for op in ["put", "get"] {
+        let out = ok(&[
+            "bench",
+            "kv",
+            op,
+            "--server",
+            &url,
+            "--duration",
+            "300ms",
+            "--keys",
+            "20",
+            "--clients",
+            "2",
+            "--json",
+        ]);
+        let report: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
+        assert!(report["ops"].as_u64().unwrap() > 0, "{report}");
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["op"], op);
+    }
+    let err = fails(&["bench", "kv", "put", "--server", &url, "--clients", "0"]);
+    assert!(err.contains("--clients must be"), "{err}");
+}

@@ -8,6 +8,7 @@
 //!   paced sending and latency measurement.
 //! - [`js`]: `js pub`: the stream set up through raw `$JS.API` requests, and publishers
 //!   that match each PubAck to its publish within a window.
+//! - [`kv`]: `kv put|get`: synchronous Key-Value operations on a bucket.
 //! - [`stats`], [`report`], [`svg`], [`progress`]: what a run measured, as a table,
 //!   JSON, CSV, a percentile plot, and a bar while it runs.
 //! - [`sink`] and [`conns`]: a do-nothing server that measures the tool's own ceiling,
@@ -16,6 +17,7 @@
 pub mod client;
 pub mod conns;
 pub mod js;
+pub mod kv;
 pub mod options;
 pub mod progress;
 pub mod report;
@@ -62,6 +64,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Req(args) => load(Scenario::Req, args),
         Command::Conns(args) => conns::run(&args),
         Command::Sink(args) => sink::run(&args),
+        Command::Kv(args) => kv::run(&args),
         Command::Js {
             command: JsCommand::Pub(args),
         } => js_pub(*args),
