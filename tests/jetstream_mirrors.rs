@@ -268,3 +268,65 @@ async fn mirrors_and_sources_resume_after_restart() {
         );
     }
 }
+
+/// A filtered mirror keeps the origin's sequences of the subjects it takes; a source can
+/// start at a sequence or a time.
+#[tokio::test]
+async fn filters_and_start_positions() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let client = client(&server).await;
+    create(&client, json!({"name": "O", "subjects": ["o.*"]})).await;
+    for i in 1..=10 {
+        let subject = if i % 2 == 1 { "o.a" } else { "o.b" };
+        publish(&client, subject, &format!("m{i}")).await;
+    }
+    let start_time = get(&client, "O", 8).await.4;
+    create(
+        &client,
+        json!({"name": "MA", "mirror": {"name": "O", "filter_subject": "o.a"}}),
+    )
+    .await;
+    create(
+        &client,
+        json!({"name": "FROM6", "sources": [{"name": "O", "opt_start_seq": 6}]}),
+    )
+    .await;
+    create(
+        &client,
+        json!({"name": "FROMT", "sources": [{"name": "O", "opt_start_time": start_time}]}),
+    )
+    .await;
+    let ma = wait_for_messages(&client, "MA", 5).await;
+    assert_eq!(ma["state"]["last_seq"], 9, "{ma}");
+    for seq in [1u64, 3, 5, 7, 9] {
+        assert_eq!(get(&client, "MA", seq).await.3, format!("m{seq}"));
+    }
+    wait_for_messages(&client, "FROM6", 5).await;
+    assert_eq!(get(&client, "FROM6", 1).await.3, "m6");
+    wait_for_messages(&client, "FROMT", 3).await;
+    assert_eq!(get(&client, "FROMT", 1).await.3, "m8");
+}
+
+/// A mirror catching up on many large messages goes through flow control.
+#[tokio::test]
+async fn mirror_catches_up_on_a_large_origin() {
+    const MSGS: u64 = 2_000;
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let client = client(&server).await;
+    create(&client, json!({"name": "BIG", "subjects": ["big"]})).await;
+    let payload = Bytes::from(vec![b'x'; 8 * 1024]);
+    let context = async_nats::jetstream::new(client.clone());
+    let mut acks = Vec::new();
+    for _ in 0..MSGS {
+        acks.push(context.publish("big", payload.clone()).await.unwrap());
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    create(&client, json!({"name": "BIG_M", "mirror": {"name": "BIG"}})).await;
+    let m = wait_for_messages(&client, "BIG_M", MSGS).await;
+    assert_eq!(m["state"]["last_seq"], MSGS, "{m}");
+    assert_eq!(m["mirror"]["lag"], 0, "{m}");
+}

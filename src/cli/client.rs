@@ -270,8 +270,12 @@ impl Client {
                 break;
             };
             if message.headers().and_then(status_code) == Some(100) {
-                if let Some(reply) = &message.reply {
-                    let reply = String::from_utf8_lossy(reply).into_owned();
+                // A flow-control request, or a heartbeat naming one left unanswered.
+                let reply = match &message.reply {
+                    Some(reply) => Some(String::from_utf8_lossy(reply).into_owned()),
+                    None => header(message.headers(), "Nats-Consumer-Stalled").map(str::to_string),
+                };
+                if let Some(reply) = reply {
                     self.publish(&reply, None, b"", b"")?;
                 }
                 continue;

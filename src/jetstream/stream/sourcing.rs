@@ -226,6 +226,10 @@ impl Stream {
             if let Some(reply) = message.reply.clone() {
                 // Flow control: answered once everything before it is applied.
                 self.global.publish(reply, None, None, Bytes::new());
+            } else if let Some(stalled) = get_header(&headers, "Nats-Consumer-Stalled") {
+                // A heartbeat naming a flow-control request we have not answered.
+                let reply = Bytes::copy_from_slice(stalled);
+                self.global.publish(reply, None, None, Bytes::new());
             }
             let announced = get_header(&headers, "Nats-Last-Consumer").and_then(parse_u64);
             if announced.is_some_and(|last| last + 1 > origin.expected_cseq) {
