@@ -12,13 +12,15 @@
 #
 # The consume part (`tern bench js consume`: pull fetch, push, ordered; acks explicit and
 # none) fills a stream with JSC_MSGS messages per run and times reading it back; its block
-# has the compare.sh:jsc markers.
+# has the compare.sh:jsc markers. The Key-Value part (`tern bench kv put|get`) has the
+# compare.sh:kv markers.
 #
-# Usage: benches/compare.sh            (about 10 minutes: core suite, then JetStream)
+# Usage: benches/compare.sh            (about 12 minutes: core suite, JetStream, Key-Value)
 #        ONLY=js benches/compare.sh    (JetStream publish and consume, about 4-5 minutes)
 #        ONLY=consume benches/compare.sh   (JetStream consume only, about 2 minutes)
+#        ONLY=kv benches/compare.sh    (Key-Value put/get only, about 2 minutes)
 # Knobs: ROUNDS=3 CELL=2s SIZES="16 128 1024" RESULTS=benches/RESULTS.md
-#        ONLY=core|js   run one part; the other part's block in RESULTS.md is left alone
+#        ONLY=core|js|consume|kv   run one part; the other parts' blocks in RESULTS.md are left alone
 #        TERN_BIN=path  a tern binary built elsewhere (else `cargo build --release`)
 #        JS_SIZES="128 1024" JS_CELL=$CELL   payloads and seconds per JetStream cell
 #        JS_LAZY_TERN=1 also run tern with `sync_interval: "2m"` (no fsync per ack), the
@@ -39,8 +41,8 @@ JS_LAZY_TERN=${JS_LAZY_TERN:-1}
 JSC_MSGS=${JSC_MSGS:-200000}
 JSC_SIZES=${JSC_SIZES:-"128"}
 case "$ONLY" in
-    "" | core | js | consume) ;;
-    *) echo "ONLY must be core, js or consume (or unset for all)" >&2; exit 2 ;;
+    "" | core | js | consume | kv) ;;
+    *) echo "ONLY must be core, js, consume or kv (or unset for all)" >&2; exit 2 ;;
 esac
 COMMAND="${ONLY:+ONLY=$ONLY }benches/compare.sh${*:+ $*} (ROUNDS=$ROUNDS CELL=$CELL SIZES=\"$SIZES\")"
 JSC_COMMAND="${ONLY:+ONLY=$ONLY }benches/compare.sh${*:+ $*} (ROUNDS=$ROUNDS JSC_MSGS=$JSC_MSGS JSC_SIZES=\"$JSC_SIZES\"${TERN_BIN:+ TERN_BIN=$TERN_BIN})"
@@ -670,15 +672,105 @@ write_block() {
     log "wrote $RESULTS"
 }
 
-if [ "$ONLY" != js ] && [ "$ONLY" != consume ]; then
+# --- Key-Value --------------------------------------------------------------------------
+# Synchronous KV operations (`tern bench kv put|get`: one operation in flight per client)
+# on a file bucket with history 1. Servers: nats-server's default (acks from the page
+# cache), tern's default (fsync before every ack), and tern with `sync_interval: "2m"`,
+# the durability nats-server 2.9 has by default (the equal-durability pair; target 1.5x).
+KV_CELL=${KV_CELL:-$CELL}
+KV_SCENARIOS=(
+    "kv put, 1 client|kv put --clients 1"
+    "kv put, 8 clients|kv put --clients 8"
+    "kv get, 1 client|kv get --clients 1"
+    "kv get, 8 clients|kv get --clients 8"
+)
+KV_PAIRS="tern2m:nats:1.5 tern:nats:-"
+
+kv_suite() {
+    local store
+    store=$(mktemp -d "${STORE_PARENT:-$WORK}/kvstores.XXXXXX")
+    KV_STORE=$store
+    printf 'jetstream { store_dir: "%s", sync_interval: "2m" }\n' "$store/tern2m" >"$WORK/kvtern2m.conf"
+    start kv_nats nats-server -a 127.0.0.1 -p -1 -js -sd "$store/nats"
+    start kv_tern "$WORK/tern" -a 127.0.0.1 -p -1 -js -sd "$store/tern"
+    start kv_tern2m "$WORK/tern" -a 127.0.0.1 -p -1 -c "$WORK/kvtern2m.conf"
+    : >"$WORK/kv_values"
+    for scenario in "${KV_SCENARIOS[@]}"; do
+        local name=${scenario%%|*} words=${scenario#*|}
+        for round in $(seq "$ROUNDS"); do
+            for server in nats tern tern2m; do
+                local url=URL_kv_$server row
+                # shellcheck disable=SC2086
+                if row=$($BENCH $words --server "${!url}" --duration "$KV_CELL" --csv 2>"$WORK/kv_err"); then
+                    printf '%s\t%s\t%s\t%s\n' "$name" "$server" "$round" "$(cut -d, -f5 <<<"$row")" >>"$WORK/kv_values"
+                    log "$name $server round $round: $(cut -d, -f5 <<<"$row") ops/s (p50 $(cut -d, -f7 <<<"$row") us)"
+                else
+                    printf '%s\t%s\t%s\tFAIL\n' "$name" "$server" "$round" >>"$WORK/kv_values"
+                    log "$name $server round $round failed: $(head -c 300 "$WORK/kv_err")"
+                fi
+            done
+        done
+    done
+    kill "$PID_kv_nats" "$PID_kv_tern" "$PID_kv_tern2m" 2>/dev/null || true
+    wait "$PID_kv_nats" "$PID_kv_tern" "$PID_kv_tern2m" 2>/dev/null || true
+    rm -rf "$KV_STORE"
+    kv_table=$(awk -F'\t' -v pairs="$KV_PAIRS" '
+        function median(list,   n, a, i, j, t) {
+            n = split(list, a, " ")
+            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        $4 != "FAIL" { values[$1 "|" $2] = values[$1 "|" $2] " " $4 }
+        !($1 in seen) { seen[$1] = 1; order[++count] = $1 }
+        END {
+            np = split(pairs, p, " ")
+            header = "| scenario | nats-server ops/s | tern, fsync per ack | tern, sync_interval 2m"
+            for (k = 1; k <= np; k++) { split(p[k], q, ":"); header = header " | " q[1] "/" q[2] (q[3] != "-" ? " (target " q[3] "x)" : "") }
+            print header " |"
+            line = "| --- | --- | --- | ---"; for (k = 1; k <= np; k++) line = line " | ---"; print line " |"
+            for (i = 1; i <= count; i++) {
+                s = order[i]
+                n = median(values[s "|nats"]); t = median(values[s "|tern"]); t2 = median(values[s "|tern2m"])
+                row = sprintf("| %s | %.0f | %.0f | %.0f", s, n, t, t2)
+                for (k = 1; k <= np; k++) {
+                    split(p[k], q, ":"); a = median(values[s "|" q[1]]); b = median(values[s "|" q[2]])
+                    r = b > 0 ? a / b : 0
+                    mark = q[3] == "-" ? "" : (r >= q[3] ? " met" : " missed")
+                    row = row sprintf(" | %.2fx%s", r, mark)
+                }
+                print row " |"
+            }
+        }' "$WORK/kv_values")
+    local cpu_model
+    cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+    kv_generated=$(cat <<EOF
+<!-- compare.sh:kv:begin (generated by benches/compare.sh; edits here are overwritten) -->
+## Key-Value: synchronous put and get
+
+- Command: \`${ONLY:+ONLY=$ONLY }benches/compare.sh\` (ROUNDS=$ROUNDS KV_CELL=$KV_CELL), $(date -u '+%Y-%m-%d %H:%M UTC')
+- Machine: $(nproc) CPUs ($cpu_model), Linux $(uname -r), shared by the servers and the load generator
+- nats-server $(nats-server --version | awk '{print $NF}') with \`-js -sd DIR\` (acks from the page cache; 2.9 fsyncs in the background every 2 minutes); tern default \`-js -sd DIR\` (fsync before every ack, group commit); tern with \`jetstream { sync_interval: "2m" }\`: the durability of nats-server's default, so that pair is the equal-durability comparison.
+- Client: \`tern bench kv put|get --clients N --duration $KV_CELL --csv\` (bucket \`benchkv\`, file storage, history 1, 1000 keys, 128 B values; one operation in flight per client; get is DIRECT.GET last-by-subject), $ROUNDS rounds, servers alternating; medians of ops/s.
+
+$kv_table
+<!-- compare.sh:kv:end -->
+EOF
+)
+}
+
+if [ -z "$ONLY" ] || [ "$ONLY" = core ]; then
     core_suite
     write_block '<!-- compare.sh:begin' '<!-- compare.sh:end' "$generated"
 fi
-if [ "$ONLY" != core ] && [ "$ONLY" != consume ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = js ]; then
     js_suite
     write_block '<!-- compare.sh:js:begin' '<!-- compare.sh:js:end' "$js_generated"
 fi
-if [ "$ONLY" != core ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = js ] || [ "$ONLY" = consume ]; then
     js_consume_suite
     write_block '<!-- compare.sh:jsc:begin' '<!-- compare.sh:jsc:end' "$jsc_generated"
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = kv ]; then
+    kv_suite
+    write_block '<!-- compare.sh:kv:begin' '<!-- compare.sh:kv:end' "$kv_generated"
 fi

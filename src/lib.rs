@@ -14,12 +14,14 @@
 //! - [`monitor`]: the HTTP monitoring endpoints.
 //! - [`logging`]: nats-server's log line format.
 //! - [`limits`]: every bound, in one place.
+//! - [`bench`] and [`cli`]: the bundled tools, `tern bench` and `tern kv`/`tern object`.
 //!
 //! The runtime itself (pinned executors, rings, shard-local networking) is the `shards`
 //! crate, which knows nothing of NATS.
 
 pub mod auth;
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod jetstream;
 pub mod limits;

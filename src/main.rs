@@ -13,6 +13,9 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|command| command == "bench") {
         return tern::bench::main(args.get(2..).unwrap_or_default());
     }
+    if let Some(which) = args.get(1).filter(|c| *c == "kv" || *c == "object") {
+        return tern::cli::main(which, args.get(2..).unwrap_or_default());
+    }
     let command = match config::parse_args(args) {
         Ok(command) => command,
         Err(error) => {

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::protocol::{
-    encode_pub_line, encode_sub, ConnectOptions, ParserLimits, ProtocolError, ServerInfo, ServerOp,
-    ServerParser, PING_LINE, PONG_LINE,
+    encode_pub_line, encode_sub, encode_unsub, ConnectOptions, ParserLimits, ProtocolError,
+    ServerInfo, ServerOp, ServerParser, PING_LINE, PONG_LINE,
 };
 
 use super::options::{ServerUrl, TIMESTAMP_BYTES};
@@ -107,6 +107,10 @@ impl Writer {
 
     pub fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         encode_sub(&mut self.out, subject, queue, sid);
+    }
+
+    pub fn unsubscribe(&mut self, sid: &[u8]) {
+        encode_unsub(&mut self.out, sid, None);
     }
 
     pub fn ping(&mut self) {

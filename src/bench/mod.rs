@@ -10,6 +10,7 @@
 //!   that match each PubAck to its publish within a window.
 //! - [`js_consume`]: `js consume`: a stream filled, then read through a pull, push or
 //!   ordered consumer.
+//! - [`kv`]: `kv put|get`: synchronous Key-Value operations on a bucket.
 //! - [`stats`], [`report`], [`svg`], [`progress`]: what a run measured, as a table,
 //!   JSON, CSV, a percentile plot, and a bar while it runs.
 //! - [`sink`] and [`conns`]: a do-nothing server that measures the tool's own ceiling,
@@ -19,6 +20,7 @@ pub mod client;
 pub mod conns;
 pub mod js;
 pub mod js_consume;
+pub mod kv;
 pub mod options;
 pub mod progress;
 pub mod report;
@@ -61,6 +63,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Req(args) => load(Scenario::Req, args),
         Command::Conns(args) => conns::run(&args),
         Command::Sink(args) => sink::run(&args),
+        Command::Kv(args) => kv::run(&args),
         Command::Js {
             command: JsCommand::Pub(args),
         } => js_pub(*args),

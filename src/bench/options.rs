@@ -67,6 +67,8 @@ pub enum Command {
     Conns(ConnsArgs),
     /// A trivial server that discards what it is sent: measures the tool's own ceiling.
     Sink(SinkArgs),
+    /// Key-Value: synchronous puts or gets on a bucket (`kv put`, `kv get`).
+    Kv(Box<super::kv::KvBenchArgs>),
     /// JetStream scenarios: `js pub` publishes to a stream with acknowledgements.
     Js {
         #[command(subcommand)]

@@ -472,18 +472,6 @@ pub fn pull_status(action: &PullAction) -> (Bytes, Vec<u8>) {
     (reply.clone(), status.header_block())
 }
 
-/// The header block a `headers_only` consumer delivers instead of the message: its
-/// headers (if any) plus `Nats-Msg-Size: <payload bytes>`, as nats-server does.
-pub fn headers_only(headers: &[u8], payload_bytes: usize) -> Vec<u8> {
-    let mut block = Vec::with_capacity(headers.len() + 40);
-    match headers.strip_suffix(b"\r\n") {
-        Some(fields) if fields.ends_with(b"\r\n") => block.extend_from_slice(fields),
-        _ => block.extend_from_slice(b"NATS/1.0\r\n"),
-    }
-    block.extend_from_slice(format!("Nats-Msg-Size: {payload_bytes}\r\n\r\n").as_bytes());
-    block
-}
-
 /// The heartbeat a push consumer sends, with its positions.
 pub fn heartbeat(state: &ConsumerState, stalled: Option<&Bytes>) -> Vec<u8> {
     let (last_consumer_seq, last_stream_seq) = state.heartbeat_positions();

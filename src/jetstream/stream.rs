@@ -58,6 +58,7 @@ const DIRECT_MULTI_SUBJECTS_MAX: usize = 1024;
 const HEADERS_BYTES_MAX: usize = 64 * 1024;
 
 mod consumers_driver;
+mod sourcing;
 
 enum Inbound {
     /// With when it entered the queue (for the publish-ack latency histogram).
@@ -69,6 +70,8 @@ enum Inbound {
     Ack(InternalMessage),
     /// A push consumer's flow-control answer on `$JS.FC.<stream>.<consumer>....`.
     FlowControl(InternalMessage),
+    /// A delivery from a mirror's or source's origin (see `sourcing`).
+    Sourced(InternalMessage),
 }
 
 /// An answer held back until the batch it belongs to is durable.
@@ -117,6 +120,8 @@ pub struct Stream {
     last_batch_publishes: Cell<usize>,
     /// What monitoring reads of this stream, refreshed once per batch (`report_usage`).
     pub(super) snapshot: Arc<super::monitor::StreamSnapshot>,
+    /// Mirror and sources: their origins and progress.
+    sourcing: sourcing::Sourcing,
 }
 
 use std::sync::Arc;
@@ -255,11 +260,13 @@ impl Stream {
             last_sync: Cell::new(std::time::Instant::now()),
             last_batch_publishes: Cell::new(0),
             snapshot: super::monitor::StreamSnapshot::new(request.created),
+            sourcing: Default::default(),
         });
         // Anything recovery decided (e.g. expiry under changed limits) is logged first.
         stream.persist_log().await?;
         stream.subscribe();
         stream.load_consumers();
+        stream.start_sourcing().await;
         stream.report_usage();
         shards::task::spawn(writer(stream.clone()));
         Ok(stream)
@@ -284,10 +291,19 @@ impl Stream {
         }
         *self.capture_sids.borrow_mut() = capture;
         let mut direct = Vec::new();
+        // A mirror with `mirror_direct` also answers direct gets of its origin (in the
+        // same queue group as the origin, as nats-server's mirrors do).
+        let mut direct_names = Vec::new();
         if config.allow_direct {
+            direct_names.push(config.name.clone());
+        }
+        if let Some(mirror) = config.mirror.as_ref().filter(|_| config.mirror_direct) {
+            direct_names.push(mirror.name.clone());
+        }
+        for name in direct_names {
             for subject in [
-                format!("$JS.API.DIRECT.GET.{}", config.name),
-                format!("$JS.API.DIRECT.GET.{}.>", config.name),
+                format!("$JS.API.DIRECT.GET.{name}"),
+                format!("$JS.API.DIRECT.GET.{name}.>"),
             ] {
                 let weak = Rc::downgrade(self);
                 if let Ok(sid) = self
@@ -323,7 +339,8 @@ impl Stream {
             | Inbound::Api(_, m)
             | Inbound::DirectGet(m)
             | Inbound::Ack(m)
-            | Inbound::FlowControl(m) => m.body.len(),
+            | Inbound::FlowControl(m)
+            | Inbound::Sourced(m) => m.body.len(),
         };
         if let Inbound::Publish(message, _) = &item {
             if self.inbox_bytes.get() + bytes > JS_STREAM_INBOX_BYTES_MAX {
@@ -549,10 +566,13 @@ impl Stream {
             .upgrade()
             .map(|o| o.state.shared.server_name.clone())
             .unwrap_or_default();
+        let (mirror, sources) = self.sourcing_info();
         let info = api::StreamInfo {
             config,
             created: api::GoTime::from_unix_nanos(self.created_ns),
             state: info_state,
+            mirror,
+            sources,
             cluster: Some(api::ClusterInfo {
                 leader: server_name,
                 ..Default::default()
@@ -588,6 +608,7 @@ impl Stream {
         }
         let subjects_changed = self.config.borrow().subjects != config.subjects
             || self.config.borrow().allow_direct != config.allow_direct;
+        let sources_changed = self.config.borrow().sources != config.sources;
         if let Err(error) = self
             .store
             .borrow_mut()
@@ -603,6 +624,9 @@ impl Stream {
             self.unsubscribe();
             self.subscribe();
         }
+        if sources_changed {
+            self.restart_sourcing();
+        }
         self.work.set();
         api::StreamUpdateResponse {
             info: Some(self.info(false, None)),
@@ -615,6 +639,7 @@ impl Stream {
     pub async fn delete(self: &Rc<Self>) -> io::Result<()> {
         self.deleting.set(true);
         self.unsubscribe();
+        self.stop_sourcing();
         self.closed.set(true);
         self.work.set();
         self.finished.wait().await;
@@ -858,9 +883,22 @@ impl Stream {
         let Some(reply) = message.reply.clone() else {
             return;
         };
-        let name = self.name();
-        let prefix = format!("$JS.API.DIRECT.GET.{name}");
         let subject = String::from_utf8_lossy(&message.subject).into_owned();
+        // Our own name, or a mirrored origin's (`mirror_direct`).
+        let name = {
+            let config = self.config.borrow();
+            match config.mirror.as_ref() {
+                Some(mirror)
+                    if config.mirror_direct
+                        && is_direct_get_of(&subject, &mirror.name)
+                        && !is_direct_get_of(&subject, &config.name) =>
+                {
+                    mirror.name.clone()
+                }
+                _ => config.name.clone(),
+            }
+        };
+        let prefix = format!("$JS.API.DIRECT.GET.{name}");
         let body = message
             .body
             .slice(message.header_len.unwrap_or(0).min(message.body.len())..);
@@ -1178,6 +1216,14 @@ enum Rollup {
     All,
 }
 
+/// Whether `subject` is `$JS.API.DIRECT.GET.<stream>` or below it.
+fn is_direct_get_of(subject: &str, stream: &str) -> bool {
+    subject
+        .strip_prefix("$JS.API.DIRECT.GET.")
+        .and_then(|rest| rest.strip_prefix(stream))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 fn parse_u64(bytes: &[u8]) -> Option<u64> {
     std::str::from_utf8(bytes).ok()?.trim().parse().ok()
 }
@@ -1268,6 +1314,7 @@ async fn writer(stream: Rc<Stream>) {
                         Inbound::DirectGet(message) => stream.direct_get(&message).await,
                         Inbound::Ack(message) => stream.process_ack(&message, &mut held),
                         Inbound::FlowControl(message) => stream.flow_control_reply(&message),
+                        Inbound::Sourced(message) => stream.apply_sourced(&message, now),
                     }
                 }
             }

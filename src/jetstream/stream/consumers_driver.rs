@@ -825,17 +825,11 @@ impl Stream {
                 return;
             };
             let reply = ack_subject(stream, &consumer.name, &delivery, message.ts_ns);
-            let (header_len, body) = if consumer.config.headers_only {
-                let headers = glue::headers_only(&message.headers, message.payload.len());
-                (Some(headers.len()), Bytes::from(headers))
-            } else if message.headers.is_empty() {
-                (None, message.payload.clone())
-            } else {
-                let mut body = Vec::with_capacity(message.headers.len() + message.payload.len());
-                body.extend_from_slice(&message.headers);
-                body.extend_from_slice(&message.payload);
-                (Some(message.headers.len()), Bytes::from(body))
-            };
+            let (header_len, body) = delivery_body(
+                &message.headers,
+                &message.payload,
+                consumer.config.headers_only,
+            );
             let size = (message.subject.len() + reply.len() + body.len()) as u64;
             if consumer.replay.is_some() || consumer.rate.is_some() {
                 let wait = consumer.pace_ns(delivery.stream_seq, message.ts_ns, size, now);
@@ -897,4 +891,23 @@ impl Stream {
         }
         consumer.more = true;
     }
+}
+
+/// A delivery's header length and body (headers then payload). `headers_only` consumers
+/// (KV `keys()` and meta-only watchers) get the headers plus `Nats-Msg-Size` and no
+/// payload, as nats-server sends them.
+fn delivery_body(headers: &[u8], payload: &Bytes, headers_only: bool) -> (Option<usize>, Bytes) {
+    if headers_only {
+        let mut block = crate::jetstream::store::headers::HeaderBuilder::extend(headers);
+        block.header("Nats-Msg-Size", payload.len().to_string().as_bytes());
+        let block = block.finish();
+        return (Some(block.len()), block);
+    }
+    if headers.is_empty() {
+        return (None, payload.clone());
+    }
+    let mut body = Vec::with_capacity(headers.len() + payload.len());
+    body.extend_from_slice(headers);
+    body.extend_from_slice(payload);
+    (Some(headers.len()), Bytes::from(body))
 }
