@@ -147,10 +147,17 @@ impl Shared {
     }
 
     /// The INFO line a new connection gets.
-    pub fn write_info(&self, out: &mut Vec<u8>, cid: u64, client_ip: Option<String>) {
+    pub fn write_info(
+        &self,
+        out: &mut Vec<u8>,
+        cid: u64,
+        client_ip: Option<String>,
+        nonce: Option<String>,
+    ) {
         let mut info = self.info();
         info.client_id = Some(cid);
         info.client_ip = client_ip;
+        info.nonce = nonce;
         info.ldm = self.control.lame_duck_requested();
         info.write_info(out);
     }
@@ -182,6 +189,9 @@ impl Server {
             .clone()
             .unwrap_or_else(|| server_id.clone());
         let auth = Auth::from_options(&options).map_err(ServerError::Startup)?;
+        for warning in auth.warnings() {
+            tracing::warn!("{warning}");
+        }
         let core_count = cores.len();
         let shared = Arc::new(Shared {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
@@ -300,7 +310,8 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
     listener: ListenerSocket,
     init: I,
 ) {
-    let state = Rc::new(ShardState::new(shard, shared, mesh::ACCOUNT_COUNT));
+    let account_count = shared.auth.account_count();
+    let state = Rc::new(ShardState::new(shard, shared, account_count));
     for peer in state.peers() {
         shards::task::spawn(flush_loop(state.clone(), peer));
         let state = state.clone();

@@ -41,6 +41,7 @@ use crossbeam_channel::Sender;
 use super::client::{ClientShared, CloseReason, LocalSub};
 use super::mesh::{AccountId, GLOBAL_ACCOUNT};
 use super::shard::ShardState;
+use crate::auth::Auth;
 use crate::monitor::jetstream::JetStreamMonitor;
 use crate::protocol::ConnectOptions;
 use crate::routing::subject_matches_filter;
@@ -470,7 +471,7 @@ pub fn connection_closed(
         return;
     };
     let now = SystemTime::now();
-    let mut row = connection_row(client, &meta, now, Instant::now());
+    let mut row = connection_row(&state.shared.auth, client, &meta, now, Instant::now());
     row.stop = Some(now);
     row.reason = Some(reason.as_str());
     row.subscription_count = subs.len();
@@ -480,7 +481,7 @@ pub fn connection_closed(
         .iter()
         .take(CLOSED_SUBSCRIPTIONS_KEPT_MAX)
         .map(|sub| {
-            let mut detail = sub_row(client, sub);
+            let mut detail = sub_row(&state.shared.auth, client, sub);
             detail.max = 0;
             detail
         })
@@ -560,7 +561,13 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
         if query.user.as_ref().is_some_and(|user| *user != meta.user) {
             continue;
         }
-        rows.push(connection_row(client, meta, now, now_instant));
+        rows.push(connection_row(
+            &state.shared.auth,
+            client,
+            meta,
+            now,
+            now_instant,
+        ));
     }
     sort_rows(&mut rows, query.sort, now);
     rows.truncate(query.keep);
@@ -577,7 +584,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
                 .values()
                 .take(take)
                 .map(|sub| {
-                    let mut detail = sub_row(client, sub);
+                    let mut detail = sub_row(&state.shared.auth, client, sub);
                     // Under a connection, nats-server leaves the account out.
                     detail.account = "";
                     detail
@@ -601,7 +608,7 @@ fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreR
                     continue;
                 }
             }
-            rows.push(sub_row(client, sub));
+            rows.push(sub_row(&state.shared.auth, client, sub));
         }
     }
     sort_subs(&mut rows);
@@ -610,6 +617,7 @@ fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreR
 }
 
 fn connection_row(
+    auth: &Auth,
     client: &ClientShared,
     meta: &ConnMeta,
     now: SystemTime,
@@ -636,14 +644,14 @@ fn connection_row(
         lang: meta.lang.clone(),
         version: meta.version.clone(),
         user: meta.user.clone(),
-        account: account_name(client.account),
+        account: auth.account_name(client.account.get()),
         subs: Vec::new(),
     }
 }
 
-fn sub_row(client: &ClientShared, sub: &LocalSub) -> SubRow {
+fn sub_row(auth: &Auth, client: &ClientShared, sub: &LocalSub) -> SubRow {
     SubRow {
-        account: account_name(client.account),
+        account: auth.account_name(client.account.get()),
         subject: String::from_utf8_lossy(&sub.subject).into_owned(),
         queue: sub
             .queue
