@@ -118,3 +118,11 @@ pub const NKEY_NONCE_BYTES: usize = 11;
 /// Characters of a CONNECT `sig` accepted for decoding: a 64-byte Ed25519 signature is 86
 /// in base64url, 88 in padded base64; anything much longer is refused unread.
 pub const NKEY_SIGNATURE_TEXT_BYTES_MAX: usize = 128;
+
+/// Service requests one core has sent into other accounts (service imports) whose reply
+/// has not come back yet. Past it the oldest are forgotten (their late replies dropped).
+pub const SERVICE_REPLIES_PENDING_MAX: usize = 65_536;
+
+/// How long a service import's reply mapping lives (nats-server's default response
+/// threshold, 2 minutes); a later reply is dropped.
+pub const SERVICE_REPLY_TTL_MS: u64 = 2 * 60_000;

@@ -579,3 +579,203 @@ async fn settle(client: &async_nats::Client) {
     flush(client).await;
     recv(&mut probe).await;
 }
+
+const EXPORTS: &str = r#"
+accounts {
+  A {
+    users = [ {user: a, password: pa} ]
+    exports = [
+      {stream: "news.>"}
+      {service: "svc.>", accounts: [B]}
+    ]
+  }
+  B {
+    users = [ {user: b, password: pb} ]
+    imports = [
+      {stream: {account: A, subject: "news.>"}, prefix: "from_a"}
+      {service: {account: A, subject: "svc.time"}, to: "time"}
+    ]
+  }
+  C {
+    users = [ {user: c, password: pc} ]
+    imports = [ {stream: {account: A, subject: "news.sports"}} ]
+  }
+}
+"#;
+
+/// Reads frames until `n` messages arrived (answering server PINGs).
+fn read_msgs(client: &mut RawClient, n: usize) -> Vec<Msg> {
+    let mut msgs = Vec::new();
+    while msgs.len() < n {
+        match client.read_frame() {
+            Frame::Msg(msg) => msgs.push(msg),
+            Frame::Ping => client.send("PONG\r\n"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    msgs
+}
+
+#[test]
+fn stream_exports_reach_importers_only() {
+    let server = TestServer::start_with_config(EXPORTS, &[]);
+    let mut b: Vec<RawClient> = (0..CONNECTIONS_PER_ACCOUNT)
+        .map(|_| raw(&server, "b", "pb"))
+        .collect();
+    let mut c = raw(&server, "c", "pc");
+    for client in &mut b {
+        client.send("SUB from_a.news.> 1\r\nSUB news.> 2\r\n");
+        client.sync();
+    }
+    c.send("SUB news.> 1\r\nSUB from_a.> 2\r\n");
+    c.sync();
+    let mut a = raw(&server, "a", "pa");
+    a.send("SUB news.> 1\r\n");
+    a.send("PUB news.weather 4\r\nrain\r\nPUB news.sports 4\r\ngoal\r\nPUB other 1\r\nx\r\n");
+    let own: Vec<String> = read_msgs(&mut a, 2)
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert_eq!(own, ["news.weather", "news.sports"]);
+    // Every B connection (on either core) gets both under the prefix, none unprefixed.
+    for client in &mut b {
+        let got: Vec<(String, String)> = read_msgs(client, 2)
+            .into_iter()
+            .map(|m| (m.subject, m.sid))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("from_a.news.weather".to_string(), "1".to_string()),
+                ("from_a.news.sports".to_string(), "1".to_string())
+            ]
+        );
+    }
+    // C imported only news.sports, without a prefix.
+    let got = read_msgs(&mut c, 1);
+    assert_eq!(
+        (got[0].subject.as_str(), got[0].payload.as_slice()),
+        ("news.sports", &b"goal"[..])
+    );
+    // Importers' own publishes stay home: every B connection gets B's publish on its
+    // `news.>` subscription (so it reached both cores), A and C nothing.
+    b[0].send("PUB news.weather 1\r\nx\r\n");
+    for client in &mut b {
+        let got = read_msgs(client, 1);
+        assert_eq!(
+            (got[0].sid.as_str(), got[0].payload.as_slice()),
+            ("2", &b"x"[..])
+        );
+        assert!(client.sync_msgs().is_empty());
+    }
+    assert!(a.sync_msgs().is_empty());
+    assert!(c.sync_msgs().is_empty());
+}
+
+#[test]
+fn service_imports_carry_requests_and_replies_across_accounts() {
+    let server = TestServer::start_with_config(EXPORTS, &[]);
+    let mut responders: Vec<RawClient> = (0..2).map(|_| raw(&server, "a", "pa")).collect();
+    for responder in &mut responders {
+        responder.send("SUB svc.time q 1\r\n");
+        responder.sync();
+    }
+    let mut requesters: Vec<RawClient> = (0..CONNECTIONS_PER_ACCOUNT)
+        .map(|_| raw(&server, "b", "pb"))
+        .collect();
+    for (i, requester) in requesters.iter_mut().enumerate() {
+        requester.send(format!(
+            "SUB _INBOX.{i} 1\r\nPUB time _INBOX.{i} 2\r\nq{i}\r\n"
+        ));
+        requester.sync();
+    }
+    // Answer every request on whichever responder it reached.
+    let mut answered = 0;
+    while answered < requesters.len() {
+        for responder in &mut responders {
+            for request in responder.sync_msgs() {
+                assert_eq!(request.subject, "svc.time");
+                let reply = request.reply.expect("a reply subject");
+                assert!(reply.starts_with("_R_."), "{reply}");
+                let body = String::from_utf8(request.payload).unwrap();
+                responder.send(format!("PUB {reply} {}\r\nre-{body}\r\n", body.len() + 3));
+                answered += 1;
+            }
+        }
+    }
+    for (i, requester) in requesters.iter_mut().enumerate() {
+        let got = read_msgs(requester, 1);
+        assert_eq!(got[0].subject, format!("_INBOX.{i}"));
+        assert_eq!(got[0].payload, format!("re-q{i}").into_bytes());
+    }
+    // A reply mapping is good for one response: a second one goes nowhere.
+    // And C, not listed on the private service export, sees none of it.
+    let mut c = raw(&server, "c", "pc");
+    c.send("SUB time 1\r\nSUB svc.> 2\r\nSUB _INBOX.> 3\r\n");
+    c.sync();
+    requesters[0].send("PUB svc.time _INBOX.0 0\r\n\r\n");
+    requesters[0].sync();
+    assert!(c.sync_msgs().is_empty());
+    for responder in &mut responders {
+        assert!(responder.sync_msgs().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn service_imports_with_async_nats() {
+    let server = TestServer::start_with_config(EXPORTS, &[]);
+    let a = connect_with(
+        &server,
+        async_nats::ConnectOptions::with_user_and_password("a".into(), "pa".into()),
+    )
+    .await;
+    let b = connect_with(
+        &server,
+        async_nats::ConnectOptions::with_user_and_password("b".into(), "pb".into()),
+    )
+    .await;
+    // Nobody serves it yet: tern tells the importer "no responders" at once (nats-server
+    // 2.9.10 lets such a request time out).
+    if !is_reference() {
+        let refused = b.request("time", "now?".into()).await.unwrap_err();
+        assert_eq!(
+            refused.kind(),
+            async_nats::client::RequestErrorKind::NoResponders
+        );
+    }
+    let mut service = a.subscribe("svc.time").await.unwrap();
+    settle(&a).await;
+    let responder = a.clone();
+    tokio::spawn(async move {
+        while let Some(request) = service.next().await {
+            if let Some(reply) = request.reply {
+                let _ = responder.publish(reply, "12:00".into()).await;
+            }
+        }
+    });
+    for _ in 0..5 {
+        let answer = b.request("time", "now?".into()).await.unwrap();
+        assert_eq!(answer.payload, "12:00");
+    }
+}
+
+#[test]
+fn imports_must_be_exported_to_the_importer() {
+    for (config, why) in [
+        (
+            "accounts { A { exports = [ {service: svc, accounts: [B]} ] }, B {}, C { imports = [ {service: {account: A, subject: svc}} ] } }",
+            "private service",
+        ),
+        (
+            "accounts { A { exports = [ {stream: \"a.b\"} ] }, C { imports = [ {stream: {account: A, subject: \"a.>\"}} ] } }",
+            "wider than the export",
+        ),
+        (
+            "accounts { C { imports = [ {stream: {account: Z, subject: x}} ] } }",
+            "unknown account",
+        ),
+    ] {
+        let started = ServerBuilder::new().config(config).try_start();
+        assert!(started.is_err(), "{why}: started anyway");
+    }
+}

@@ -12,6 +12,7 @@
 //! of milliseconds), which would stall every connection of a core, so it is handed back to
 //! the caller as [`Decision::Bcrypt`] to run off the core ([`verify_bcrypt`]).
 
+pub mod imports;
 pub mod nkey;
 pub mod permissions;
 
@@ -93,7 +94,12 @@ pub struct Auth {
     users: HashMap<String, User>,
     nkeys: HashMap<String, Login>,
     no_auth_user: Option<String>,
+    /// Exports and imports, by account id.
+    routes: Vec<imports::AccountRoutes>,
 }
+
+/// The first id of the configured accounts (after `$G` and tern's internal account).
+const FIRST_CONFIGURED_ACCOUNT: AccountId = 2;
 
 impl Auth {
     pub fn from_options(options: &Options) -> Result<Auth, String> {
@@ -126,6 +132,7 @@ impl Auth {
             }
         };
 
+        let routes = imports::resolve(&config.accounts, FIRST_CONFIGURED_ACCOUNT, names.len())?;
         let mut auth = Auth {
             account_names: names
                 .into_iter()
@@ -142,6 +149,7 @@ impl Auth {
             users: HashMap::new(),
             nkeys: HashMap::new(),
             no_auth_user: options.no_auth_user.clone(),
+            routes,
         };
         if options.auth_token.is_some() && options.username.is_some() {
             return Err("can not have a token and a user configured at the same time".to_string());
@@ -155,7 +163,7 @@ impl Auth {
             config.default_permissions.as_ref(),
         )?;
         for (i, account) in config.accounts.iter().enumerate() {
-            let id = (i + 2) as AccountId;
+            let id = FIRST_CONFIGURED_ACCOUNT + i as AccountId;
             auth.add_users(&account.users, id, account.default_permissions.as_ref())?;
         }
         let has_users = !auth.users.is_empty() || !auth.nkeys.is_empty();
@@ -249,6 +257,23 @@ impl Auth {
     pub fn account_id(&self, name: &str) -> Option<AccountId> {
         let at = self.account_names.iter().position(|n| *n == name)? as AccountId;
         (at != INTERNAL_ACCOUNT).then_some(at)
+    }
+
+    /// What a publish in `account` is also routed to (usually nothing).
+    pub fn routes(&self, account: AccountId) -> &imports::AccountRoutes {
+        &self.routes[account as usize]
+    }
+
+    /// Accounts that export a service someone imports: their responses are routed back.
+    pub fn service_exporters(&self) -> Vec<AccountId> {
+        let mut exporters: Vec<AccountId> = self
+            .routes
+            .iter()
+            .flat_map(|r| r.services_in.iter().map(|s| s.exporter))
+            .collect();
+        exporters.sort_unstable();
+        exporters.dedup();
+        exporters
     }
 
     pub fn system_account(&self) -> AccountId {

@@ -1007,13 +1007,13 @@ pub fn send_no_responders(
 }
 
 fn delivery(
-    client: &ClientShared,
+    account: AccountId,
     p: &Publish,
     shown: Option<&Bytes>,
     queues: Vec<Bytes>,
 ) -> Delivery {
     Delivery {
-        account: client.account.get(),
+        account,
         subject: p.subject.clone(),
         shown_subject: shown.cloned(),
         reply: p.reply.clone(),
@@ -1039,8 +1039,26 @@ pub(super) fn route_shown(
     p: &Publish,
     shown: Option<&Bytes>,
 ) -> bool {
+    let account = client.account.get();
+    let mut delivered = route_in(state, account, client, p, shown);
+    let routes = state.shared.auth.routes(account);
+    if !routes.is_empty() {
+        delivered |= super::imports::route_imports(state, routes, client, p);
+    }
+    delivered
+}
+
+/// Routes one publish within `account` (the publisher's own, or one it exports to or
+/// imports from): local plain subscribers, queue groups, forwards to interested cores.
+pub(super) fn route_in(
+    state: &ShardState,
+    account: AccountId,
+    client: &Rc<ClientShared>,
+    p: &Publish,
+    shown: Option<&Bytes>,
+) -> bool {
     state.catch_up_interest();
-    let acct = &state.accounts[client.account.get() as usize];
+    let acct = &state.accounts[account as usize];
     let local = acct.local.borrow_mut().matches(&p.subject);
     let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(&p.subject));
     let echo = client.echo.get();
@@ -1126,7 +1144,7 @@ pub(super) fn route_shown(
     }
     for (core, queues) in forwards {
         debug_assert_ne!(core, state.id);
-        state.outboxes[core].push(CoreEvent::Deliver(delivery(client, p, shown, queues)));
+        state.outboxes[core].push(CoreEvent::Deliver(delivery(account, p, shown, queues)));
     }
     delivered
 }

@@ -65,6 +65,11 @@ impl InternalClient {
         internal
     }
 
+    /// The connection-like side of this client (for routing on its behalf).
+    pub fn shared(&self) -> &Rc<ClientShared> {
+        &self.client
+    }
+
     /// Subscribes `handler` to `subject` (in queue group `queue` if given); returns the sid.
     pub fn subscribe(
         &self,

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod control;
+pub mod imports;
 pub mod internal;
 pub mod mesh;
 pub mod registry;
@@ -348,6 +349,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
             }
         });
     }
+    imports::start(&state);
     init(&state);
     let stop_accepting = Rc::new(Signal::new());
     shards::task::spawn(accept_loop(
