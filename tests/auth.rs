@@ -779,3 +779,41 @@ fn imports_must_be_exported_to_the_importer() {
         assert!(started.is_err(), "{why}: started anyway");
     }
 }
+
+#[test]
+fn clients_can_not_use_the_service_reply_prefix() {
+    let server = TestServer::start_with_config(EXPORTS, &[]);
+    for (user, password) in [("a", "pa"), ("b", "pb")] {
+        let mut client = raw(&server, user, password);
+        client.send("SUB x 1\r\nPUB x _R_.abc 1\r\na\r\nPUB x _R_ 1\r\nb\r\n");
+        let frames = client.sync();
+        assert_eq!(
+            frames[0],
+            Frame::Err(r#"Permissions Violation for Publish with Reply of "_R_.abc""#.to_string())
+        );
+        let Frame::Msg(msg) = &frames[1] else {
+            panic!("{frames:?}");
+        };
+        assert_eq!(
+            (msg.reply.as_deref(), msg.payload.as_slice()),
+            (Some("_R_"), &b"b"[..])
+        );
+        assert_eq!(frames.len(), 2);
+    }
+}
+
+#[test]
+fn accountz_lists_the_configured_accounts() {
+    let server = TestServer::start_with_config(EXPORTS, &["-m", "-1"]);
+    let monitor = server.monitor_addr().expect("monitor address");
+    let accountz = http_json(monitor, "/accountz");
+    assert_eq!(accountz["system_account"], "$SYS", "{accountz}");
+    let mut names: Vec<&str> = accountz["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["$G", "$SYS", "A", "B", "C"]);
+}

@@ -957,6 +957,14 @@ impl Session {
                 return Next::Continue;
             }
         }
+        if p.reply.as_ref().is_some_and(|r| r.starts_with(b"_R_.")) {
+            // Reserved for service imports' reply mapping (nats-server's `isReservedReply`).
+            self.client.send_err(&format!(
+                "Permissions Violation for Publish with Reply of {}",
+                go_quote(p.reply.as_deref().unwrap_or_default())
+            ));
+            return Next::Continue;
+        }
         // nats-server acknowledges a verbose PUB before routing it, so the +OK precedes the
         // publisher's own copy of the message.
         self.ok();
