@@ -817,3 +817,21 @@ fn accountz_lists_the_configured_accounts() {
     names.sort_unstable();
     assert_eq!(names, ["$G", "$SYS", "A", "B", "C"]);
 }
+
+#[test]
+fn connz_filters_by_account() {
+    let server = TestServer::start_with_config(EXPORTS, &["-m", "-1"]);
+    let monitor = server.monitor_addr().expect("monitor address");
+    let _a = raw(&server, "a", "pa");
+    let _b1 = raw(&server, "b", "pb");
+    let _b2 = raw(&server, "b", "pb");
+    let connz = http_json(monitor, "/connz?acc=B&auth=true");
+    assert_eq!(connz["num_connections"], 2, "{connz}");
+    for conn in connz["connections"].as_array().unwrap() {
+        assert_eq!(conn["account"], "B", "{conn}");
+        assert_eq!(conn["authorized_user"], "b", "{conn}");
+    }
+    let connz = http_json(monitor, "/connz?acc=A&auth=true");
+    assert_eq!(connz["num_connections"], 1, "{connz}");
+    assert_eq!(connz["connections"][0]["account"], "A");
+}

@@ -223,6 +223,8 @@ pub enum CoreQuery {
 pub struct ConnectionsQuery {
     pub cid: Option<u64>,
     pub user: Option<String>,
+    /// Only connections in this account (by name).
+    pub account: Option<String>,
     pub sort: SortKey,
     /// Rows to return at most: the request's offset + limit.
     pub keep: usize,
@@ -559,6 +561,14 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
         }
         let Some(meta) = conns.get(cid) else { continue };
         if query.user.as_ref().is_some_and(|user| *user != meta.user) {
+            continue;
+        }
+        let account = state.shared.auth.account_name(client.account.get());
+        if query
+            .account
+            .as_ref()
+            .is_some_and(|wanted| wanted != account)
+        {
             continue;
         }
         rows.push(connection_row(
