@@ -450,7 +450,78 @@ fn same_secret(given: &str, expected: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_bcrypt, same_secret};
+    use super::{is_bcrypt, same_secret, Auth, Decision};
+    use crate::config::{parse_str, Options};
+    use crate::protocol::ConnectOptions;
+
+    fn auth(config: &str) -> Result<Auth, String> {
+        let mut options = Options::default();
+        let map = parse_str(config, "t.conf").map_err(|e| e.to_string())?;
+        options.apply_config(&map).map_err(|e| e.to_string())?;
+        Auth::from_options(&options)
+    }
+
+    fn decide(auth: &Auth, json: &str) -> Option<(u32, String)> {
+        let connect = ConnectOptions::from_json(json.as_bytes()).unwrap();
+        match auth.check(&connect, Some("nonce")) {
+            Decision::Accept(login) => Some((login.account, login.user)),
+            Decision::Reject => None,
+            Decision::Bcrypt { login, .. } => {
+                Some((login.account, format!("bcrypt:{}", login.user)))
+            }
+        }
+    }
+
+    #[test]
+    fn logins_land_in_their_accounts() {
+        let auth = auth(
+            "accounts { A { users = [ {user: a, password: pa}, {user: h, password: \"$2a$04$abcdefghijklmnopqrstuv\"} ] }, B { users = [ {user: b, password: pb} ] } }\n\
+             authorization { users = [ {user: g, password: pg} ] }\nno_auth_user: b\n",
+        )
+        .unwrap();
+        assert_eq!(auth.account_count(), 5, "$G, internal, A, B, $SYS");
+        assert_eq!(auth.account_name(auth.system_account()), "$SYS");
+        assert_eq!(
+            decide(&auth, r#"{"user":"a","pass":"pa"}"#),
+            Some((2, "a".into()))
+        );
+        assert_eq!(
+            decide(&auth, r#"{"user":"g","pass":"pg"}"#),
+            Some((0, "g".into()))
+        );
+        assert_eq!(decide(&auth, r#"{"user":"a","pass":"pb"}"#), None);
+        assert_eq!(decide(&auth, r#"{}"#), Some((3, "b".into())));
+        assert_eq!(
+            decide(&auth, r#"{"user":"h","pass":"x"}"#),
+            Some((2, "bcrypt:h".into()))
+        );
+        assert!(!auth.required(), "no_auth_user: INFO says no auth");
+        assert!(auth.enforced());
+        assert_eq!(auth.account_id("$TERN"), None);
+        assert_eq!(auth.account_id("B"), Some(3));
+    }
+
+    #[test]
+    fn the_fuzz_targets_config_is_consistent() {
+        let source = include_str!("../../fuzz/fuzz_targets/connect_auth.rs");
+        let start = source.find("r#\"").unwrap() + 3;
+        let end = source[start..].find("\"#").unwrap() + start;
+        auth(&source[start..end]).unwrap();
+    }
+
+    #[test]
+    fn inconsistent_configurations_are_refused() {
+        for config in [
+            "accounts { A { users = [ {user: a} ] }, B { users = [ {user: a} ] } }",
+            "accounts { A {} }\nno_auth_user: nobody",
+            "accounts { A { users = [ {nkey: UABC} ] } }",
+            "system_account: NOPE",
+            "accounts { $G {} }",
+            "authorization { token: t, users = [ {user: a} ] }",
+        ] {
+            assert!(auth(config).is_err(), "{config}");
+        }
+    }
 
     #[test]
     fn secrets_compare_exactly() {
