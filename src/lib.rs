@@ -9,7 +9,9 @@
 //!   interest with queue weights, and subject validation.
 //! - [`jetstream`]: persistent streams behind `$JS.API`, each owned by one core and logged
 //!   to io_uring-backed segment files with group commit.
-//! - [`auth`]: who may connect.
+//! - [`auth`]: who may connect (passwords, bcrypt, NKeys), into which account, with which
+//!   publish/subscribe permissions; the account table and the exports/imports between
+//!   accounts, built once from the config and the same on every core.
 //! - [`config`]: nats-server's command line and config file format, into [`config::Options`].
 //! - [`monitor`]: the HTTP monitoring endpoints.
 //! - [`logging`]: nats-server's log line format.

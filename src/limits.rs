@@ -92,3 +92,37 @@ pub const JS_API_LIST_PAGE: usize = 256;
 
 /// After a failed write or fsync, how long a stream waits before trying its disk again.
 pub const JS_DISK_RETRY_MS: u64 = 1_000;
+
+// ---------------------------------------------------------------------------------------
+// Authentication and permissions
+// ---------------------------------------------------------------------------------------
+
+/// Publish (and delivery) permission decisions cached per connection, by subject
+/// (nats-server's `maxPermCacheSize`). Past it the cache starts over.
+pub const PERMISSION_CACHE_SUBJECTS_MAX: usize = 128;
+
+/// Reply subjects one connection may answer under `allow_responses` (nats-server's
+/// `replyPermLimit`). Past it expired grants are dropped, then the oldest half.
+pub const RESPONSE_PERMISSIONS_MAX: usize = 4096;
+
+/// bcrypt comparisons running at once over the whole server, each on its own helper thread
+/// (one takes tens of milliseconds at the usual costs; the cores never wait for it).
+pub const BCRYPT_VERIFICATIONS_CONCURRENT_MAX: usize = 4;
+
+/// How often a connection waiting for a bcrypt verdict (or a free bcrypt slot) looks again.
+pub const BCRYPT_POLL_MS: u64 = 2;
+
+/// Random bytes of the nonce in INFO for NKey signatures (nats-server's `nonceRawLen`).
+pub const NKEY_NONCE_BYTES: usize = 11;
+
+/// Characters of a CONNECT `sig` accepted for decoding: a 64-byte Ed25519 signature is 86
+/// in base64url, 88 in padded base64; anything much longer is refused unread.
+pub const NKEY_SIGNATURE_TEXT_BYTES_MAX: usize = 128;
+
+/// Service requests one core has sent into other accounts (service imports) whose reply
+/// has not come back yet. Past it the oldest are forgotten (their late replies dropped).
+pub const SERVICE_REPLIES_PENDING_MAX: usize = 65_536;
+
+/// How long a service import's reply mapping lives (nats-server's default response
+/// threshold, 2 minutes); a later reply is dropped.
+pub const SERVICE_REPLY_TTL_MS: u64 = 2 * 60_000;

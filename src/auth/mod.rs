@@ -1,60 +1,444 @@
-//! Who may connect. For now the server-wide single user or token of `--user/--pass` and
-//! `--auth` (or `authorization {}` in the config file); accounts, permissions, NKeys, JWT and
-//! TLS come with the security work and will extend this module.
+//! Who may connect, into which account, and with which permissions.
+//!
+//! Built once at start from [`Options`] into an [`Auth`] shared read-only by every core:
+//! - the account table (`$G`, tern's internal account, the configured accounts and the
+//!   system account), whose indexes are the [`AccountId`]s every core's subject index is
+//!   laid out by, so an account id means the same subject space on every core;
+//! - the users: `--user/--pass` or `--auth TOKEN`, `authorization { users }` (in `$G`),
+//!   each account's `users`, plain or bcrypt passwords, NKey users, `no_auth_user`.
+//!
+//! [`Auth::check`] decides a CONNECT the way nats-server's
+//! `processClientOrLeafAuthentication` does. A bcrypt comparison is deliberately slow (tens
+//! of milliseconds), which would stall every connection of a core, so it is handed back to
+//! the caller as [`Decision::Bcrypt`] to run off the core ([`verify_bcrypt`]).
 
+pub mod imports;
+pub mod nkey;
+pub mod permissions;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::auth::{PermissionsConfig, UserConfig, SYSTEM_ACCOUNT_DEFAULT};
 use crate::config::Options;
+use crate::limits::{BCRYPT_POLL_MS, BCRYPT_VERIFICATIONS_CONCURRENT_MAX};
 use crate::protocol::ConnectOptions;
+use crate::server::mesh::{AccountId, GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
+pub use permissions::{ConnPermissions, Permissions};
 
-pub enum Auth {
-    None,
-    Token(String),
-    UserPassword { user: String, password: String },
+/// What a client authenticated as.
+#[derive(Clone)]
+pub struct Login {
+    pub account: AccountId,
+    /// The user name or NKey, for logs and monitoring.
+    pub user: String,
+    /// `None`: everything is allowed (and nothing is checked on the hot path).
+    pub permissions: Option<Arc<Permissions>>,
 }
+
+/// The outcome of [`Auth::check`].
+pub enum Decision {
+    Accept(Login),
+    Reject,
+    /// Accept as `Login` if `password` matches the bcrypt `hash` (see [`verify_bcrypt`]).
+    Bcrypt {
+        hash: String,
+        password: String,
+        login: Login,
+    },
+}
+
+enum Secret {
+    Plain(String),
+    Bcrypt(String),
+}
+
+impl Secret {
+    fn new(text: &str) -> Secret {
+        if is_bcrypt(text) {
+            Secret::Bcrypt(text.to_string())
+        } else {
+            Secret::Plain(text.to_string())
+        }
+    }
+}
+
+struct User {
+    password: Secret,
+    login: Login,
+}
+
+/// nats-server's `isBcrypt`: `$2a$`, `$2b$`, `$2x$` or `$2y$`, two digits of cost, `$`.
+fn is_bcrypt(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() > 7
+        && b[0] == b'$'
+        && b[1] == b'2'
+        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
+        && b[3] == b'$'
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && b[6] == b'$'
+}
+
+pub struct Auth {
+    /// Account names by id. Leaked once at start (a handful of short strings) so that
+    /// monitoring rows can hold `&'static str` like the fixed names.
+    account_names: Vec<&'static str>,
+    system_account: AccountId,
+    token: Option<Secret>,
+    /// `--user/--pass` or `authorization { user, password }`.
+    single_user: Option<(String, Secret)>,
+    users: HashMap<String, User>,
+    nkeys: HashMap<String, Login>,
+    no_auth_user: Option<String>,
+    /// Exports and imports, by account id.
+    routes: Vec<imports::AccountRoutes>,
+}
+
+/// The first id of the configured accounts (after `$G` and tern's internal account).
+const FIRST_CONFIGURED_ACCOUNT: AccountId = 2;
 
 impl Auth {
     pub fn from_options(options: &Options) -> Result<Auth, String> {
-        match (&options.auth_token, &options.username, &options.password) {
-            (Some(_), Some(_), _) => {
-                Err("can not have a token and a user configured at the same time".to_string())
+        let config = &options.auth;
+        let mut names: Vec<String> = vec!["$G".to_string(), "$TERN".to_string()];
+        for account in &config.accounts {
+            if names.contains(&account.name) || account.name.is_empty() {
+                return Err(format!(
+                    "duplicate or reserved account name {:?}",
+                    account.name
+                ));
             }
-            (Some(token), None, _) => Ok(Auth::Token(token.clone())),
-            (None, Some(user), password) => Ok(Auth::UserPassword {
-                user: user.clone(),
-                password: password.clone().unwrap_or_default(),
+            names.push(account.name.clone());
+        }
+        let system_name = config
+            .system_account
+            .clone()
+            .unwrap_or_else(|| SYSTEM_ACCOUNT_DEFAULT.to_string());
+        let system_account = match names.iter().position(|n| *n == system_name) {
+            Some(0) | Some(1) => {
+                return Err(format!("{system_name:?} can not be the system account"))
+            }
+            Some(at) => at as AccountId,
+            None if config.system_account.is_some() => {
+                return Err(format!("system account {system_name:?} not found"));
+            }
+            None => {
+                names.push(system_name);
+                (names.len() - 1) as AccountId
+            }
+        };
+
+        let routes = imports::resolve(&config.accounts, FIRST_CONFIGURED_ACCOUNT, names.len())?;
+        let mut auth = Auth {
+            account_names: names
+                .into_iter()
+                .map(|n| &*Box::leak(n.into_boxed_str()))
+                .collect(),
+            system_account,
+            token: options.auth_token.as_deref().map(Secret::new),
+            single_user: options.username.as_ref().map(|u| {
+                (
+                    u.clone(),
+                    Secret::new(options.password.as_deref().unwrap_or("")),
+                )
             }),
-            (None, None, Some(_)) => Err("a password was configured without a user".to_string()),
-            (None, None, None) => Ok(Auth::None),
+            users: HashMap::new(),
+            nkeys: HashMap::new(),
+            no_auth_user: options.no_auth_user.clone(),
+            routes,
+        };
+        if options.auth_token.is_some() && options.username.is_some() {
+            return Err("can not have a token and a user configured at the same time".to_string());
         }
-    }
-
-    pub fn required(&self) -> bool {
-        !matches!(self, Auth::None)
-    }
-
-    /// Whether the CONNECT's credentials are accepted. Comparisons take time independent of
-    /// where the first difference is, so response timing does not leak the secret.
-    pub fn check(&self, connect: &ConnectOptions) -> bool {
-        match self {
-            Auth::None => true,
-            Auth::Token(token) => connect
-                .auth_token
-                .as_deref()
-                .is_some_and(|t| same_secret(t, token)),
-            Auth::UserPassword { user, password } => {
-                let user_ok = connect
-                    .user
-                    .as_deref()
-                    .is_some_and(|u| same_secret(u, user));
-                let pass_ok = connect
-                    .pass
-                    .as_deref()
-                    .is_some_and(|p| same_secret(p, password));
-                user_ok & pass_ok
+        if options.username.is_none() && options.password.is_some() {
+            return Err("a password was configured without a user".to_string());
+        }
+        auth.add_users(
+            &config.users,
+            GLOBAL_ACCOUNT,
+            config.default_permissions.as_ref(),
+        )?;
+        for (i, account) in config.accounts.iter().enumerate() {
+            let id = FIRST_CONFIGURED_ACCOUNT + i as AccountId;
+            auth.add_users(&account.users, id, account.default_permissions.as_ref())?;
+        }
+        let has_users = !auth.users.is_empty() || !auth.nkeys.is_empty();
+        if has_users && auth.single_user.is_some() {
+            return Err("can not have a single user/pass and a users array".to_string());
+        }
+        if has_users && auth.token.is_some() {
+            return Err("can not have a token and a users array".to_string());
+        }
+        if let Some(name) = &auth.no_auth_user {
+            if !auth.users.contains_key(name) {
+                return Err(format!(
+                    "no_auth_user: {name:?} not present as user in authorization block or account configuration"
+                ));
             }
         }
+        Ok(auth)
+    }
+
+    fn add_users(
+        &mut self,
+        users: &[UserConfig],
+        account: AccountId,
+        default_permissions: Option<&PermissionsConfig>,
+    ) -> Result<(), String> {
+        for user in users {
+            let permissions = user
+                .permissions
+                .as_ref()
+                .or(default_permissions)
+                .map(|p| Arc::new(Permissions::compile(p)));
+            if let Some(nkey) = &user.nkey {
+                nkey::check_user_public_key(nkey)
+                    .map_err(|reason| format!("not a valid user nkey {nkey:?}: {reason}"))?;
+                let login = Login {
+                    account,
+                    user: nkey.clone(),
+                    permissions,
+                };
+                if self.nkeys.insert(nkey.clone(), login).is_some() {
+                    return Err(format!("duplicate nkey {nkey:?} detected"));
+                }
+            } else if let Some(name) = &user.user {
+                let entry = User {
+                    password: Secret::new(user.password.as_deref().unwrap_or("")),
+                    login: Login {
+                        account,
+                        user: name.clone(),
+                        permissions,
+                    },
+                };
+                if self.users.insert(name.clone(), entry).is_some() {
+                    return Err(format!("duplicate user {name:?} detected"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether INFO says `auth_required`. With `no_auth_user`, nats-server tells clients no
+    /// credentials are needed (they still must send CONNECT before anything else).
+    pub fn required(&self) -> bool {
+        self.enforced() && self.no_auth_user.is_none()
+    }
+
+    /// Whether a connection must send CONNECT before anything but PING.
+    pub fn enforced(&self) -> bool {
+        self.token.is_some()
+            || self.single_user.is_some()
+            || !self.users.is_empty()
+            || !self.nkeys.is_empty()
+    }
+
+    /// Whether INFO carries a nonce for NKey signatures.
+    pub fn needs_nonce(&self) -> bool {
+        !self.nkeys.is_empty()
+    }
+
+    pub fn account_count(&self) -> usize {
+        self.account_names.len()
+    }
+
+    pub fn account_name(&self, account: AccountId) -> &'static str {
+        self.account_names
+            .get(account as usize)
+            .copied()
+            .unwrap_or("")
+    }
+
+    /// The account a name means, if a client could ever be in it.
+    pub fn account_id(&self, name: &str) -> Option<AccountId> {
+        let at = self.account_names.iter().position(|n| *n == name)? as AccountId;
+        (at != INTERNAL_ACCOUNT).then_some(at)
+    }
+
+    /// What a publish in `account` is also routed to (usually nothing).
+    pub fn routes(&self, account: AccountId) -> &imports::AccountRoutes {
+        &self.routes[account as usize]
+    }
+
+    /// Accounts that export a service someone imports: their responses are routed back.
+    pub fn service_exporters(&self) -> Vec<AccountId> {
+        let mut exporters: Vec<AccountId> = self
+            .routes
+            .iter()
+            .flat_map(|r| r.services_in.iter().map(|s| s.exporter))
+            .collect();
+        exporters.sort_unstable();
+        exporters.dedup();
+        exporters
+    }
+
+    pub fn system_account(&self) -> AccountId {
+        self.system_account
+    }
+
+    /// Decides a CONNECT. `nonce` is what this connection's INFO carried.
+    pub fn check(&self, connect: &ConnectOptions, nonce: Option<&str>) -> Decision {
+        let anonymous = || Login {
+            account: GLOBAL_ACCOUNT,
+            user: String::new(),
+            permissions: None,
+        };
+        if !self.enforced() {
+            return Decision::Accept(anonymous());
+        }
+        let given_nkey = connect.nkey.as_deref().filter(|k| !k.is_empty());
+        let given_user = connect.user.as_deref().filter(|u| !u.is_empty());
+        if let (false, Some(key)) = (self.nkeys.is_empty(), given_nkey) {
+            let Some(login) = self.nkeys.get(key) else {
+                return Decision::Reject;
+            };
+            let (Some(nonce), Some(sig)) = (nonce, connect.sig.as_deref()) else {
+                return Decision::Reject;
+            };
+            return match nkey::verify(key, nonce.as_bytes(), sig) {
+                Ok(()) => Decision::Accept(login.clone()),
+                Err(reason) => {
+                    tracing::debug!("nkey authentication failed: {reason}");
+                    Decision::Reject
+                }
+            };
+        }
+        if !self.users.is_empty() {
+            let (name, password, skip_password) = match given_user {
+                Some(name) => (name, connect.pass.as_deref().unwrap_or(""), false),
+                None if given_nkey.is_none() || self.nkeys.is_empty() => {
+                    match &self.no_auth_user {
+                        // A client that sends no credentials at all is this user.
+                        Some(name) if connect.auth_token.is_none() => (name.as_str(), "", true),
+                        _ => return self.check_token_or_single(connect),
+                    }
+                }
+                None => return Decision::Reject,
+            };
+            let Some(user) = self.users.get(name) else {
+                return Decision::Reject;
+            };
+            if skip_password {
+                return Decision::Accept(user.login.clone());
+            }
+            return match &user.password {
+                Secret::Plain(expected) => {
+                    if same_secret(password, expected) {
+                        Decision::Accept(user.login.clone())
+                    } else {
+                        Decision::Reject
+                    }
+                }
+                Secret::Bcrypt(hash) => Decision::Bcrypt {
+                    hash: hash.clone(),
+                    password: password.to_string(),
+                    login: user.login.clone(),
+                },
+            };
+        }
+        self.check_token_or_single(connect)
+    }
+
+    fn check_token_or_single(&self, connect: &ConnectOptions) -> Decision {
+        let login = |user: &str| Login {
+            account: GLOBAL_ACCOUNT,
+            user: user.to_string(),
+            permissions: None,
+        };
+        let (secret, given, login) = if let Some(token) = &self.token {
+            (token, connect.auth_token.as_deref(), login(""))
+        } else if let Some((user, password)) = &self.single_user {
+            let user_ok = connect
+                .user
+                .as_deref()
+                .is_some_and(|u| same_secret(u, user));
+            if !user_ok {
+                return Decision::Reject;
+            }
+            (password, connect.pass.as_deref(), login(user))
+        } else {
+            return Decision::Reject;
+        };
+        let Some(given) = given else {
+            return Decision::Reject;
+        };
+        match secret {
+            Secret::Plain(expected) if same_secret(given, expected) => Decision::Accept(login),
+            Secret::Plain(_) => Decision::Reject,
+            Secret::Bcrypt(hash) => Decision::Bcrypt {
+                hash: hash.clone(),
+                password: given.to_string(),
+                login,
+            },
+        }
+    }
+
+    /// Startup warnings, worded as nats-server's.
+    pub fn warnings(&self) -> Vec<String> {
+        let plain = self
+            .users
+            .values()
+            .any(|u| matches!(u.password, Secret::Plain(_)))
+            || matches!(self.single_user, Some((_, Secret::Plain(_))));
+        let mut warnings = Vec::new();
+        if plain {
+            warnings.push("Plaintext passwords detected, use nkeys or bcrypt".to_string());
+        }
+        warnings
     }
 }
 
+/// bcrypt verifications running at once, over the whole server.
+static BCRYPT_RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Compares `password` with a bcrypt `hash` on a helper thread, so the core goes on serving
+/// its other connections meanwhile. At most [`BCRYPT_VERIFICATIONS_CONCURRENT_MAX`] run at
+/// once (a flood of CONNECTs can not make the server start unbounded threads); the rest
+/// wait their turn.
+pub async fn verify_bcrypt(hash: String, password: String) -> bool {
+    loop {
+        let running = BCRYPT_RUNNING.load(Ordering::Acquire);
+        if running < BCRYPT_VERIFICATIONS_CONCURRENT_MAX
+            && BCRYPT_RUNNING
+                .compare_exchange(running, running + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            break;
+        }
+        shards::time::sleep(Duration::from_millis(BCRYPT_POLL_MS)).await;
+    }
+    let (sender, receiver) = crossbeam_channel::bounded(1);
+    let spawned = std::thread::Builder::new()
+        .name("tern-bcrypt".to_string())
+        .spawn(move || {
+            let ok = bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false);
+            let _ = sender.send(ok);
+        });
+    let verdict = match spawned {
+        Ok(_) => loop {
+            match receiver.try_recv() {
+                Ok(ok) => break ok,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    shards::time::sleep(Duration::from_millis(BCRYPT_POLL_MS)).await
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => break false,
+            }
+        },
+        Err(error) => {
+            tracing::error!("could not start a bcrypt thread: {error}");
+            false
+        }
+    };
+    BCRYPT_RUNNING.fetch_sub(1, Ordering::AcqRel);
+    verdict
+}
+
+/// Compares in time independent of where the first difference is, so response timing does
+/// not leak the secret.
 fn same_secret(given: &str, expected: &str) -> bool {
     let (a, b) = (given.as_bytes(), expected.as_bytes());
     let mut diff = (a.len() != b.len()) as u8;
@@ -66,7 +450,78 @@ fn same_secret(given: &str, expected: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_secret;
+    use super::{is_bcrypt, same_secret, Auth, Decision};
+    use crate::config::{parse_str, Options};
+    use crate::protocol::ConnectOptions;
+
+    fn auth(config: &str) -> Result<Auth, String> {
+        let mut options = Options::default();
+        let map = parse_str(config, "t.conf").map_err(|e| e.to_string())?;
+        options.apply_config(&map).map_err(|e| e.to_string())?;
+        Auth::from_options(&options)
+    }
+
+    fn decide(auth: &Auth, json: &str) -> Option<(u32, String)> {
+        let connect = ConnectOptions::from_json(json.as_bytes()).unwrap();
+        match auth.check(&connect, Some("nonce")) {
+            Decision::Accept(login) => Some((login.account, login.user)),
+            Decision::Reject => None,
+            Decision::Bcrypt { login, .. } => {
+                Some((login.account, format!("bcrypt:{}", login.user)))
+            }
+        }
+    }
+
+    #[test]
+    fn logins_land_in_their_accounts() {
+        let auth = auth(
+            "accounts { A { users = [ {user: a, password: pa}, {user: h, password: \"$2a$04$abcdefghijklmnopqrstuv\"} ] }, B { users = [ {user: b, password: pb} ] } }\n\
+             authorization { users = [ {user: g, password: pg} ] }\nno_auth_user: b\n",
+        )
+        .unwrap();
+        assert_eq!(auth.account_count(), 5, "$G, internal, A, B, $SYS");
+        assert_eq!(auth.account_name(auth.system_account()), "$SYS");
+        assert_eq!(
+            decide(&auth, r#"{"user":"a","pass":"pa"}"#),
+            Some((2, "a".into()))
+        );
+        assert_eq!(
+            decide(&auth, r#"{"user":"g","pass":"pg"}"#),
+            Some((0, "g".into()))
+        );
+        assert_eq!(decide(&auth, r#"{"user":"a","pass":"pb"}"#), None);
+        assert_eq!(decide(&auth, r#"{}"#), Some((3, "b".into())));
+        assert_eq!(
+            decide(&auth, r#"{"user":"h","pass":"x"}"#),
+            Some((2, "bcrypt:h".into()))
+        );
+        assert!(!auth.required(), "no_auth_user: INFO says no auth");
+        assert!(auth.enforced());
+        assert_eq!(auth.account_id("$TERN"), None);
+        assert_eq!(auth.account_id("B"), Some(3));
+    }
+
+    #[test]
+    fn the_fuzz_targets_config_is_consistent() {
+        let source = include_str!("../../fuzz/fuzz_targets/connect_auth.rs");
+        let start = source.find("r#\"").unwrap() + 3;
+        let end = source[start..].find("\"#").unwrap() + start;
+        auth(&source[start..end]).unwrap();
+    }
+
+    #[test]
+    fn inconsistent_configurations_are_refused() {
+        for config in [
+            "accounts { A { users = [ {user: a} ] }, B { users = [ {user: a} ] } }",
+            "accounts { A {} }\nno_auth_user: nobody",
+            "accounts { A { users = [ {nkey: UABC} ] } }",
+            "system_account: NOPE",
+            "accounts { $G {} }",
+            "authorization { token: t, users = [ {user: a} ] }",
+        ] {
+            assert!(auth(config).is_err(), "{config}");
+        }
+    }
 
     #[test]
     fn secrets_compare_exactly() {
@@ -76,5 +531,17 @@ mod tests {
         assert!(!same_secret("S3cret", "s3cret"));
         assert!(same_secret("", ""));
         assert!(!same_secret("", "x"));
+    }
+
+    #[test]
+    fn bcrypt_is_detected_by_its_prefix() {
+        assert!(is_bcrypt(
+            "$2a$11$ooo7Ms.jYL2LxLKQ0zu/0OmE8SglVwCdaxnFdq8Mb9wNKafSqdI2e"
+        ));
+        assert!(is_bcrypt("$2y$04$x"));
+        assert!(!is_bcrypt("$2a$1$x"));
+        assert!(!is_bcrypt("$3a$11$x"));
+        assert!(!is_bcrypt("plain"));
+        assert!(!is_bcrypt("$2a$11"));
     }
 }

@@ -17,6 +17,7 @@
 //!
 //! The only I/O is reading configuration files and their includes.
 
+pub mod auth;
 mod duration;
 pub mod flags;
 pub mod format;
@@ -29,6 +30,7 @@ mod format_tests;
 #[cfg(test)]
 mod options_tests;
 
+pub use self::auth::AuthConfig;
 pub use self::flags::{parse_args, usage, Command, Signal};
 pub use self::format::{
     parse_file, parse_str, parse_str_with_env, Entry, Map, Pos, Spanned, Value,

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::auth::{self, AuthConfig, Problems};
 use super::duration::parse_go_duration;
 use super::format::{parse_file, parse_str, Entry, Map, Pos, Spanned, Value};
 use super::ConfigError;
@@ -75,6 +76,8 @@ pub struct Options {
     pub auth_token: Option<String>,
     pub no_auth_user: Option<String>,
     pub auth_timeout_ms: u64,
+    /// Accounts, users and their permissions (see [`super::auth`]).
+    pub auth: AuthConfig,
     pub debug: bool,
     pub trace: bool,
     pub logtime: bool,
@@ -136,6 +139,7 @@ impl Default for Options {
             auth_token: None,
             no_auth_user: None,
             auth_timeout_ms: AUTH_TIMEOUT_MS_DEFAULT,
+            auth: AuthConfig::default(),
             debug: false,
             trace: false,
             logtime: true,
@@ -286,7 +290,6 @@ impl Options {
 
 /// nats-server keys (top level) that tern accepts but does not act on yet.
 const UNSUPPORTED_KEYS: &[&str] = &[
-    "accounts",
     "account_resolver",
     "accounts_resolver",
     "allow_non_tls",
@@ -337,8 +340,6 @@ const UNSUPPORTED_KEYS: &[&str] = &[
     "roots",
     "server_metadata",
     "server_tags",
-    "system",
-    "system_account",
     "tls",
     "trusted",
     "trusted_keys",
@@ -348,15 +349,8 @@ const UNSUPPORTED_KEYS: &[&str] = &[
 ];
 
 /// Keys of the `authorization` block tern does not act on yet.
-const UNSUPPORTED_AUTHORIZATION_KEYS: &[&str] = &[
-    "auth_callout",
-    "auth_hook",
-    "default_permission",
-    "default_permissions",
-    "permissions",
-    "proxy_required",
-    "users",
-];
+const UNSUPPORTED_AUTHORIZATION_KEYS: &[&str] =
+    &["auth_callout", "auth_hook", "permissions", "proxy_required"];
 
 /// Keys of the `jetstream` block tern does not act on yet.
 const UNSUPPORTED_JETSTREAM_KEYS: &[&str] = &[
@@ -582,6 +576,16 @@ impl Apply<'_> {
                 }
             }
             "authorization" => self.authorization(key, value),
+            "accounts" => {
+                let mut problems = Problems::default();
+                self.options.auth.accounts = auth::parse_accounts(value, &mut problems);
+                self.take_problems(problems);
+            }
+            "system_account" | "system" => {
+                if let Some(name) = self.string(key, value) {
+                    self.options.auth.system_account = (!name.is_empty()).then_some(name);
+                }
+            }
             "no_auth_user" => {
                 if let Some(user) = self.string(key, value) {
                     self.options.no_auth_user = (!user.is_empty()).then_some(user);
@@ -777,6 +781,17 @@ impl Apply<'_> {
                         self.options.auth_timeout_ms = ms;
                     }
                 }
+                "users" => {
+                    let mut problems = Problems::default();
+                    self.options.auth.users = auth::parse_users(&path, value, &mut problems);
+                    self.take_problems(problems);
+                }
+                "default_permission" | "default_permissions" => {
+                    let mut problems = Problems::default();
+                    self.options.auth.default_permissions =
+                        auth::parse_permissions(&path, value, &mut problems);
+                    self.take_problems(problems);
+                }
                 lower if UNSUPPORTED_AUTHORIZATION_KEYS.contains(&lower) => {
                     self.unsupported(entry, &path)
                 }
@@ -794,6 +809,11 @@ impl Apply<'_> {
         self.options.username = user;
         self.options.password = password;
         self.options.auth_token = token;
+    }
+
+    fn take_problems(&mut self, problems: Problems) {
+        self.errors.extend(problems.errors);
+        self.options.warnings.extend(problems.warnings);
     }
 
     /// Seconds as an integer or float, or a duration string.

@@ -200,11 +200,59 @@ fn authorization_variants() {
     let o = load("authorization {\n  users: [ {user: a, password: b} ]\n  bogus: 1\n}\n");
     assert_eq!(
         o.warnings,
-        [
-            "t.conf:2:3: \"authorization.users\" is not supported yet by tern and is ignored",
-            "t.conf:3:3: unknown field \"authorization.bogus\", ignored",
-        ]
+        ["t.conf:3:3: unknown field \"authorization.bogus\", ignored"]
     );
+    assert_eq!(o.auth.users.len(), 1);
+    assert_eq!(o.auth.users[0].user.as_deref(), Some("a"));
+    assert_eq!(o.auth.users[0].password.as_deref(), Some("b"));
+}
+
+#[test]
+fn accounts_users_and_permissions() {
+    let o = load(concat!(
+        "system_account: SYS\n",
+        "accounts {\n",
+        "  A { users = [ {user: a, password: pa, permissions: { publish: \"x.>\", ",
+        "subscribe: { allow: [\"y\", \"q v1\"], deny: \"y.secret\" }, allow_responses: { max: 3, expires: \"1s\" } } } ] }\n",
+        "  B { users = [ {nkey: UABC} ], exports = [ {stream: \"s.>\"}, {service: \"svc\", accounts: [A]} ] }\n",
+        "  SYS { users = [ {user: sys, password: s} ] }\n",
+        "}\n",
+    ));
+    assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+    let auth = &o.auth;
+    assert_eq!(auth.system_account.as_deref(), Some("SYS"));
+    let names: Vec<&str> = auth.accounts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["A", "B", "SYS"]);
+    let perms = auth.accounts[0].users[0].permissions.as_ref().unwrap();
+    let publish = perms.publish.as_ref().unwrap();
+    assert_eq!(publish.allow.as_deref(), Some(&["x.>".to_string()][..]));
+    let subscribe = perms.subscribe.as_ref().unwrap();
+    assert_eq!(subscribe.allow.as_ref().unwrap(), &["y", "q v1"]);
+    assert_eq!(subscribe.deny.as_ref().unwrap(), &["y.secret"]);
+    let responses = perms.allow_responses.unwrap();
+    assert_eq!((responses.max_msgs, responses.expires_ms), (3, 1000));
+    assert_eq!(auth.accounts[1].users[0].nkey.as_deref(), Some("UABC"));
+    assert_eq!(auth.accounts[1].exports.len(), 2);
+    assert_eq!(
+        auth.accounts[1].exports[1].accounts.as_deref(),
+        Some(&["A".to_string()][..])
+    );
+
+    // allow_responses alone leaves nothing else to publish.
+    let o =
+        load("authorization { users = [ {user: u, permissions: { allow_responses: true } } ] }");
+    let perms = o.auth.users[0].permissions.as_ref().unwrap();
+    assert_eq!(
+        perms.publish.as_ref().unwrap().allow.as_deref(),
+        Some(&[][..])
+    );
+    assert_eq!(perms.allow_responses.unwrap().max_msgs, 1);
+
+    assert!(load_err("accounts { A { users = [ {password: x} ] } }").contains("requires a user"));
+    assert!(load_err(
+        "authorization { users = [ {user: u, permissions: { publish: \"a..b\" } } ] }"
+    )
+    .contains("not a valid subject"));
 }
 
 #[test]

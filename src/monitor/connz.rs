@@ -193,8 +193,7 @@ fn build(monitor: &Monitor, query: &Query) -> Result<Response, Response> {
     let limit = if cid > 0 { 1 } else { limit };
     let now = SystemTime::now();
     let server_id = &monitor.shared.server_id;
-    // Only the global account exists until accounts do (issue 7).
-    let account_known = account.is_none_or(|a| a == "$G");
+    let account_known = account.is_none_or(|a| monitor.shared.auth.account_id(a).is_some());
 
     let mut rows: Vec<Arc<ConnRow>> = Vec::new();
     let mut total = 0;
@@ -202,6 +201,7 @@ fn build(monitor: &Monitor, query: &Query) -> Result<Response, Response> {
         let core_query = ConnectionsQuery {
             cid: (cid > 0).then_some(cid),
             user: user.clone(),
+            account: account.map(str::to_string),
             sort,
             keep: offset.saturating_add(limit),
             subs,
@@ -229,7 +229,8 @@ fn build(monitor: &Monitor, query: &Query) -> Result<Response, Response> {
             closed
                 .into_iter()
                 .filter(|row| cid == 0 || row.cid == cid)
-                .filter(|row| user.as_ref().is_none_or(|u| *u == row.user)),
+                .filter(|row| user.as_ref().is_none_or(|u| *u == row.user))
+                .filter(|row| account.is_none_or(|a| a == row.account)),
         );
     }
     if mqtt_client.is_some() {

@@ -14,7 +14,7 @@ use super::jetstream::{self, HealthzQuery, JszQuery, JETSTREAM_NOT_ENABLED, JSZ_
 use super::subsz::{sublist_stats, SublistStats};
 use super::varz::total;
 use super::Monitor;
-use crate::server::mesh::GLOBAL_ACCOUNT;
+use crate::server::mesh::{GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
 use crate::server::registry::account_name;
 
 /// nats-server's `Routez` with no routes.
@@ -88,6 +88,7 @@ struct Accountz<'a> {
     server_id: &'a str,
     #[serde(serialize_with = "serialize_time")]
     now: SystemTime,
+    system_account: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     accounts: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,8 +110,8 @@ struct AccountInfo {
     sublist_stats: SublistStats,
 }
 
-/// Only the global account exists until accounts do (issue 7); nats-server also lists its
-/// system account `$SYS`, which tern does not have yet.
+/// Lists every account; details only for `$G` so far (per-account statistics are still to
+/// come with JetStream per account).
 pub fn accountz(monitor: &Monitor, query: &Query) -> Response {
     let shared = &monitor.shared;
     let global = account_name(GLOBAL_ACCOUNT);
@@ -137,7 +138,14 @@ pub fn accountz(monitor: &Monitor, query: &Query) -> Response {
     Response::json(&Accountz {
         server_id: &shared.server_id,
         now: SystemTime::now(),
-        accounts: detail.is_none().then(|| vec![global]),
+        system_account: shared.auth.account_name(shared.auth.system_account()),
+        accounts: detail.is_none().then(|| {
+            // tern's internal account is no account a client or operator can use.
+            (0..shared.auth.account_count() as u32)
+                .filter(|&id| id != INTERNAL_ACCOUNT)
+                .map(|id| shared.auth.account_name(id))
+                .collect()
+        }),
         account_detail: detail,
     })
 }

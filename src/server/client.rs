@@ -7,7 +7,7 @@
 //! cost far more than the copy). Pending output above `max_pending` makes the connection a
 //! slow consumer: it alone is closed, nobody else waits for it.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use shards::sync::{Signal, WaitQueue};
 
 use super::mesh::{AccountId, CoreEvent, Delivery};
 use super::shard::ShardState;
+use crate::auth::{ConnPermissions, Decision};
 use crate::limits::{
     FIRST_PING_DELAY_MS, OUTBOUND_BUFFER_RETAIN_BYTES, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
     READ_CHUNK_MIN_BYTES, SHORT_READS_BEFORE_SHRINK, STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US,
@@ -133,7 +134,10 @@ pub struct InternalQueue {
 /// The part of a connection that deliveries and timers reach.
 pub struct ClientShared {
     pub cid: u64,
-    pub account: AccountId,
+    /// Set once, when CONNECT authenticates (before that the connection can not subscribe).
+    pub account: Cell<AccountId>,
+    /// The user's permissions; unset when the user has none (then nothing is checked).
+    pub permissions: OnceCell<Rc<ConnPermissions>>,
     pub counters: ClientCounters,
     pending: RefCell<Vec<u8>>,
     /// Bytes the writer has taken from `pending` but not yet written: they still count
@@ -174,7 +178,8 @@ impl ClientShared {
     ) -> ClientShared {
         ClientShared {
             cid,
-            account,
+            account: Cell::new(account),
+            permissions: OnceCell::new(),
             counters: ClientCounters::default(),
             pending: RefCell::new(Vec::new()),
             in_flight_bytes: Cell::new(0),
@@ -396,6 +401,11 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
     if !sub.is_live() {
         return false;
     }
+    if let Some(permissions) = sub.client.permissions.get() {
+        if !permissions.on_delivery(msg.subject, msg.reply) {
+            return false;
+        }
+    }
     sub.delivered.set(sub.delivered.get() + 1);
     if sub.client.write_msg(&sub.sid, msg) {
         sub.client
@@ -414,7 +424,7 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
 pub fn auto_unsubscribed(state: &ShardState, sub: &Rc<LocalSub>) {
     let removed = sub.client.subs.borrow_mut().remove(&sub.sid);
     if removed.is_some() {
-        state.remove_subscription(sub.client.account, sub);
+        state.remove_subscription(sub.client.account.get(), sub);
     }
 }
 
@@ -431,12 +441,18 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         cid,
         super::mesh::GLOBAL_ACCOUNT,
         options.max_pending_bytes,
-        !shared.auth.required(),
+        !shared.auth.enforced(),
         state.stalls.clone(),
     ));
 
+    let nonce = shared.auth.needs_nonce().then(crate::auth::nkey::new_nonce);
     let mut info = Vec::with_capacity(512);
-    shared.write_info(&mut info, cid, peer.map(|p| p.ip().to_string()));
+    shared.write_info(
+        &mut info,
+        cid,
+        peer.map(|p| p.ip().to_string()),
+        nonce.clone(),
+    );
     client.send(&info);
     shards::task::spawn(write_loop(
         client.clone(),
@@ -469,13 +485,14 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         verbose: true,
         pedantic: true,
         connected: false,
+        nonce,
     };
     session.read_loop(reader).await;
 
     // Teardown: drop every subscription so peers stop forwarding to us.
     let subs: Vec<Rc<LocalSub>> = client.subs.borrow_mut().drain().map(|(_, s)| s).collect();
     for sub in &subs {
-        state.remove_subscription(client.account, sub);
+        state.remove_subscription(client.account.get(), sub);
     }
     client.close(CloseReason::ClientClosed, true);
     state.clients.borrow_mut().remove(&cid);
@@ -588,6 +605,8 @@ struct Session {
     verbose: bool,
     pedantic: bool,
     connected: bool,
+    /// What this connection's INFO carried for NKey signatures.
+    nonce: Option<String>,
 }
 
 enum Next {
@@ -712,7 +731,7 @@ impl Session {
 
     async fn handle(&mut self, op: ClientOp) -> Next {
         match op {
-            ClientOp::Connect(json) => self.connect(&json),
+            ClientOp::Connect(json) => self.connect(&json).await,
             ClientOp::Pub(publish) => self.publish(publish),
             ClientOp::Sub {
                 subject,
@@ -753,7 +772,7 @@ impl Session {
         }
     }
 
-    fn connect(&mut self, json: &[u8]) -> Next {
+    async fn connect(&mut self, json: &[u8]) -> Next {
         let connect = match ConnectOptions::from_json(json) {
             Ok(c) => c,
             Err(error) => {
@@ -763,14 +782,36 @@ impl Session {
                 return Next::Stop;
             }
         };
-        if !self.state.shared.auth.check(&connect) {
-            tracing::info!("cid:{} - authentication error", self.client.cid);
-            self.client.close_with_err(
-                "Authorization Violation",
-                CloseReason::AuthenticationViolation,
-            );
-            return Next::Stop;
-        }
+        let login = if self.client.authenticated.get() {
+            // A repeated CONNECT, or a server without authentication: the account stays.
+            None
+        } else {
+            let decision = self
+                .state
+                .shared
+                .auth
+                .check(&connect, self.nonce.as_deref());
+            let login = match decision {
+                Decision::Accept(login) => Some(login),
+                Decision::Reject => None,
+                Decision::Bcrypt {
+                    hash,
+                    password,
+                    login,
+                } => crate::auth::verify_bcrypt(hash, password)
+                    .await
+                    .then_some(login),
+            };
+            if login.is_none() || self.client.is_closed() {
+                tracing::info!("cid:{} - authentication error", self.client.cid);
+                self.client.close_with_err(
+                    "Authorization Violation",
+                    CloseReason::AuthenticationViolation,
+                );
+                return Next::Stop;
+            }
+            login
+        };
         if let Err(error) = connect.validate(true) {
             match error.client_error_text() {
                 Some(text) => self
@@ -781,6 +822,15 @@ impl Session {
             return Next::Stop;
         }
         let protocol = connect.protocol;
+        if let Some(login) = login {
+            self.client.account.set(login.account);
+            if let Some(permissions) = login.permissions {
+                let _ = self
+                    .client
+                    .permissions
+                    .set(Rc::new(ConnPermissions::new(permissions)));
+            }
+        }
         self.client.authenticated.set(true);
         self.verbose = connect.verbose;
         self.pedantic = connect.pedantic;
@@ -800,6 +850,12 @@ impl Session {
     /// Some(interest seq) when the subscription was made (or already existed), None when
     /// an -ERR was sent instead.
     fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Option<u64> {
+        if let Some(permissions) = self.client.permissions.get() {
+            if !permissions.can_subscribe(&subject, queue.as_deref()) {
+                self.subscription_violation(&subject, queue.as_deref(), &sid);
+                return None;
+            }
+        }
         let valid = is_valid_subject(&subject) && queue.as_deref().is_none_or(is_valid_queue_name);
         if !valid {
             self.client.send_err("Invalid Subject");
@@ -825,7 +881,7 @@ impl Session {
             max_msgs: Cell::new(0),
             delivered: Cell::new(0),
         });
-        match self.state.add_subscription(self.client.account, &sub) {
+        match self.state.add_subscription(self.client.account.get(), &sub) {
             Ok(seq) => {
                 self.client.subs.borrow_mut().insert(sid, sub);
                 Some(seq)
@@ -835,6 +891,24 @@ impl Session {
                 None
             }
         }
+    }
+
+    /// nats-server's `subPermissionViolation`: an -ERR, and the connection stays open.
+    fn subscription_violation(&self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let subject = go_quote(subject);
+        let text = match queue {
+            None => format!("Permissions Violation for Subscription to {subject}"),
+            Some(queue) => format!(
+                "Permissions Violation for Subscription to {subject} using queue {}",
+                go_quote(queue)
+            ),
+        };
+        tracing::error!(
+            "cid:{} - Subscription Violation - Subject {subject}, SID {}",
+            self.client.cid,
+            String::from_utf8_lossy(sid)
+        );
+        self.client.send_err(&text);
     }
 
     /// Returns the interest seq of the removal (0 if nothing to wait for).
@@ -849,7 +923,8 @@ impl Session {
             }
             _ => {
                 self.client.subs.borrow_mut().remove(sid);
-                self.state.remove_subscription(self.client.account, &sub)
+                self.state
+                    .remove_subscription(self.client.account.get(), &sub)
             }
         }
     }
@@ -869,6 +944,27 @@ impl Session {
         counters
             .in_bytes
             .set(counters.in_bytes.get() + p.body.len() as u64);
+        if let Some(permissions) = self.client.permissions.get() {
+            if !permissions.can_publish(&p.subject) {
+                // nats-server's `pubPermissionViolation`: instead of the +OK; stays open.
+                let subject = go_quote(&p.subject);
+                tracing::error!(
+                    "cid:{} - Publish Violation - Subject {subject}",
+                    self.client.cid
+                );
+                self.client
+                    .send_err(&format!("Permissions Violation for Publish to {subject}"));
+                return Next::Continue;
+            }
+        }
+        if p.reply.as_ref().is_some_and(|r| r.starts_with(b"_R_.")) {
+            // Reserved for service imports' reply mapping (nats-server's `isReservedReply`).
+            self.client.send_err(&format!(
+                "Permissions Violation for Publish with Reply of {}",
+                go_quote(p.reply.as_deref().unwrap_or_default())
+            ));
+            return Next::Continue;
+        }
         // nats-server acknowledges a verbose PUB before routing it, so the +OK precedes the
         // publisher's own copy of the message.
         self.ok();
@@ -892,7 +988,7 @@ pub fn send_no_responders(
     if client.is_closed() {
         return;
     }
-    let acct = &state.accounts[client.account as usize];
+    let acct = &state.accounts[client.account.get() as usize];
     let matches = acct.local.borrow_mut().matches(reply);
     let Some(sub) = matches
         .plain
@@ -919,13 +1015,13 @@ pub fn send_no_responders(
 }
 
 fn delivery(
-    client: &ClientShared,
+    account: AccountId,
     p: &Publish,
     shown: Option<&Bytes>,
     queues: Vec<Bytes>,
 ) -> Delivery {
     Delivery {
-        account: client.account,
+        account,
         subject: p.subject.clone(),
         shown_subject: shown.cloned(),
         reply: p.reply.clone(),
@@ -951,8 +1047,26 @@ pub(super) fn route_shown(
     p: &Publish,
     shown: Option<&Bytes>,
 ) -> bool {
+    let account = client.account.get();
+    let mut delivered = route_in(state, account, client, p, shown);
+    let routes = state.shared.auth.routes(account);
+    if !routes.is_empty() {
+        delivered |= super::imports::route_imports(state, routes, client, p);
+    }
+    delivered
+}
+
+/// Routes one publish within `account` (the publisher's own, or one it exports to or
+/// imports from): local plain subscribers, queue groups, forwards to interested cores.
+pub(super) fn route_in(
+    state: &ShardState,
+    account: AccountId,
+    client: &Rc<ClientShared>,
+    p: &Publish,
+    shown: Option<&Bytes>,
+) -> bool {
     state.catch_up_interest();
-    let acct = &state.accounts[client.account as usize];
+    let acct = &state.accounts[account as usize];
     let local = acct.local.borrow_mut().matches(&p.subject);
     let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(&p.subject));
     let echo = client.echo.get();
@@ -1038,9 +1152,26 @@ pub(super) fn route_shown(
     }
     for (core, queues) in forwards {
         debug_assert_ne!(core, state.id);
-        state.outboxes[core].push(CoreEvent::Deliver(delivery(client, p, shown, queues)));
+        state.outboxes[core].push(CoreEvent::Deliver(delivery(account, p, shown, queues)));
     }
     delivered
+}
+
+/// Go's `%q` of a subject or queue name, as nats-server's error texts show them: quotes,
+/// with `"` and `\\` escaped and anything unprintable as an escape.
+fn go_quote(text: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in String::from_utf8_lossy(text).chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The core whose cumulative weight range contains `pick`.

@@ -65,6 +65,11 @@ impl InternalClient {
         internal
     }
 
+    /// The connection-like side of this client (for routing on its behalf).
+    pub fn shared(&self) -> &Rc<ClientShared> {
+        &self.client
+    }
+
     /// Subscribes `handler` to `subject` (in queue group `queue` if given); returns the sid.
     pub fn subscribe(
         &self,
@@ -88,7 +93,8 @@ impl InternalClient {
             max_msgs: Cell::new(0),
             delivered: Cell::new(0),
         });
-        self.state.add_subscription(self.client.account, &sub)?;
+        self.state
+            .add_subscription(self.client.account.get(), &sub)?;
         self.client.subs.borrow_mut().insert(sid.clone(), sub);
         self.handlers
             .borrow_mut()
@@ -99,7 +105,8 @@ impl InternalClient {
     pub fn unsubscribe(&self, sid: &Bytes) {
         self.handlers.borrow_mut().remove(sid);
         if let Some(sub) = self.client.subs.borrow_mut().remove(sid) {
-            self.state.remove_subscription(self.client.account, &sub);
+            self.state
+                .remove_subscription(self.client.account.get(), &sub);
         }
     }
 
@@ -150,7 +157,7 @@ impl InternalClient {
     /// while its deliver subject has one; a pull request lives while its inbox has one).
     pub fn has_interest(&self, subject: &[u8]) -> bool {
         self.state.catch_up_interest();
-        let acct = &self.state.accounts[self.client.account as usize];
+        let acct = &self.state.accounts[self.client.account.get() as usize];
         let local = acct.local.borrow_mut().matches(subject);
         if !local.plain.is_empty() || !local.queues.is_empty() {
             return true;

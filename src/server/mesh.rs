@@ -35,8 +35,8 @@ pub const GLOBAL_ACCOUNT: AccountId = 0;
 /// other here (e.g. JetStream's meta core and a stream's owning core). No connection is
 /// ever in this account, so no client can publish into it or listen to it.
 pub const INTERNAL_ACCOUNT: AccountId = 1;
-/// Accounts each core indexes.
-pub const ACCOUNT_COUNT: usize = 2;
+// The configured accounts follow these two; the table is built at start from the config
+// (`auth::Auth`) and is the same on every core.
 
 pub enum CoreEvent {
     /// A message published on the sending core that this core has interest in. The receiver

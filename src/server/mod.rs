@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod control;
+pub mod imports;
 pub mod internal;
 pub mod mesh;
 pub mod registry;
@@ -147,10 +148,17 @@ impl Shared {
     }
 
     /// The INFO line a new connection gets.
-    pub fn write_info(&self, out: &mut Vec<u8>, cid: u64, client_ip: Option<String>) {
+    pub fn write_info(
+        &self,
+        out: &mut Vec<u8>,
+        cid: u64,
+        client_ip: Option<String>,
+        nonce: Option<String>,
+    ) {
         let mut info = self.info();
         info.client_id = Some(cid);
         info.client_ip = client_ip;
+        info.nonce = nonce;
         info.ldm = self.control.lame_duck_requested();
         info.write_info(out);
     }
@@ -182,6 +190,9 @@ impl Server {
             .clone()
             .unwrap_or_else(|| server_id.clone());
         let auth = Auth::from_options(&options).map_err(ServerError::Startup)?;
+        for warning in auth.warnings() {
+            tracing::warn!("{warning}");
+        }
         let core_count = cores.len();
         let shared = Arc::new(Shared {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
@@ -300,7 +311,8 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
     listener: ListenerSocket,
     init: I,
 ) {
-    let state = Rc::new(ShardState::new(shard, shared, mesh::ACCOUNT_COUNT));
+    let account_count = shared.auth.account_count();
+    let state = Rc::new(ShardState::new(shard, shared, account_count));
     for peer in state.peers() {
         shards::task::spawn(flush_loop(state.clone(), peer));
         let state = state.clone();
@@ -337,6 +349,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
             }
         });
     }
+    imports::start(&state);
     init(&state);
     let stop_accepting = Rc::new(Signal::new());
     shards::task::spawn(accept_loop(

@@ -41,6 +41,7 @@ use crossbeam_channel::Sender;
 use super::client::{ClientShared, CloseReason, LocalSub};
 use super::mesh::{AccountId, GLOBAL_ACCOUNT};
 use super::shard::ShardState;
+use crate::auth::Auth;
 use crate::monitor::jetstream::JetStreamMonitor;
 use crate::protocol::ConnectOptions;
 use crate::routing::subject_matches_filter;
@@ -222,6 +223,8 @@ pub enum CoreQuery {
 pub struct ConnectionsQuery {
     pub cid: Option<u64>,
     pub user: Option<String>,
+    /// Only connections in this account (by name).
+    pub account: Option<String>,
     pub sort: SortKey,
     /// Rows to return at most: the request's offset + limit.
     pub keep: usize,
@@ -470,7 +473,7 @@ pub fn connection_closed(
         return;
     };
     let now = SystemTime::now();
-    let mut row = connection_row(client, &meta, now, Instant::now());
+    let mut row = connection_row(&state.shared.auth, client, &meta, now, Instant::now());
     row.stop = Some(now);
     row.reason = Some(reason.as_str());
     row.subscription_count = subs.len();
@@ -480,7 +483,7 @@ pub fn connection_closed(
         .iter()
         .take(CLOSED_SUBSCRIPTIONS_KEPT_MAX)
         .map(|sub| {
-            let mut detail = sub_row(client, sub);
+            let mut detail = sub_row(&state.shared.auth, client, sub);
             detail.max = 0;
             detail
         })
@@ -560,7 +563,21 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
         if query.user.as_ref().is_some_and(|user| *user != meta.user) {
             continue;
         }
-        rows.push(connection_row(client, meta, now, now_instant));
+        let account = state.shared.auth.account_name(client.account.get());
+        if query
+            .account
+            .as_ref()
+            .is_some_and(|wanted| wanted != account)
+        {
+            continue;
+        }
+        rows.push(connection_row(
+            &state.shared.auth,
+            client,
+            meta,
+            now,
+            now_instant,
+        ));
     }
     sort_rows(&mut rows, query.sort, now);
     rows.truncate(query.keep);
@@ -577,7 +594,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
                 .values()
                 .take(take)
                 .map(|sub| {
-                    let mut detail = sub_row(client, sub);
+                    let mut detail = sub_row(&state.shared.auth, client, sub);
                     // Under a connection, nats-server leaves the account out.
                     detail.account = "";
                     detail
@@ -601,7 +618,7 @@ fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreR
                     continue;
                 }
             }
-            rows.push(sub_row(client, sub));
+            rows.push(sub_row(&state.shared.auth, client, sub));
         }
     }
     sort_subs(&mut rows);
@@ -610,6 +627,7 @@ fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreR
 }
 
 fn connection_row(
+    auth: &Auth,
     client: &ClientShared,
     meta: &ConnMeta,
     now: SystemTime,
@@ -636,14 +654,14 @@ fn connection_row(
         lang: meta.lang.clone(),
         version: meta.version.clone(),
         user: meta.user.clone(),
-        account: account_name(client.account),
+        account: auth.account_name(client.account.get()),
         subs: Vec::new(),
     }
 }
 
-fn sub_row(client: &ClientShared, sub: &LocalSub) -> SubRow {
+fn sub_row(auth: &Auth, client: &ClientShared, sub: &LocalSub) -> SubRow {
     SubRow {
-        account: account_name(client.account),
+        account: auth.account_name(client.account.get()),
         subject: String::from_utf8_lossy(&sub.subject).into_owned(),
         queue: sub
             .queue

@@ -88,6 +88,9 @@ pub struct ShardState {
     retired: ClientCounters,
     /// Connection details for monitoring (see [`super::registry`]).
     pub connections_seen: super::registry::CoreConnections,
+    /// Replies to service requests this core sent into other accounts (see
+    /// [`super::imports`]).
+    pub service_replies: super::imports::ServiceReplies,
     rng: RefCell<SmallRng>,
 }
 
@@ -117,6 +120,7 @@ impl ShardState {
             shutdown_hooks: RefCell::new(Vec::new()),
             retired: ClientCounters::default(),
             connections_seen: super::registry::CoreConnections::default(),
+            service_replies: super::imports::ServiceReplies::default(),
             rng: RefCell::new(SmallRng::from_entropy()),
         }
     }

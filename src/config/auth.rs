@@ -1,0 +1,552 @@
+//! The security parts of the configuration file: `accounts {}`, the users of
+//! `authorization {}` and of each account, their `permissions`, and the
+//! account exports and imports (server/opts.go `parseAccounts`, `parseUsers`,
+//! `parseUserPermissions`, `parseAllowResponses`).
+//!
+//! This only reads the file's shape into plain data ([`AuthConfig`]); the
+//! [`crate::auth`] module turns it into the account table and the matchers the
+//! server checks connections against.
+
+use super::duration::parse_go_duration;
+use super::format::{Entry, Pos, Spanned, Value};
+use super::ConfigError;
+
+/// nats-server's `DEFAULT_ALLOW_RESPONSE_MAX_MSGS`.
+pub const RESPONSE_MAX_MSGS_DEFAULT: u64 = 1;
+/// nats-server's `DEFAULT_ALLOW_RESPONSE_EXPIRATION` (2 minutes).
+pub const RESPONSE_EXPIRES_MS_DEFAULT: u64 = 2 * 60_000;
+/// The system account when the file names none (nats-server's `DEFAULT_SYSTEM_ACCOUNT`).
+pub const SYSTEM_ACCOUNT_DEFAULT: &str = "$SYS";
+
+/// Everything about who may connect and what they may do, as written in the file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuthConfig {
+    /// `accounts {}` in file order.
+    pub accounts: Vec<AccountConfig>,
+    /// `authorization { users = [...] }`: users of the global account.
+    pub users: Vec<UserConfig>,
+    /// `authorization { default_permissions }`, for its users that have none.
+    pub default_permissions: Option<PermissionsConfig>,
+    /// `system_account`; `None` means `$SYS`.
+    pub system_account: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountConfig {
+    pub name: String,
+    pub pos: Option<Pos>,
+    pub users: Vec<UserConfig>,
+    /// For this account's users that have no permissions of their own.
+    pub default_permissions: Option<PermissionsConfig>,
+    pub exports: Vec<ExportConfig>,
+    pub imports: Vec<ImportConfig>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserConfig {
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// An NKey user's public key (`U...`).
+    pub nkey: Option<String>,
+    pub permissions: Option<PermissionsConfig>,
+    pub pos: Option<Pos>,
+}
+
+/// `permissions {}` of a user. `None` in a direction means "everything".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PermissionsConfig {
+    pub publish: Option<SubjectRules>,
+    pub subscribe: Option<SubjectRules>,
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+/// Allow and deny lists; `None` allow means everything is allowed, `Some(empty)`
+/// nothing. Subscribe entries may be `"<subject> <queue>"`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SubjectRules {
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+}
+
+/// `allow_responses`: a client may publish to the reply subject of a request it received,
+/// up to `max_msgs` times within `expires_ms` (0: no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponsePermission {
+    pub max_msgs: u64,
+    pub expires_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    Stream,
+    Service,
+}
+
+/// `exports = [{stream: "a.>"}, {service: "svc.>", accounts: [B]}]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportConfig {
+    pub kind: ExportKind,
+    pub subject: String,
+    /// `None`: public (any account may import).
+    pub accounts: Option<Vec<String>>,
+    pub pos: Pos,
+}
+
+/// `imports = [{stream: {account: A, subject: "a.>"}, prefix: p}, {service: {...}, to: x}]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportConfig {
+    pub kind: ExportKind,
+    pub account: String,
+    pub subject: String,
+    /// Streams: `prefix` (prepended) or `to`; services: `to` (the local subject).
+    pub prefix: Option<String>,
+    pub to: Option<String>,
+    pub pos: Pos,
+}
+
+/// Errors and warnings found while reading the security blocks.
+#[derive(Default)]
+pub struct Problems {
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<String>,
+}
+
+impl Problems {
+    fn invalid(&mut self, pos: &Pos, message: impl Into<String>) {
+        self.errors.push(ConfigError::Invalid {
+            pos: pos.clone(),
+            message: message.into(),
+        });
+    }
+
+    fn unknown(&mut self, entry: &Entry, path: &str) {
+        if !entry.used_as_variable {
+            self.warnings.push(format!(
+                "{}: unknown field \"{path}\", ignored",
+                entry.key_pos
+            ));
+        }
+    }
+
+    fn unsupported(&mut self, entry: &Entry, path: &str) {
+        self.warnings.push(format!(
+            "{}: \"{path}\" is not supported yet by tern and is ignored",
+            entry.key_pos
+        ));
+    }
+
+    fn string(&mut self, key: &str, value: &Spanned) -> Option<String> {
+        match value.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                self.type_error(key, value, "a string");
+                None
+            }
+        }
+    }
+
+    fn type_error(&mut self, key: &str, value: &Spanned, expected: &str) {
+        self.invalid(
+            &value.pos,
+            format!(
+                "\"{key}\" expects {expected}, got {}",
+                value.value.type_name()
+            ),
+        );
+    }
+}
+
+/// `accounts { A { users = [...] } B {} }` or `accounts = [A, B]`.
+pub fn parse_accounts(value: &Spanned, problems: &mut Problems) -> Vec<AccountConfig> {
+    let mut accounts = Vec::new();
+    match &value.value {
+        Value::Array(names) => {
+            for name in names {
+                if let Some(name) = problems.string("accounts", name) {
+                    accounts.push(AccountConfig {
+                        name,
+                        pos: Some(value.pos.clone()),
+                        ..AccountConfig::default()
+                    });
+                }
+            }
+        }
+        Value::Map(map) => {
+            for entry in map {
+                let name = entry.key.clone();
+                let path = format!("accounts.{name}");
+                let mut account = AccountConfig {
+                    name,
+                    pos: Some(entry.key_pos.clone()),
+                    ..AccountConfig::default()
+                };
+                let Some(body) = entry.value.as_map() else {
+                    problems.type_error(&path, &entry.value, "a map");
+                    continue;
+                };
+                for field in body {
+                    let key = field.key.to_ascii_lowercase();
+                    let field_path = format!("{path}.{}", field.key);
+                    match key.as_str() {
+                        "users" => account.users = parse_users(&field_path, &field.value, problems),
+                        "default_permissions" => {
+                            account.default_permissions =
+                                parse_permissions(&field_path, &field.value, problems)
+                        }
+                        "exports" => {
+                            account.exports = parse_exports(&field_path, &field.value, problems)
+                        }
+                        "imports" => {
+                            account.imports = parse_imports(&field_path, &field.value, problems)
+                        }
+                        "jetstream" | "mappings" | "limits" | "nkey" | "msg_trace" => {
+                            problems.unsupported(field, &field_path)
+                        }
+                        _ => problems.unknown(field, &field_path),
+                    }
+                }
+                accounts.push(account);
+            }
+        }
+        _ => problems.type_error("accounts", value, "a map or an array of names"),
+    }
+    accounts
+}
+
+/// `users = [ {user, password, permissions}, {nkey, permissions} ]`.
+pub fn parse_users(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<UserConfig> {
+    let Some(items) = value.as_array() else {
+        problems.type_error(path, value, "an array of users");
+        return Vec::new();
+    };
+    let mut users = Vec::new();
+    for item in items {
+        let Some(map) = item.as_map() else {
+            problems.type_error(path, item, "a map per user");
+            continue;
+        };
+        let mut user = UserConfig {
+            pos: Some(item.pos.clone()),
+            ..UserConfig::default()
+        };
+        for entry in map {
+            let field_path = format!("{path}.{}", entry.key);
+            match entry.key.to_ascii_lowercase().as_str() {
+                "user" | "username" => user.user = problems.string(&field_path, &entry.value),
+                "pass" | "password" => user.password = problems.string(&field_path, &entry.value),
+                "nkey" => user.nkey = problems.string(&field_path, &entry.value),
+                "permission" | "permissions" => {
+                    user.permissions = parse_permissions(&field_path, &entry.value, problems)
+                }
+                "allowed_connection_types" | "connection_types" | "clients" | "account" => {
+                    problems.unsupported(entry, &field_path)
+                }
+                _ => problems.unknown(entry, &field_path),
+            }
+        }
+        match (&user.user, &user.nkey) {
+            (None, None) => problems.invalid(&item.pos, "User entry requires a user"),
+            (Some(_), Some(_)) => {
+                problems.invalid(&item.pos, "User entry can not have both a user and an nkey")
+            }
+            _ => users.push(user),
+        }
+    }
+    users
+}
+
+/// `permissions { publish, subscribe, allow_responses }` (`pub`/`sub` aliases).
+pub fn parse_permissions(
+    path: &str,
+    value: &Spanned,
+    problems: &mut Problems,
+) -> Option<PermissionsConfig> {
+    let Some(map) = value.as_map() else {
+        problems.type_error(path, value, "a map");
+        return None;
+    };
+    let mut permissions = PermissionsConfig::default();
+    for entry in map {
+        let field_path = format!("{path}.{}", entry.key);
+        match entry.key.to_ascii_lowercase().as_str() {
+            "pub" | "publish" | "import" => {
+                permissions.publish = parse_rules(&field_path, &entry.value, problems)
+            }
+            "sub" | "subscribe" | "export" => {
+                permissions.subscribe = parse_rules(&field_path, &entry.value, problems)
+            }
+            "publish_allow_responses" | "allow_responses" => {
+                permissions.allow_responses =
+                    parse_allow_responses(&field_path, &entry.value, problems)
+            }
+            _ => problems.unknown(entry, &field_path),
+        }
+    }
+    // As nats-server's `validateResponsePermissions`: with allow_responses and no explicit
+    // publish allow list, the user may publish nothing but responses.
+    if permissions.allow_responses.is_some() {
+        let publish = permissions
+            .publish
+            .get_or_insert_with(SubjectRules::default);
+        publish.allow.get_or_insert_with(Vec::new);
+    }
+    Some(permissions)
+}
+
+/// A subject, a list of subjects (both: the allow list), or `{allow, deny}`.
+fn parse_rules(path: &str, value: &Spanned, problems: &mut Problems) -> Option<SubjectRules> {
+    match &value.value {
+        Value::Map(map) => {
+            let mut rules = SubjectRules::default();
+            for entry in map {
+                let field_path = format!("{path}.{}", entry.key);
+                match entry.key.to_ascii_lowercase().as_str() {
+                    "allow" => rules.allow = subjects(&field_path, &entry.value, problems),
+                    "deny" => rules.deny = subjects(&field_path, &entry.value, problems),
+                    _ => problems.invalid(
+                        &entry.key_pos,
+                        format!(
+                            "Unknown field \"{}\" parsing subject permissions",
+                            entry.key
+                        ),
+                    ),
+                }
+            }
+            Some(rules)
+        }
+        _ => Some(SubjectRules {
+            allow: subjects(path, value, problems),
+            deny: None,
+        }),
+    }
+}
+
+fn subjects(path: &str, value: &Spanned, problems: &mut Problems) -> Option<Vec<String>> {
+    let list: Vec<&Spanned> = match &value.value {
+        Value::String(_) => vec![value],
+        Value::Array(items) => items.iter().collect(),
+        _ => {
+            problems.type_error(path, value, "a subject or an array of subjects");
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    for item in list {
+        let Some(text) = problems.string(path, item) else {
+            continue;
+        };
+        if !valid_permission_subject(&text) {
+            problems.invalid(
+                &item.pos,
+                format!("subject {text:?} is not a valid subject"),
+            );
+            continue;
+        }
+        out.push(text);
+    }
+    Some(out)
+}
+
+/// A subject with wildcards, optionally followed by one space and a queue name (which may
+/// itself use wildcards), as nats-server's `checkSubjectArray` allows.
+fn valid_permission_subject(text: &str) -> bool {
+    let mut parts = text.split_whitespace();
+    let (Some(subject), queue, None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    crate::routing::is_valid_subject(subject.as_bytes())
+        && queue.is_none_or(|q| crate::routing::is_valid_subject(q.as_bytes()))
+}
+
+fn parse_allow_responses(
+    path: &str,
+    value: &Spanned,
+    problems: &mut Problems,
+) -> Option<ResponsePermission> {
+    let mut permission = ResponsePermission {
+        max_msgs: RESPONSE_MAX_MSGS_DEFAULT,
+        expires_ms: RESPONSE_EXPIRES_MS_DEFAULT,
+    };
+    match &value.value {
+        Value::Bool(true) => Some(permission),
+        Value::Bool(false) => None,
+        Value::Map(map) => {
+            for entry in map {
+                let field_path = format!("{path}.{}", entry.key);
+                match entry.key.to_ascii_lowercase().as_str() {
+                    "max" | "max_msgs" | "max_messages" | "max_responses" => {
+                        match entry.value.as_int() {
+                            Some(n) if n >= 0 => permission.max_msgs = n as u64,
+                            _ => problems.type_error(
+                                &field_path,
+                                &entry.value,
+                                "a non-negative integer",
+                            ),
+                        }
+                    }
+                    "expires" | "expiration" | "ttl" => match &entry.value.value {
+                        Value::String(text) => match parse_go_duration(text) {
+                            Ok(nanos) if nanos >= 0 => {
+                                permission.expires_ms = (nanos / 1_000_000) as u64
+                            }
+                            Ok(_) => problems
+                                .invalid(&entry.value.pos, format!("\"{field_path}\" is negative")),
+                            Err(reason) => problems.invalid(
+                                &entry.value.pos,
+                                format!("error parsing {field_path}: {reason}"),
+                            ),
+                        },
+                        _ => problems.type_error(&field_path, &entry.value, "a duration"),
+                    },
+                    _ => problems.invalid(
+                        &entry.key_pos,
+                        format!("Unknown field \"{}\" parsing allow_responses", entry.key),
+                    ),
+                }
+            }
+            Some(permission)
+        }
+        _ => {
+            problems.type_error(path, value, "a boolean or a map");
+            None
+        }
+    }
+}
+
+fn parse_exports(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<ExportConfig> {
+    let Some(items) = value.as_array() else {
+        problems.type_error(path, value, "an array");
+        return Vec::new();
+    };
+    let mut exports = Vec::new();
+    for item in items {
+        let Some(map) = item.as_map() else {
+            problems.type_error(path, item, "a map per export");
+            continue;
+        };
+        let (mut kind, mut subject, mut accounts) = (None, None, None);
+        for entry in map {
+            let field_path = format!("{path}.{}", entry.key);
+            match entry.key.to_ascii_lowercase().as_str() {
+                "stream" | "service" => {
+                    if kind.is_some() {
+                        problems.invalid(
+                            &entry.key_pos,
+                            "Detected stream and service export in the same entry",
+                        );
+                    }
+                    kind = Some(if entry.key.eq_ignore_ascii_case("stream") {
+                        ExportKind::Stream
+                    } else {
+                        ExportKind::Service
+                    });
+                    subject = problems.string(&field_path, &entry.value);
+                }
+                "accounts" => {
+                    accounts = entry.value.as_array().map(|names| {
+                        names
+                            .iter()
+                            .filter_map(|n| problems.string(&field_path, n))
+                            .collect()
+                    });
+                    if accounts.is_none() {
+                        problems.type_error(&field_path, &entry.value, "an array of accounts");
+                    }
+                }
+                "response" | "response_type" | "threshold" | "response_threshold" => {
+                    problems.unsupported(entry, &field_path)
+                }
+                _ => problems.unknown(entry, &field_path),
+            }
+        }
+        match (kind, subject) {
+            (Some(kind), Some(subject)) if crate::routing::is_valid_subject(subject.as_bytes()) => {
+                exports.push(ExportConfig {
+                    kind,
+                    subject,
+                    accounts,
+                    pos: item.pos.clone(),
+                })
+            }
+            (Some(_), Some(subject)) => {
+                problems.invalid(&item.pos, format!("invalid export subject {subject:?}"))
+            }
+            _ => problems.invalid(&item.pos, "export needs a stream or a service subject"),
+        }
+    }
+    exports
+}
+
+fn parse_imports(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<ImportConfig> {
+    let Some(items) = value.as_array() else {
+        problems.type_error(path, value, "an array");
+        return Vec::new();
+    };
+    let mut imports = Vec::new();
+    for item in items {
+        let Some(map) = item.as_map() else {
+            problems.type_error(path, item, "a map per import");
+            continue;
+        };
+        let (mut source, mut prefix, mut to) = (None, None, None);
+        for entry in map {
+            let field_path = format!("{path}.{}", entry.key);
+            match entry.key.to_ascii_lowercase().as_str() {
+                "stream" | "service" => {
+                    let kind = if entry.key.eq_ignore_ascii_case("stream") {
+                        ExportKind::Stream
+                    } else {
+                        ExportKind::Service
+                    };
+                    let Some(body) = entry.value.as_map() else {
+                        problems.type_error(&field_path, &entry.value, "{account, subject}");
+                        continue;
+                    };
+                    let account = body
+                        .get("account")
+                        .and_then(|v| problems.string(&field_path, v));
+                    let subject = body
+                        .get("subject")
+                        .and_then(|v| problems.string(&field_path, v));
+                    match (account, subject) {
+                        (Some(account), Some(subject)) => source = Some((kind, account, subject)),
+                        _ => problems.invalid(
+                            &entry.value.pos,
+                            format!("{field_path} needs an account and a subject"),
+                        ),
+                    }
+                }
+                "prefix" => prefix = problems.string(&field_path, &entry.value),
+                "to" => to = problems.string(&field_path, &entry.value),
+                "share" | "allow_trace" => problems.unsupported(entry, &field_path),
+                _ => problems.unknown(entry, &field_path),
+            }
+        }
+        let Some((kind, account, subject)) = source else {
+            problems.invalid(&item.pos, "import needs a stream or a service");
+            continue;
+        };
+        let subject_ok = crate::routing::is_valid_subject(subject.as_bytes());
+        let local_ok = [&prefix, &to]
+            .into_iter()
+            .flatten()
+            .all(|s| crate::routing::is_valid_subject(s.as_bytes()));
+        if !subject_ok || !local_ok {
+            problems.invalid(&item.pos, "invalid import subject");
+            continue;
+        }
+        if kind == ExportKind::Service && prefix.is_some() {
+            problems.invalid(&item.pos, "a service import takes \"to\", not \"prefix\"");
+            continue;
+        }
+        imports.push(ImportConfig {
+            kind,
+            account,
+            subject,
+            prefix,
+            to,
+            pos: item.pos.clone(),
+        });
+    }
+    imports
+}
