@@ -10,6 +10,7 @@
 //! - [`jetstream`]: persistent streams behind `$JS.API`, each owned by one core and logged
 //!   to io_uring-backed segment files with group commit.
 //! - [`auth`]: who may connect.
+//! - [`tls`]: TLS on client connections (rustls, driven sans-IO on each connection's core).
 //! - [`config`]: nats-server's command line and config file format, into [`config::Options`].
 //! - [`monitor`]: the HTTP monitoring endpoints.
 //! - [`logging`]: nats-server's log line format.
@@ -28,3 +29,4 @@ pub mod monitor;
 pub mod protocol;
 pub mod routing;
 pub mod server;
+pub mod tls;

@@ -119,6 +119,9 @@ fn run(options: Options) -> Result<(), String> {
     };
     let client_addr = server.client_addr();
     tracing::info!("Listening for client connections on {client_addr}");
+    if shared.tls.is_some() {
+        tracing::info!("TLS required for client connections");
+    }
     let files = RuntimeFiles::write(
         &shared,
         &format!("nats://{}", advertised(client_addr)),

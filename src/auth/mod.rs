@@ -4,11 +4,21 @@
 
 use crate::config::Options;
 use crate::protocol::ConnectOptions;
+use crate::tls::TlsIdentity;
 
 pub enum Auth {
     None,
     Token(String),
-    UserPassword { user: String, password: String },
+    UserPassword {
+        user: String,
+        password: String,
+    },
+    /// `tls { verify_and_map: true }` with users: the client certificate names the user
+    /// (see [`TlsIdentity::map_user`]) and CONNECT carries no credentials. Until the users
+    /// list of issue 7 lands, the users are the one `authorization { user }`.
+    TlsMap {
+        users: Vec<String>,
+    },
 }
 
 impl Auth {
@@ -18,6 +28,11 @@ impl Auth {
                 Err("can not have a token and a user configured at the same time".to_string())
             }
             (Some(token), None, _) => Ok(Auth::Token(token.clone())),
+            (None, Some(user), None) if options.tls.as_ref().is_some_and(|t| t.verify_and_map) => {
+                Ok(Auth::TlsMap {
+                    users: vec![user.clone()],
+                })
+            }
             (None, Some(user), password) => Ok(Auth::UserPassword {
                 user: user.clone(),
                 password: password.clone().unwrap_or_default(),
@@ -33,9 +48,22 @@ impl Auth {
 
     /// Whether the CONNECT's credentials are accepted. Comparisons take time independent of
     /// where the first difference is, so response timing does not leak the secret.
-    pub fn check(&self, connect: &ConnectOptions) -> bool {
+    /// `tls_identity`: the verified client certificate's names, on a `verify_and_map`
+    /// listener.
+    pub fn check(&self, connect: &ConnectOptions, tls_identity: Option<&TlsIdentity>) -> bool {
         match self {
             Auth::None => true,
+            Auth::TlsMap { users } => {
+                let users: Vec<&str> = users.iter().map(String::as_str).collect();
+                let mapped = tls_identity.and_then(|identity| identity.map_user(&users));
+                if mapped.is_some() && connect.user.is_some() {
+                    tracing::warn!(
+                        "User {:?} found in connect proto, but user required from cert",
+                        connect.user.as_deref().unwrap_or_default()
+                    );
+                }
+                mapped.is_some()
+            }
             Auth::Token(token) => connect
                 .auth_token
                 .as_deref()
