@@ -41,6 +41,13 @@ fn main() -> ExitCode {
             for warning in &options.warnings {
                 eprintln!("tern: {warning}");
             }
+            // Certificates and keys are read at startup; -t reads them too, as nats-server.
+            if let Some(tls) = &options.tls {
+                if let Err(error) = tern::tls::TlsServer::from_options(tls) {
+                    eprintln!("tern: {error}");
+                    return ExitCode::from(1);
+                }
+            }
             println!("tern: configuration file {file} test is successful");
             ExitCode::SUCCESS
         }

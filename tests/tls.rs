@@ -558,6 +558,16 @@ fn bad_tls_files_and_settings_stop_the_server_with_a_clear_error() {
     ]);
     assert!(out.contains("error parsing ca_file"), "{out}");
 
+    // -t reads the files too.
+    let path = dir.join("missing.conf");
+    std::fs::write(
+        &path,
+        "tls { cert_file: \"/nonexistent.pem\", key_file: \"/nonexistent-key.pem\" }\n",
+    )
+    .unwrap();
+    let out = startup_error(&["-t", "-c", &path.display().to_string()]);
+    assert!(out.contains("open /nonexistent.pem"), "{out}");
+
     // Settings rustls has are accepted.
     let path = dir.join("good.conf");
     std::fs::write(

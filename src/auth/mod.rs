@@ -1,6 +1,7 @@
 //! Who may connect. For now the server-wide single user or token of `--user/--pass` and
-//! `--auth` (or `authorization {}` in the config file); accounts, permissions, NKeys, JWT and
-//! TLS come with the security work and will extend this module.
+//! `--auth` (or `authorization {}` in the config file), and TLS certificate mapping
+//! (`verify_and_map`, through [`TlsIdentity`]); accounts, permissions, NKeys and JWT come
+//! with the security work and will extend this module.
 
 use crate::config::Options;
 use crate::protocol::ConnectOptions;
