@@ -659,3 +659,36 @@ async fn subscriptions_over_tls_see_many_messages() {
         assert_eq!(msg.payload, i.to_string().as_bytes());
     }
 }
+
+#[test]
+fn connections_over_the_limit_get_the_error_in_plaintext() {
+    let pki = Pki::new();
+    let config = format!("max_connections: 1\n{}", pki.block("timeout: 3"));
+    let server = ServerBuilder::new().config(&config).start();
+    // A handshake in progress holds the one slot...
+    let mut first = RawClient::connect(server.addr());
+    first.read_info();
+    // ...so the next client gets INFO and the -ERR in plaintext, with no handshake.
+    let mut second = RawClient::connect(server.addr());
+    let info = second.read_info();
+    assert_eq!(info["tls_required"], true, "{info}");
+    second.expect_err_then_close("maximum connections exceeded");
+    // The slot comes back when the first connection ends.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !tls_ping(&pki, server.addr()) {
+        assert!(Instant::now() < deadline, "slot never released");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// CONNECT and PING over TLS with a rustls client; whether PONG came back.
+fn tls_ping(pki: &Pki, addr: std::net::SocketAddr) -> bool {
+    let mut tls = rustls_client(pki, addr);
+    let mut pong = [0u8; 6];
+    tls.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .and_then(|()| tls.flush())
+        .and_then(|()| tls.read_exact(&mut pong))
+        .is_ok()
+        && &pong == b"PONG\r\n"
+}

@@ -443,10 +443,14 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
 
     let mut info = Vec::with_capacity(512);
     shared.write_info(&mut info, cid, peer.map(|p| p.ip().to_string()));
+    // Counted before any TLS handshake, as nats-server counts them, so handshakes in
+    // progress are bounded by max_connections too.
+    let admitted = shared.admit_connection();
     let label = crate::tls::session::ConnLabel { cid, peer, local };
     let Some((reader, writer)) =
-        super::transport::open(&shared, &client, label, reader, writer, &info).await
+        super::transport::open(&shared, &client, label, reader, writer, &info, admitted).await
     else {
+        shared.release_connection();
         return;
     };
     shards::task::spawn(write_loop(
@@ -455,7 +459,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         Duration::from_millis(options.write_deadline_ms),
     ));
 
-    if !shared.admit_connection() {
+    if !admitted {
         tracing::warn!("cid:{cid} - maximum connections exceeded");
         client.close_with_err(
             "maximum connections exceeded",

@@ -71,6 +71,9 @@ impl ClientWriter {
 /// Sends INFO and, on a TLS listener, runs the handshake (in the order the configuration
 /// asks for); then hands back the halves the connection's tasks use. `None` when the
 /// handshake failed: that is logged, and the socket is shut.
+///
+/// A connection over `max_connections` (`admitted` false) gets no handshake: like
+/// nats-server, it is sent INFO and then its -ERR in plaintext.
 pub async fn open(
     shared: &super::Shared,
     client: &super::client::ClientShared,
@@ -78,10 +81,14 @@ pub async fn open(
     reader: ReadHalf,
     writer: WriteHalf,
     info: &[u8],
+    admitted: bool,
 ) -> Option<(ClientReader, ClientWriter)> {
-    let Some(tls) = &shared.tls else {
-        client.send(info);
-        return Some((ClientReader::Plain(reader), ClientWriter::Plain(writer)));
+    let tls = match &shared.tls {
+        Some(tls) if admitted => tls,
+        _ => {
+            client.send(info);
+            return Some((ClientReader::Plain(reader), ClientWriter::Plain(writer)));
+        }
     };
     let established = crate::tls::session::establish(tls, label, reader, writer, info).await?;
     if !established.info_sent {
