@@ -12,6 +12,7 @@
 //! - [`auth`]: who may connect (passwords, bcrypt, NKeys), into which account, with which
 //!   publish/subscribe permissions; the account table and the exports/imports between
 //!   accounts, built once from the config and the same on every core.
+//! - [`tls`]: TLS on client connections (rustls, driven sans-IO on each connection's core).
 //! - [`config`]: nats-server's command line and config file format, into [`config::Options`].
 //! - [`monitor`]: the HTTP monitoring endpoints.
 //! - [`logging`]: nats-server's log line format.
@@ -32,3 +33,4 @@ pub mod monitor;
 pub mod protocol;
 pub mod routing;
 pub mod server;
+pub mod tls;

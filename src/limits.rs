@@ -62,6 +62,20 @@ pub const STALL_WAIT_MAX_US: u64 = 5_000;
 pub const STALL_TOTAL_PER_BATCH_US: u64 = 10_000;
 
 // ---------------------------------------------------------------------------------------
+// TLS
+// ---------------------------------------------------------------------------------------
+
+/// Ciphertext bytes read from a TLS connection's socket per read, and the most held before
+/// rustls takes them: one full TLS record (16 KiB of plaintext) per read, so a read
+/// normally yields whole records without making each idle TLS connection hold more.
+pub const TLS_READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// Records rustls may hold for sending before they are written to the socket (its own
+/// default, set explicitly): the writer encrypts at most this much, writes it, then
+/// encrypts more, so a large pending output is never doubled in memory.
+pub const TLS_OUTPUT_BUFFER_BYTES: usize = 64 * 1024;
+
+// ---------------------------------------------------------------------------------------
 // JetStream
 // ---------------------------------------------------------------------------------------
 

@@ -44,6 +44,13 @@ fn main() -> ExitCode {
             for warning in &options.warnings {
                 eprintln!("tern: {warning}");
             }
+            // Certificates and keys are read at startup; -t reads them too, as nats-server.
+            if let Some(tls) = &options.tls {
+                if let Err(error) = tern::tls::TlsServer::from_options(tls) {
+                    eprintln!("tern: {error}");
+                    return ExitCode::from(1);
+                }
+            }
             println!("tern: configuration file {file} test is successful");
             ExitCode::SUCCESS
         }
@@ -122,6 +129,9 @@ fn run(options: Options) -> Result<(), String> {
     };
     let client_addr = server.client_addr();
     tracing::info!("Listening for client connections on {client_addr}");
+    if shared.tls.is_some() {
+        tracing::info!("TLS required for client connections");
+    }
     let files = RuntimeFiles::write(
         &shared,
         &format!("nats://{}", advertised(client_addr)),

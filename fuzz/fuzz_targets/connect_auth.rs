@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(connect) = ConnectOptions::from_json(data) else {
         return;
     };
-    match auth().check(&connect, Some("abcdefghijklmno")) {
+    match auth().check(&connect, Some("abcdefghijklmno"), None) {
         Decision::Accept(_) | Decision::Reject | Decision::Bcrypt { .. } => {}
     }
 });

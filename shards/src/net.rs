@@ -167,6 +167,10 @@ impl Connection {
         self.stream.borrow().peer_addr().map_err(io::Error::from)
     }
 
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.borrow().local_addr().map_err(io::Error::from)
+    }
+
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         self.stream
             .borrow()

@@ -26,6 +26,7 @@ use crate::config::Options;
 use crate::limits::{BCRYPT_POLL_MS, BCRYPT_VERIFICATIONS_CONCURRENT_MAX};
 use crate::protocol::ConnectOptions;
 use crate::server::mesh::{AccountId, GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
+use crate::tls::TlsIdentity;
 pub use permissions::{ConnPermissions, Permissions};
 
 /// What a client authenticated as.
@@ -94,6 +95,9 @@ pub struct Auth {
     users: HashMap<String, User>,
     nkeys: HashMap<String, Login>,
     no_auth_user: Option<String>,
+    /// `tls { verify_and_map: true }`: the verified client certificate names the user (see
+    /// [`TlsIdentity::map_user`]); CONNECT's user and password are not used.
+    tls_map: bool,
     /// Exports and imports, by account id.
     routes: Vec<imports::AccountRoutes>,
 }
@@ -149,6 +153,7 @@ impl Auth {
             users: HashMap::new(),
             nkeys: HashMap::new(),
             no_auth_user: options.no_auth_user.clone(),
+            tls_map: options.tls.as_ref().is_some_and(|t| t.verify_and_map),
             routes,
         };
         if options.auth_token.is_some() && options.username.is_some() {
@@ -280,8 +285,14 @@ impl Auth {
         self.system_account
     }
 
-    /// Decides a CONNECT. `nonce` is what this connection's INFO carried.
-    pub fn check(&self, connect: &ConnectOptions, nonce: Option<&str>) -> Decision {
+    /// Decides a CONNECT. `nonce` is what this connection's INFO carried; `tls_identity`
+    /// the verified client certificate's names, on a `verify_and_map` listener.
+    pub fn check(
+        &self,
+        connect: &ConnectOptions,
+        nonce: Option<&str>,
+        tls_identity: Option<&TlsIdentity>,
+    ) -> Decision {
         let anonymous = || Login {
             account: GLOBAL_ACCOUNT,
             user: String::new(),
@@ -289,6 +300,9 @@ impl Auth {
         };
         if !self.enforced() {
             return Decision::Accept(anonymous());
+        }
+        if self.tls_map {
+            return self.check_tls_map(connect, tls_identity);
         }
         let given_nkey = connect.nkey.as_deref().filter(|k| !k.is_empty());
         let given_user = connect.user.as_deref().filter(|u| !u.is_empty());
@@ -341,6 +355,39 @@ impl Auth {
             };
         }
         self.check_token_or_single(connect)
+    }
+
+    /// nats-server's `verify_and_map`: the certificate's first name that is a configured
+    /// user is who the client is, whatever CONNECT says.
+    fn check_tls_map(
+        &self,
+        connect: &ConnectOptions,
+        tls_identity: Option<&TlsIdentity>,
+    ) -> Decision {
+        let Some(identity) = tls_identity else {
+            return Decision::Reject;
+        };
+        let mut names: Vec<&str> = self.users.keys().map(String::as_str).collect();
+        if let Some((user, _)) = &self.single_user {
+            names.push(user);
+        }
+        // HashMap order is random; a certificate naming two users must map the same way
+        // on every connection.
+        names.sort_unstable();
+        let Some(name) = identity.map_user(&names) else {
+            return Decision::Reject;
+        };
+        if let Some(given) = connect.user.as_deref().filter(|u| !u.is_empty()) {
+            tracing::warn!("User {given:?} found in connect proto, but user required from cert");
+        }
+        match self.users.get(name) {
+            Some(user) => Decision::Accept(user.login.clone()),
+            None => Decision::Accept(Login {
+                account: GLOBAL_ACCOUNT,
+                user: name.to_string(),
+                permissions: None,
+            }),
+        }
     }
 
     fn check_token_or_single(&self, connect: &ConnectOptions) -> Decision {
@@ -463,7 +510,7 @@ mod tests {
 
     fn decide(auth: &Auth, json: &str) -> Option<(u32, String)> {
         let connect = ConnectOptions::from_json(json.as_bytes()).unwrap();
-        match auth.check(&connect, Some("nonce")) {
+        match auth.check(&connect, Some("nonce"), None) {
             Decision::Accept(login) => Some((login.account, login.user)),
             Decision::Reject => None,
             Decision::Bcrypt { login, .. } => {

@@ -158,11 +158,11 @@ pub(super) const FLAGS: &[FlagSpec] = &[
     flag(&["r", "remote_syslog"], "remote_syslog", Value, false),
     flag(&["logtime_utc"], "logtime_utc", Nothing, false),
     flag(&["max_traced_msg_len"], "max_traced_msg_len", Value, false),
-    flag(&["tls"], "tls", Nothing, false),
-    flag(&["tlsverify"], "tlsverify", Nothing, false),
-    flag(&["tlscert"], "tlscert", Value, false),
-    flag(&["tlskey"], "tlskey", Value, false),
-    flag(&["tlscacert"], "tlscacert", Value, false),
+    flag(&["tls"], "tls", Nothing, true),
+    flag(&["tlsverify"], "tlsverify", Nothing, true),
+    flag(&["tlscert"], "tlscert", Value, true),
+    flag(&["tlskey"], "tlskey", Value, true),
+    flag(&["tlscacert"], "tlscacert", Value, true),
     flag(&["routes"], "routes", Value, false),
     flag(&["cluster", "cluster_listen"], "cluster", Value, false),
     flag(&["cluster_name"], "cluster_name", Value, false),
@@ -204,6 +204,13 @@ JetStream Options:
     -js, --jetstream                 Enable JetStream functionality
     -sd, --store_dir <dir>           Set the storage directory
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
 Authorization Options:
         --user <user>                User required for connections
         --pass <password>            Password required for connections
@@ -218,7 +225,7 @@ tern Options:
 
 Accepted for compatibility with nats-server, not supported yet (ignored with a warning):
         --client_advertise, -r/--remote_syslog, --logtime_utc, --max_traced_msg_len,
-        --tls, --tlscert, --tlskey, --tlsverify, --tlscacert, --routes,
+        --routes,
         --cluster, --cluster_listen, --cluster_name, --cluster_advertise,
         --no_advertise, --connect_retries, --profile
 
@@ -231,8 +238,21 @@ Flags take one or two dashes (-port, --port) and values as -p 4222 or -p=4222.
 ";
 
 const TLS_HELP: &str = "
-TLS is not supported yet by tern: the --tls, --tlscert, --tlskey, --tlsverify and
---tlscacert flags and the tls { } configuration block are accepted and ignored.
+TLS Server Options:
+    --tls                        Enable TLS, do not verify clients (default: false)
+    --tlscert <file>             Server certificate file
+    --tlskey <file>              Private key for server certificate
+    --tlsverify                  Enable TLS, verify client certificates
+    --tlscacert <file>           Client certificate CA for verification
+
+Any of these flags replaces the configuration file's tls { } block; --tls=false turns TLS
+off. The block also takes ca_file, verify, verify_and_map, timeout, handshake_first
+(true, auto or a fallback delay), min_version (1.2 or 1.3), cipher_suites and
+curve_preferences (Go's names, where rustls implements them).
+
+Examples:
+    tern --tls --tlscert=server.pem --tlskey=server-key.pem
+    tern --tlsverify --tlscert=server.pem --tlskey=server-key.pem --tlscacert=ca.pem
 ";
 
 /// The `-h` text, laid out like nats-server's usage.
@@ -450,6 +470,16 @@ pub(super) struct RawFlags {
     spin_before_park_us: Option<u64>,
     #[arg(long = "log_format", value_parser = ["text", "json"])]
     log_format: Option<String>,
+    #[arg(long = "tls", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
+    tls: Option<bool>,
+    #[arg(long = "tlsverify", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
+    tlsverify: Option<bool>,
+    #[arg(long = "tlscert")]
+    tlscert: Option<String>,
+    #[arg(long = "tlskey")]
+    tlskey: Option<String>,
+    #[arg(long = "tlscacert")]
+    tlscacert: Option<String>,
 }
 
 /// Turns argv (program name first) into what to do. The configuration file
@@ -642,7 +672,16 @@ fn apply_flags(
     if let Some(format) = &flags.log_format {
         options.log_json = format == "json";
     }
-    Ok(())
+    super::options::apply_tls_flags(
+        options,
+        &super::options::TlsFlags {
+            tls: flags.tls,
+            verify: flags.tlsverify,
+            cert: flags.tlscert.clone(),
+            key: flags.tlskey.clone(),
+            ca_cert: flags.tlscacert.clone(),
+        },
+    )
 }
 
 /// Rewords clap's value errors the way Go's `flag` package words them,

@@ -62,7 +62,7 @@ fn normalization_rewrites_go_flags_for_clap() {
     // Unsupported flags are consumed with their values.
     assert_eq!(
         normalized(&["--tls", "--routes", "nats://a:6222", "-D"]),
-        ["--debug"]
+        ["--tls", "--debug"]
     );
 }
 
@@ -212,9 +212,6 @@ fn server_jetstream_auth_and_tern_flags() {
 #[test]
 fn unsupported_flags_are_accepted_with_warnings() {
     let o = run(&[
-        "--tls",
-        "--tlscert",
-        "c.pem",
         "--routes",
         "nats://a:6222",
         "-cluster",
@@ -223,8 +220,6 @@ fn unsupported_flags_are_accepted_with_warnings() {
     assert_eq!(
         o.warnings,
         [
-            "flag \"-tls\" is not supported yet by tern and is ignored",
-            "flag \"-tlscert\" is not supported yet by tern and is ignored",
             "flag \"-routes\" is not supported yet by tern and is ignored",
             "flag \"-cluster\" is not supported yet by tern and is ignored",
         ]
@@ -406,4 +401,51 @@ fn flag_table_usage_and_clap_agree() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), count, "a flag name is listed twice");
+}
+
+#[test]
+fn tls_flags_replace_the_config_files_tls_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("t.conf");
+    std::fs::write(
+        &conf,
+        "tls { cert_file: a.pem, key_file: a-key.pem, verify_and_map: true, timeout: 3 }\n",
+    )
+    .unwrap();
+    let conf = conf.display().to_string();
+    let o = run(&["-c", &conf]);
+    let tls = o.tls.expect("tls from the file");
+    assert!(tls.verify && tls.verify_and_map);
+    assert_eq!(tls.timeout_ms, 3_000);
+
+    let o = run(&[
+        "-c",
+        &conf,
+        "--tlsverify",
+        "--tlscert",
+        "b.pem",
+        "--tlskey",
+        "b-key.pem",
+        "--tlscacert",
+        "ca.pem",
+    ]);
+    let tls = o.tls.expect("tls from the flags");
+    assert_eq!(tls.cert_file, PathBuf::from("b.pem"));
+    assert_eq!(tls.ca_file, Some(PathBuf::from("ca.pem")));
+    assert!(
+        tls.verify && !tls.verify_and_map,
+        "the file's block is replaced"
+    );
+    assert_eq!(tls.timeout_ms, 3_000, "the file's timeout stays");
+
+    assert!(run(&["-c", &conf, "--tls=false"]).tls.is_none());
+    assert!(run(&[]).tls.is_none());
+    assert_eq!(
+        flag_error(&["--tls"]),
+        "TLS Server certificate must be present and valid"
+    );
+    assert_eq!(
+        flag_error(&["--tlscert", "c.pem"]),
+        "TLS Server private key must be present and valid"
+    );
 }

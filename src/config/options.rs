@@ -15,6 +15,11 @@ use super::duration::parse_go_duration;
 use super::format::{parse_file, parse_str, Entry, Map, Pos, Spanned, Value};
 use super::ConfigError;
 
+#[path = "tls.rs"]
+mod tls;
+pub(super) use self::tls::{apply_tls_flags, TlsFlags};
+pub use self::tls::{TlsOptions, TlsVersion, TLS_TIMEOUT_MS_DEFAULT};
+
 pub const HOST_DEFAULT: &str = "0.0.0.0";
 pub const PORT_DEFAULT: u16 = 4222;
 pub const AUTH_TIMEOUT_MS_DEFAULT: u64 = 2_000;
@@ -97,6 +102,8 @@ pub struct Options {
     /// `None` disables monitoring over TLS; `Some(0)` is a random port.
     pub https_port: Option<u16>,
     pub jetstream: bool,
+    /// TLS on the client listener (`tls {}`, `--tls*`); `None` = plaintext.
+    pub tls: Option<TlsOptions>,
     pub store_dir: Option<PathBuf>,
     /// `None` leaves the limit to the server (nats-server: 75% of memory).
     pub jetstream_max_memory_bytes: Option<i64>,
@@ -152,6 +159,7 @@ impl Default for Options {
             http_port: None,
             https_port: None,
             jetstream: false,
+            tls: None,
             store_dir: None,
             jetstream_max_memory_bytes: None,
             jetstream_max_store_bytes: None,
@@ -340,7 +348,6 @@ const UNSUPPORTED_KEYS: &[&str] = &[
     "roots",
     "server_metadata",
     "server_tags",
-    "tls",
     "trusted",
     "trusted_keys",
     "websocket",
@@ -586,6 +593,7 @@ impl Apply<'_> {
                     self.options.auth.system_account = (!name.is_empty()).then_some(name);
                 }
             }
+            "tls" => self.tls(key, value),
             "no_auth_user" => {
                 if let Some(user) = self.string(key, value) {
                     self.options.no_auth_user = (!user.is_empty()).then_some(user);

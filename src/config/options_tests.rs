@@ -351,7 +351,7 @@ fn type_errors_point_at_the_key_and_are_all_reported() {
 #[test]
 fn unknown_and_unsupported_keys_warn_with_positions() {
     let o = load(
-        "port: 4222\ncluster {\n  port: 6222\n}\n  zzz: 1\nVAR = 5\nmax_subs = $VAR\ntls { cert_file: x }\n",
+        "port: 4222\ncluster {\n  port: 6222\n}\n  zzz: 1\nVAR = 5\nmax_subs = $VAR\nmqtt { port: 1883 }\n",
     );
     assert_eq!(o.port, 4222);
     assert_eq!(o.max_subscriptions, 5);
@@ -360,7 +360,7 @@ fn unknown_and_unsupported_keys_warn_with_positions() {
         [
             "t.conf:2:1: \"cluster\" is not supported yet by tern and is ignored",
             "t.conf:5:3: unknown field \"zzz\", ignored",
-            "t.conf:8:1: \"tls\" is not supported yet by tern and is ignored",
+            "t.conf:8:1: \"mqtt\" is not supported yet by tern and is ignored",
         ]
     );
 }
@@ -428,4 +428,78 @@ fn cpu_lists() {
     assert!(parse_cpu_list(&format!("{}", CPU_ID_MAX + 1)).is_err());
     assert!(parse_cpu_list(&format!("0-{CPU_LIST_LEN_MAX}")).is_err());
     assert!(parse_cpu_list(&format!("0-{}", CPU_LIST_LEN_MAX - 1)).is_ok());
+}
+
+#[test]
+fn tls_block_is_read_as_nats_server_reads_it() {
+    use super::options::TlsVersion;
+    let o = load(
+        "tls {\n  cert_file: s.pem\n  key_file: s-key.pem\n  ca_file: ca.pem\n  verify: true\n  timeout: 0.5\n  handshake_first: auto\n  min_version: \"1.3\"\n  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384]\n  curve_preferences: [X25519]\n}\n",
+    );
+    let tls = o.tls.expect("tls");
+    assert_eq!(tls.cert_file, PathBuf::from("s.pem"));
+    assert_eq!(tls.key_file, PathBuf::from("s-key.pem"));
+    assert_eq!(tls.ca_file, Some(PathBuf::from("ca.pem")));
+    assert!(tls.verify && !tls.verify_and_map);
+    assert_eq!(tls.timeout_ms, 500);
+    assert!(tls.handshake_first);
+    assert_eq!(tls.handshake_first_fallback_ms, Some(50));
+    assert_eq!(tls.min_version, TlsVersion::Tls13);
+    assert_eq!(tls.cipher_suites.len(), 2);
+    assert_eq!(tls.curve_preferences, ["X25519"]);
+
+    let tls = load("tls { cert_file: a, key_file: b, timeout: \"1500ms\", handshake_first: \"300ms\", verify_and_map: true }")
+        .tls
+        .unwrap();
+    assert_eq!(tls.timeout_ms, 1_500);
+    assert_eq!(tls.handshake_first_fallback_ms, Some(300));
+    assert!(
+        tls.verify && tls.verify_and_map,
+        "verify_and_map implies verify"
+    );
+    let tls = load("tls { cert_file: a, key_file: b }").tls.unwrap();
+    assert_eq!(tls.timeout_ms, 2_000, "nats-server's TLS_TIMEOUT");
+    assert_eq!(tls.min_version, TlsVersion::Tls12);
+    assert!(!tls.handshake_first && tls.cipher_suites.is_empty());
+
+    assert_eq!(
+        load_err("tls {\n  key_file: b\n}"),
+        "t.conf:1:1: missing 'cert_file' in TLS configuration"
+    );
+    assert_eq!(
+        load_err("tls { cert_file: a }"),
+        "t.conf:1:1: missing 'key_file' in TLS configuration"
+    );
+    assert!(
+        load_err("tls { cert_file: a, key_file: b, cipher_suites: [FOO] }")
+            .starts_with("t.conf:1:50: unrecognized cipher FOO")
+    );
+    assert!(
+        load_err("tls { cert_file: a, key_file: b, curve_preferences: [CurveP521] }")
+            .contains("unrecognized curve preference CurveP521")
+    );
+    assert!(
+        load_err("tls { cert_file: a, key_file: b, cipher_suites: [] }")
+            .contains("'cipher_suites' cannot be empty")
+    );
+    assert!(
+        load_err("tls { cert_file: a, key_file: b, min_version: \"1.0\" }")
+            .contains("unsupported TLS version: TLS 1.0")
+    );
+    assert!(load_err("tls { cert_file: a, key_file: b, timeout: -1 }")
+        .contains("'timeout' can not be negative"));
+    assert!(
+        load_err("tls { cert_file: a, key_file: b, handshake_first: sometimes }")
+            .contains("field \"handshake_first\"'s value \"sometimes\" is invalid")
+    );
+    assert!(load_err("tls { cert_file: a, key_file: b, verify: 1 }")
+        .contains("expected 'verify' to be a boolean"));
+    assert!(load_err("tls { cert_file: a, key_file: b, bogus: 1 }")
+        .contains("error parsing tls config, unknown field [\"bogus\"]"));
+    let o = load("tls { cert_file: a, key_file: b, pinned_certs: [] }");
+    assert!(
+        o.warnings[0].contains("\"tls.pinned_certs\" is not supported yet"),
+        "{:?}",
+        o.warnings
+    );
 }

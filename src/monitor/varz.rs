@@ -24,6 +24,10 @@ pub struct Varz {
     port: u16,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -162,6 +166,8 @@ pub fn varz(monitor: &Monitor, sample: &Sample) -> Varz {
         host: o.host.clone(),
         port: shared.client_addr.port(),
         auth_required: shared.auth.required(),
+        tls_required: shared.tls.is_some(),
+        tls_verify: shared.tls.as_ref().is_some_and(|t| t.verify),
         max_connections: o.max_connections,
         max_subscriptions: o.max_subscriptions,
         ping_interval: o.ping_interval_ms.saturating_mul(1_000_000),
@@ -180,8 +186,11 @@ pub fn varz(monitor: &Monitor, sample: &Sample) -> Varz {
         mqtt: json!({}),
         websocket: json!({}),
         jetstream,
-        // nats-server's default TLS handshake timeout, reported even without TLS.
-        tls_timeout: 2.0,
+        // Reported even without TLS (then nats-server's default), as nats-server does.
+        tls_timeout: shared.tls.as_ref().map_or(
+            crate::config::options::TLS_TIMEOUT_MS_DEFAULT as f64 / 1000.0,
+            |t| t.timeout_seconds(),
+        ),
         write_deadline: o.write_deadline_ms.saturating_mul(1_000_000),
         start: shared.started,
         now: SystemTime::now(),

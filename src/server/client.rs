@@ -13,11 +13,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use shards::net::{Connection, ReadHalf, WriteHalf};
+use shards::net::Connection;
 use shards::sync::{Signal, WaitQueue};
 
 use super::mesh::{AccountId, CoreEvent, Delivery};
 use super::shard::ShardState;
+use super::transport::{ClientReader, ClientWriter};
 use crate::auth::{ConnPermissions, Decision};
 use crate::limits::{
     FIRST_PING_DELAY_MS, OUTBOUND_BUFFER_RETAIN_BYTES, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
@@ -159,6 +160,9 @@ pub struct ClientShared {
     pub name: RefCell<String>,
     /// Set for the server's own clients (see `server::internal`).
     pub internal: Option<InternalQueue>,
+    /// The verified client certificate's names, on a `verify_and_map` TLS listener: what
+    /// authentication maps to a user (see `crate::tls::identity`).
+    pub tls_identity: std::cell::OnceCell<crate::tls::TlsIdentity>,
     /// Pending output is over half of `pending_bytes_max`: producers should wait for it.
     stalled: Cell<bool>,
     /// Woken by the writer when a stalled client has drained below the threshold.
@@ -197,6 +201,7 @@ impl ClientShared {
             subs: RefCell::new(HashMap::new()),
             name: RefCell::new(String::new()),
             internal: None,
+            tls_identity: std::cell::OnceCell::new(),
             stalled: Cell::new(false),
             drained: WaitQueue::new(),
             stalls,
@@ -434,6 +439,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     let options = &shared.options;
     let cid = shared.next_client_id();
     let peer = conn.peer_addr().ok();
+    let local = conn.local_addr().ok();
     let _ = conn.set_nodelay(true);
     let (reader, writer) = conn.split();
 
@@ -453,14 +459,23 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         peer.map(|p| p.ip().to_string()),
         nonce.clone(),
     );
-    client.send(&info);
+    // Counted before any TLS handshake, as nats-server counts them, so handshakes in
+    // progress are bounded by max_connections too.
+    let admitted = shared.admit_connection();
+    let label = crate::tls::session::ConnLabel { cid, peer, local };
+    let Some((reader, writer)) =
+        super::transport::open(&shared, &client, label, reader, writer, &info, admitted).await
+    else {
+        shared.release_connection();
+        return;
+    };
     shards::task::spawn(write_loop(
         client.clone(),
         writer,
         Duration::from_millis(options.write_deadline_ms),
     ));
 
-    if !shared.admit_connection() {
+    if !admitted {
         tracing::warn!("cid:{cid} - maximum connections exceeded");
         client.close_with_err(
             "maximum connections exceeded",
@@ -512,7 +527,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     }
 }
 
-async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadline: Duration) {
+async fn write_loop(client: Rc<ClientShared>, mut writer: ClientWriter, write_deadline: Duration) {
     let mut spare: Vec<u8> = Vec::new();
     loop {
         client.pending_signal.wait().await;
@@ -523,6 +538,9 @@ async fn write_loop(client: Rc<ClientShared>, mut writer: WriteHalf, write_deadl
             );
             if out.is_empty() {
                 spare = out;
+                if writer.flush_transport().await.is_err() {
+                    client.close(CloseReason::WriteError, false);
+                }
                 break;
             }
             client.in_flight_bytes.set(out.len());
@@ -615,7 +633,7 @@ enum Next {
 }
 
 impl Session {
-    async fn read_loop(&mut self, mut reader: ReadHalf) {
+    async fn read_loop(&mut self, mut reader: ClientReader) {
         let mut buf = BytesMut::with_capacity(READ_CHUNK_MIN_BYTES);
         let mut read_size = READ_CHUNK_MIN_BYTES;
         let mut short_reads = 0u32;
@@ -630,6 +648,9 @@ impl Session {
                 Ok(n) => n,
             };
             buf.truncate(filled + n);
+            if reader.wants_write() {
+                self.client.pending_signal.set();
+            }
             if n == read_size && read_size < READ_CHUNK_BYTES {
                 read_size *= 2;
                 short_reads = 0;
@@ -786,11 +807,11 @@ impl Session {
             // A repeated CONNECT, or a server without authentication: the account stays.
             None
         } else {
-            let decision = self
-                .state
-                .shared
-                .auth
-                .check(&connect, self.nonce.as_deref());
+            let decision = self.state.shared.auth.check(
+                &connect,
+                self.nonce.as_deref(),
+                self.client.tls_identity.get(),
+            );
             let login = match decision {
                 Decision::Accept(login) => Some(login),
                 Decision::Reject => None,

@@ -13,6 +13,7 @@ pub mod internal;
 pub mod mesh;
 pub mod registry;
 pub mod shard;
+pub mod transport;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -88,6 +89,8 @@ pub struct Shared {
     pub server_id: String,
     pub server_name: String,
     pub auth: Auth,
+    /// TLS on the client listener (`tls {}` or `--tls*`), built once at startup.
+    pub tls: Option<crate::tls::TlsServer>,
     pub stats: Vec<ShardStats>,
     pub control: Control,
     pub started: SystemTime,
@@ -142,6 +145,8 @@ impl Shared {
             headers: true,
             max_payload: self.options.max_payload_bytes as i64,
             auth_required: self.auth.required(),
+            tls_required: self.tls.is_some(),
+            tls_verify: self.tls.as_ref().is_some_and(|t| t.verify),
             jetstream: self.options.jetstream,
             ..ServerInfo::default()
         }
@@ -193,6 +198,12 @@ impl Server {
         for warning in auth.warnings() {
             tracing::warn!("{warning}");
         }
+        let tls = match &options.tls {
+            Some(tls) => {
+                Some(crate::tls::TlsServer::from_options(tls).map_err(ServerError::Startup)?)
+            }
+            None => None,
+        };
         let core_count = cores.len();
         let shared = Arc::new(Shared {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
@@ -200,6 +211,7 @@ impl Server {
             server_id,
             server_name,
             auth,
+            tls,
             control,
             started: SystemTime::now(),
             started_instant: Instant::now(),
