@@ -196,9 +196,12 @@ async fn handshake_first_skips_the_plaintext_info() {
     let pki = Pki::new();
     let server = ServerBuilder::new()
         .config(&pki.block("handshake_first: true"))
+        .args(&["-m", "-1"])
         .start();
     let client = connect_with(&server, tls_options(&pki).tls_first()).await;
     round_trip(&client).await;
+    let connz = http_json(server.monitor_addr().unwrap(), "/connz");
+    assert_eq!(connz["connections"][0]["tls_first"], true, "{connz}");
 
     // No INFO before the handshake: a plaintext client gets nothing at all.
     let mut raw = RawClient::connect(server.addr());
@@ -691,4 +694,22 @@ fn tls_ping(pki: &Pki, addr: std::net::SocketAddr) -> bool {
         .and_then(|()| tls.read_exact(&mut pong))
         .is_ok()
         && &pong == b"PONG\r\n"
+}
+
+#[tokio::test]
+async fn connz_shows_each_connections_tls() {
+    let pki = Pki::new();
+    let server = ServerBuilder::new()
+        .config(&pki.block(""))
+        .args(&["-m", "-1"])
+        .start();
+    let monitor = server.monitor_addr().expect("monitor address");
+    let client = connect_with(&server, tls_options(&pki)).await;
+    round_trip(&client).await;
+    let connz = http_json(monitor, "/connz");
+    let conn = &connz["connections"][0];
+    assert_eq!(conn["tls_version"], "1.3", "{connz}");
+    let suite = conn["tls_cipher_suite"].as_str().unwrap_or_default();
+    assert!(suite.starts_with("TLS_"), "{connz}");
+    assert!(conn.get("tls_first").is_none(), "{connz}");
 }

@@ -275,6 +275,8 @@ pub struct ConnRow {
     pub name: String,
     pub lang: String,
     pub version: String,
+    /// TLS version, cipher suite and handshake-first, for TLS connections.
+    pub tls: Option<(String, String, bool)>,
     pub user: String,
     pub account: &'static str,
     /// Filled when asked for (open connections) or always (closed ones, as nats-server).
@@ -635,6 +637,10 @@ fn connection_row(
         name: client.name.borrow().clone(),
         lang: meta.lang.clone(),
         version: meta.version.clone(),
+        tls: client
+            .tls
+            .get()
+            .map(|t| (t.version.clone(), t.cipher_suite.clone(), t.handshake_first)),
         user: meta.user.clone(),
         account: account_name(client.account),
         subs: Vec::new(),
@@ -679,6 +685,7 @@ mod tests {
             name: String::new(),
             lang: String::new(),
             version: String::new(),
+            tls: None,
             user: String::new(),
             account: "$G",
             subs: vec![
