@@ -75,6 +75,10 @@ pub const TLS_READ_CHUNK_BYTES: usize = 16 * 1024;
 /// encrypts more, so a large pending output is never doubled in memory.
 pub const TLS_OUTPUT_BUFFER_BYTES: usize = 64 * 1024;
 
+/// A TLS writer's reusable record buffer is dropped after a write grew it past this, so an
+/// idle TLS connection does not keep a burst's worth of records allocated.
+pub const TLS_OUTPUT_RETAIN_BYTES: usize = 32 * 1024;
+
 // ---------------------------------------------------------------------------------------
 // JetStream
 // ---------------------------------------------------------------------------------------

@@ -76,6 +76,12 @@ struct ConnInfo<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     version: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
+    tls_version: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    tls_cipher_suite: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_first: bool,
+    #[serde(skip_serializing_if = "str::is_empty")]
     authorized_user: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     account: &'a str,
@@ -286,6 +292,9 @@ fn conn_info(row: &ConnRow, now: SystemTime, auth: bool, subs: SubsWanted) -> Co
         name: &row.name,
         lang: &row.lang,
         version: &row.version,
+        tls_version: row.tls.as_ref().map_or("", |t| t.0.as_str()),
+        tls_cipher_suite: row.tls.as_ref().map_or("", |t| t.1.as_str()),
+        tls_first: row.tls.as_ref().is_some_and(|t| t.2),
         authorized_user: if auth { &row.user } else { "" },
         // nats-server names the account only when it is not the global one.
         account: if auth && row.account != "$G" {

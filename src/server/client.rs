@@ -160,9 +160,10 @@ pub struct ClientShared {
     pub name: RefCell<String>,
     /// Set for the server's own clients (see `server::internal`).
     pub internal: Option<InternalQueue>,
-    /// The verified client certificate's names, on a `verify_and_map` TLS listener: what
-    /// authentication maps to a user (see `crate::tls::identity`).
-    pub tls_identity: std::cell::OnceCell<crate::tls::TlsIdentity>,
+    /// Set once a TLS handshake completed: version and suite for /connz, and on a
+    /// `verify_and_map` listener the certificate's names, which authentication maps to a
+    /// user (see `crate::tls::identity`).
+    pub tls: std::cell::OnceCell<crate::tls::session::TlsConnInfo>,
     /// Pending output is over half of `pending_bytes_max`: producers should wait for it.
     stalled: Cell<bool>,
     /// Woken by the writer when a stalled client has drained below the threshold.
@@ -201,7 +202,7 @@ impl ClientShared {
             subs: RefCell::new(HashMap::new()),
             name: RefCell::new(String::new()),
             internal: None,
-            tls_identity: std::cell::OnceCell::new(),
+            tls: std::cell::OnceCell::new(),
             stalled: Cell::new(false),
             drained: WaitQueue::new(),
             stalls,
@@ -810,7 +811,7 @@ impl Session {
             let decision = self.state.shared.auth.check(
                 &connect,
                 self.nonce.as_deref(),
-                self.client.tls_identity.get(),
+                self.client.tls.get().and_then(|t| t.identity.as_ref()),
             );
             let login = match decision {
                 Decision::Accept(login) => Some(login),

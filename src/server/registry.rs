@@ -278,6 +278,8 @@ pub struct ConnRow {
     pub name: String,
     pub lang: String,
     pub version: String,
+    /// TLS version, cipher suite and handshake-first, for TLS connections.
+    pub tls: Option<(String, String, bool)>,
     pub user: String,
     pub account: &'static str,
     /// Filled when asked for (open connections) or always (closed ones, as nats-server).
@@ -653,6 +655,10 @@ fn connection_row(
         name: client.name.borrow().clone(),
         lang: meta.lang.clone(),
         version: meta.version.clone(),
+        tls: client
+            .tls
+            .get()
+            .map(|t| (t.version.clone(), t.cipher_suite.clone(), t.handshake_first)),
         user: meta.user.clone(),
         account: auth.account_name(client.account.get()),
         subs: Vec::new(),
@@ -697,6 +703,7 @@ mod tests {
             name: String::new(),
             lang: String::new(),
             version: String::new(),
+            tls: None,
             user: String::new(),
             account: "$G",
             subs: vec![

@@ -94,9 +94,7 @@ pub async fn open(
     if !established.info_sent {
         client.send(info);
     }
-    if let Some(identity) = established.identity {
-        let _ = client.tls_identity.set(identity);
-    }
+    let _ = client.tls.set(established.info);
     Some((
         ClientReader::Tls(Box::new(established.reader)),
         ClientWriter::Tls(Box::new(established.writer)),

@@ -365,6 +365,72 @@ mod tests {
         assert_eq!(id.map_user(&["CN=dave"]), None);
     }
 
+    proptest::proptest! {
+        /// User names come from the configuration, but nothing about them may panic.
+        #[test]
+        fn any_text_parses_or_is_refused(text in ".{0,40}", raw in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let _ = parse_dn(&text);
+            let _ = parse_dn(&String::from_utf8_lossy(&raw));
+            let id = identity("CN=x", parse_dn("CN=x"));
+            let _ = id.map_user(&[text.as_str()]);
+            let _ = escape_rfc2253(&text);
+        }
+
+        /// Certificates reach us only after verification, but their parsing is still
+        /// network input: arbitrary bytes are an error, never a panic.
+        #[test]
+        fn any_bytes_as_a_certificate_fail_cleanly(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = TlsIdentity::from_der(&raw);
+        }
+    }
+
+    #[test]
+    fn certificate_names_are_read_as_go_reads_them() {
+        use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
+        let mut params = CertificateParams::new(vec!["alice.example.com".to_string()]).unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::Rfc822Name("alice@example.com".try_into().unwrap()));
+        params
+            .subject_alt_names
+            .push(SanType::URI("spiffe://acme/alice".try_into().unwrap()));
+        let mut dn = DistinguishedName::new();
+        dn.push(
+            DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 25]),
+            "acme",
+        );
+        dn.push(DnType::CountryName, "US");
+        dn.push(DnType::OrganizationName, "Acme, Inc.");
+        dn.push(DnType::OrganizationalUnitName, "dev");
+        dn.push(DnType::CommonName, "alice");
+        params.distinguished_name = dn;
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let id = TlsIdentity::from_der(cert.der()).unwrap();
+        assert_eq!(id.emails, ["alice@example.com"]);
+        assert_eq!(id.dns_names, ["alice.example.com"]);
+        assert_eq!(id.uris, ["spiffe://acme/alice"]);
+        assert_eq!(id.subject, "CN=alice,OU=dev,O=Acme\\, Inc.,C=US");
+        assert_eq!(
+            id.subject_with_dcs.as_deref(),
+            Some("CN=alice,OU=dev,O=Acme\\, Inc.,C=US,DC=acme")
+        );
+        // The DN comparison sees the DC too, most specific first.
+        assert_eq!(
+            id.map_user(&["CN=alice,OU=dev,O=Acme\\, Inc.,C=US,DC=acme", "bob"]),
+            Some("CN=alice,OU=dev,O=Acme\\, Inc.,C=US,DC=acme")
+        );
+        assert_eq!(
+            id.map_user(&["CN=alice,OU=dev,O=Acme\\, Inc.,C=US"]),
+            Some("CN=alice,OU=dev,O=Acme\\, Inc.,C=US"),
+            "the RDN string without DCs is the last resort"
+        );
+        assert_eq!(
+            id.map_user(&["spiffe://acme/alice"]),
+            Some("spiffe://acme/alice")
+        );
+    }
+
     #[test]
     fn values_are_escaped_as_go_does() {
         assert_eq!(escape_rfc2253(" a,b+c "), "\\ a\\,b\\+c\\ ");

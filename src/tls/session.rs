@@ -28,7 +28,7 @@ use rustls::ServerConnection;
 use shards::net::{ReadHalf, WriteHalf};
 
 use super::{TlsIdentity, TlsServer};
-use crate::limits::{TLS_OUTPUT_BUFFER_BYTES, TLS_READ_CHUNK_BYTES};
+use crate::limits::{TLS_OUTPUT_BUFFER_BYTES, TLS_OUTPUT_RETAIN_BYTES, TLS_READ_CHUNK_BYTES};
 
 /// How a connection's log lines name it (nats-server's `<peer> - cid:<n> - ` prefix).
 #[derive(Clone, Copy)]
@@ -241,6 +241,9 @@ impl TlsWriter {
                 self.out.clear();
             }
             if rest.is_empty() {
+                if self.out.capacity() > TLS_OUTPUT_RETAIN_BYTES {
+                    self.out = Vec::new();
+                }
                 return Ok(());
             }
             if accepted == 0 {
@@ -259,6 +262,20 @@ impl TlsWriter {
     }
 }
 
+/// What is known about a connection's TLS once its handshake completed (for
+/// authentication and `/connz`).
+#[derive(Clone, Debug, Default)]
+pub struct TlsConnInfo {
+    /// `1.2` or `1.3`, as nats-server shows it.
+    pub version: String,
+    /// Go's name of the negotiated suite (`TLS_AES_128_GCM_SHA256`).
+    pub cipher_suite: String,
+    /// The handshake came before INFO.
+    pub handshake_first: bool,
+    /// The client certificate's names, with `verify_and_map`.
+    pub identity: Option<TlsIdentity>,
+}
+
 /// A connection whose handshake completed.
 pub struct Established {
     pub reader: TlsReader,
@@ -266,8 +283,7 @@ pub struct Established {
     /// INFO went out in plaintext before the handshake; otherwise it is still to be sent
     /// (over TLS).
     pub info_sent: bool,
-    /// The client certificate's names, with `verify_and_map`.
-    pub identity: Option<TlsIdentity>,
+    pub info: TlsConnInfo,
 }
 
 /// Sends INFO and runs the handshake in nats-server's order (INFO first, or handshake
@@ -352,21 +368,21 @@ pub async fn establish(
         }
     };
 
-    let identity = {
+    let info = {
         let tls = reader.tls.borrow();
         tracing::debug!("{label} - TLS handshake complete");
-        if let (Some(version), Some(suite)) =
-            (tls.protocol_version(), tls.negotiated_cipher_suite())
-        {
-            let version = version.as_str().unwrap_or("?").replace("TLSv1_", "1.");
-            let suite = suite
-                .suite()
-                .as_str()
-                .unwrap_or("?")
-                .replacen("TLS13_", "TLS_", 1);
-            tracing::debug!("{label} - TLS version {version}, cipher suite {suite}");
-        }
-        match (server.verify_and_map, tls.peer_certificates()) {
+        let version = tls
+            .protocol_version()
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .replace("TLSv1_", "1.");
+        let cipher_suite = tls
+            .negotiated_cipher_suite()
+            .and_then(|s| s.suite().as_str())
+            .unwrap_or("")
+            .replacen("TLS13_", "TLS_", 1);
+        tracing::debug!("{label} - TLS version {version}, cipher suite {cipher_suite}");
+        let identity = match (server.verify_and_map, tls.peer_certificates()) {
             (true, Some([cert, ..])) => match TlsIdentity::from_der(cert) {
                 Ok(identity) => Some(identity),
                 Err(reason) => {
@@ -375,13 +391,19 @@ pub async fn establish(
                 }
             },
             _ => None,
+        };
+        TlsConnInfo {
+            version,
+            cipher_suite,
+            handshake_first: !info_sent,
+            identity,
         }
     };
     Some(Established {
         reader,
         writer,
         info_sent,
-        identity,
+        info,
     })
 }
 
