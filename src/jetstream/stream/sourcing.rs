@@ -279,6 +279,7 @@ impl Stream {
             Ok(seq) => {
                 drop(origins);
                 self.consumers_on_append(seq, &subject);
+                self.apply_sourced_rollup(&message.body.slice(..header_len), &subject, seq);
             }
             Err(error) => {
                 tracing::warn!(
@@ -290,6 +291,24 @@ impl Stream {
                 );
                 origin.error = Some(error);
             }
+        }
+    }
+
+    /// A copied message's `Nats-Rollup` is applied as a publish's would be (so a KV purge
+    /// in the origin also clears the key's older values in a mirror or copy).
+    fn apply_sourced_rollup(&self, headers: &[u8], subject: &Bytes, seq: u64) {
+        if headers.is_empty() || !self.config.borrow().allow_rollup {
+            return;
+        }
+        let mut store = self.store.borrow_mut();
+        match get_header(headers, crate::jetstream::store::headers::ROLLUP) {
+            Some(b"sub") => {
+                store.purge(Some(subject), Some(seq), None);
+            }
+            Some(b"all") => {
+                store.purge(None, Some(seq), None);
+            }
+            _ => {}
         }
     }
 
