@@ -330,3 +330,35 @@ async fn mirror_catches_up_on_a_large_origin() {
     assert_eq!(m["state"]["last_seq"], MSGS, "{m}");
     assert_eq!(m["mirror"]["lag"], 0, "{m}");
 }
+
+/// A source with subject transforms (as KV buckets sourcing another bucket are set up,
+/// ADR-57): the copies land under the destination subjects.
+#[tokio::test]
+async fn sources_apply_subject_transforms() {
+    if skip_on_reference("subject_transforms came in nats-server 2.10") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let client = client(&server).await;
+    create(&client, json!({"name": "KV_a", "subjects": ["$KV.a.>"]})).await;
+    publish(&client, "$KV.a.k1", "v1").await;
+    publish(&client, "$KV.a.x.k2", "v2").await;
+    let created = create(
+        &client,
+        json!({"name": "KV_b", "subjects": ["$KV.b.>"],
+               "sources": [{"name": "KV_a", "subject_transforms": [{"src": "$KV.a.>", "dest": "$KV.b.>"}]}]}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    wait_for_messages(&client, "KV_b", 2).await;
+    assert_eq!(get(&client, "KV_b", 1).await.0, "$KV.b.k1");
+    assert_eq!(get(&client, "KV_b", 2).await.0, "$KV.b.x.k2");
+    let last = json_request(
+        &client,
+        "$JS.API.STREAM.MSG.GET.KV_b",
+        json!({"last_by_subj": "$KV.b.x.k2"}),
+    )
+    .await;
+    assert_eq!(last["message"]["seq"], 2, "{last}");
+}

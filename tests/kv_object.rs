@@ -930,10 +930,31 @@ async fn kv_mirror_serves_direct_gets_of_its_origin() {
         answered_by.contains("KV_copy"),
         "the mirror never answered: {answered_by:?}"
     );
-    // Reading the mirror itself by sequence.
+    // Reading by sequence (origin or mirror answers).
     let by_seq = client
         .request("$JS.API.DIRECT.GET.KV_src", Bytes::from(r#"{"seq":1}"#))
         .await
         .unwrap();
     assert_eq!(by_seq.payload, Bytes::from("v1"));
+    // A purge in the origin (rollup of the key) clears the mirror's older values too.
+    publish_raw(
+        &client,
+        "$KV.src.k",
+        &[("KV-Operation", "PURGE"), ("Nats-Rollup", "sub")],
+        "",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let info = json_request(&client, "$JS.API.STREAM.INFO.KV_copy", Value::Null).await;
+        if info["state"]["last_seq"] == 3 {
+            assert_eq!(info["state"]["messages"], 1, "{info}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mirror did not copy the purge: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -58,6 +58,7 @@ const DIRECT_MULTI_SUBJECTS_MAX: usize = 1024;
 const HEADERS_BYTES_MAX: usize = 64 * 1024;
 
 mod consumers_driver;
+mod source_transform;
 mod sourcing;
 
 enum Inbound {

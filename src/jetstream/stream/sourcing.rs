@@ -69,6 +69,8 @@ struct Origin {
     /// Set when the consumer must be replaced (gap, silence).
     reset: bool,
     error: Option<JsError>,
+    /// The unsupported-transform warning was logged.
+    warned_transform: bool,
 }
 
 /// Every origin of one stream (see the module doc).
@@ -252,7 +254,14 @@ impl Stream {
             return; // copied before (a replaced consumer starting over)
         }
         let payload = message.body.slice(header_len..);
-        let subject = message.subject.clone();
+        let subject = match origin.map_subject(&message.subject) {
+            Some(subject) => subject,
+            None => {
+                // Not one of this origin's subjects: nothing to copy, but the position moves.
+                origin.last_sseq = ack.stream_seq;
+                return;
+            }
+        };
         let stored = if origin.mirror {
             self.store_mirrored(&subject, headers, payload, &ack, now)
         } else {
@@ -270,6 +279,7 @@ impl Stream {
             Ok(seq) => {
                 drop(origins);
                 self.consumers_on_append(seq, &subject);
+                self.apply_sourced_rollup(&message.body.slice(..header_len), &subject, seq);
             }
             Err(error) => {
                 tracing::warn!(
@@ -281,6 +291,24 @@ impl Stream {
                 );
                 origin.error = Some(error);
             }
+        }
+    }
+
+    /// A copied message's `Nats-Rollup` is applied as a publish's would be (so a KV purge
+    /// in the origin also clears the key's older values in a mirror or copy).
+    fn apply_sourced_rollup(&self, headers: &[u8], subject: &Bytes, seq: u64) {
+        if headers.is_empty() || !self.config.borrow().allow_rollup {
+            return;
+        }
+        let mut store = self.store.borrow_mut();
+        match get_header(headers, crate::jetstream::store::headers::ROLLUP) {
+            Some(b"sub") => {
+                store.purge(Some(subject), Some(seq), None);
+            }
+            Some(b"all") => {
+                store.purge(None, Some(seq), None);
+            }
+            _ => {}
         }
     }
 
@@ -342,6 +370,7 @@ impl Origin {
             last_contact: None,
             reset: false,
             error: None,
+            warned_transform: false,
         }
     }
 
@@ -352,6 +381,35 @@ impl Origin {
             self.source.name.clone()
         } else {
             format!("{} {}", self.source.name, self.source.filter_subject)
+        }
+    }
+
+    /// The subject to store a copied message under: the origin's, or the first matching
+    /// subject transform's destination. None when transforms are set and none matches.
+    fn map_subject(&mut self, subject: &Bytes) -> Option<Bytes> {
+        if self.source.subject_transforms.is_empty() {
+            return Some(subject.clone());
+        }
+        let transforms: Vec<(String, String)> = self
+            .source
+            .subject_transforms
+            .iter()
+            .map(|t| (t.source.clone(), t.destination.clone()))
+            .collect();
+        let text = String::from_utf8_lossy(subject);
+        match super::source_transform::apply(&transforms, &text) {
+            Ok(Some(mapped)) => Some(Bytes::from(mapped)),
+            Ok(None) => None,
+            Err(()) => {
+                if !self.warned_transform {
+                    self.warned_transform = true;
+                    tracing::warn!(
+                        "JetStream: a subject transform of source '{}' uses mapping functions tern does not apply to sources: subjects are copied unchanged",
+                        self.source.name
+                    );
+                }
+                Some(subject.clone())
+            }
         }
     }
 
@@ -380,6 +438,25 @@ impl Origin {
         });
         if !self.source.filter_subject.is_empty() {
             config["filter_subject"] = json!(self.source.filter_subject);
+        } else if !self.source.subject_transforms.is_empty() {
+            // Only the transforms' source subjects are copied.
+            let filters: Vec<&str> = self
+                .source
+                .subject_transforms
+                .iter()
+                .map(|t| {
+                    if t.source.is_empty() {
+                        ">"
+                    } else {
+                        t.source.as_str()
+                    }
+                })
+                .collect();
+            if filters.len() == 1 {
+                config["filter_subject"] = json!(filters[0]);
+            } else {
+                config["filter_subjects"] = json!(filters);
+            }
         }
         if self.last_sseq > 0 {
             config["deliver_policy"] = json!("by_start_sequence");
