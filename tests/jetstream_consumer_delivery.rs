@@ -610,3 +610,99 @@ async fn jsz_consumer_detail_matches_the_reference_side_by_side() {
         );
     }
 }
+
+/// `sample_freq: "100%"`: every ack of a pending message is published as an ack metric on
+/// `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>` with nats-server's fields.
+#[tokio::test]
+async fn sampled_acks_are_published_as_metrics() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "SMP", "subjects": ["smp"]})).await;
+    for i in 0..2 {
+        publish_payload(&context, "smp", Bytes::from(format!("s{i}"))).await;
+    }
+    let mut metrics = client
+        .subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.SMP.>")
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    for (name, frequency) in [("all", "100%"), ("none", "")] {
+        let mut config = json!({"durable_name": name, "ack_policy": "explicit"});
+        if !frequency.is_empty() {
+            config["sample_freq"] = json!(frequency);
+        }
+        let created = create_consumer(&client, "SMP", config).await;
+        assert!(created.get("error").is_none(), "{created}");
+    }
+    for name in ["none", "all"] {
+        let inbox = client.new_inbox();
+        let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+        client.flush().await.unwrap();
+        client
+            .publish_with_reply(
+                format!("$JS.API.CONSUMER.MSG.NEXT.SMP.{name}"),
+                inbox,
+                Bytes::from(r#"{"batch":2,"expires":1000000000}"#),
+            )
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let message = recv(&mut replies).await;
+            client
+                .request(
+                    message.reply.unwrap().to_string(),
+                    Bytes::from_static(b"+ACK"),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let metric = recv(&mut metrics).await;
+        assert_eq!(
+            metric.subject.as_str(),
+            "$JS.EVENT.METRIC.CONSUMER.ACK.SMP.all"
+        );
+        let body: Value = serde_json::from_slice(&metric.payload).unwrap();
+        assert_eq!(
+            body["type"], "io.nats.jetstream.metric.v1.consumer_ack",
+            "{body}"
+        );
+        assert_eq!(body["stream"], "SMP");
+        assert_eq!(body["consumer"], "all");
+        assert_eq!(body["deliveries"], 1);
+        assert!(body["ack_time"].as_i64().unwrap() > 0, "{body}");
+        assert!(body["id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(body["timestamp"].is_string());
+        let mut fields: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                "ack_time",
+                "consumer",
+                "consumer_seq",
+                "deliveries",
+                "id",
+                "stream",
+                "stream_seq",
+                "timestamp",
+                "type"
+            ]
+        );
+        seen.push((body["stream_seq"].as_u64(), body["consumer_seq"].as_u64()));
+    }
+    assert_eq!(seen, [(Some(1), Some(1)), (Some(2), Some(2))]);
+    // The consumer without sampling published nothing.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), metrics.next())
+            .await
+            .is_err()
+    );
+}

@@ -136,6 +136,8 @@ pub struct Consumer {
     /// The stream sequence whose bytes the rate limiter already charged while it was held
     /// back: it goes out without paying again.
     pub rate_paid_seq: Option<u64>,
+    /// `sample_freq` in percent: this share of acks is published as an ack metric.
+    pub sample_percent: i64,
 }
 
 /// The state machines' settings from an API config.
@@ -203,6 +205,7 @@ impl Consumer {
         dir: Option<PathBuf>,
     ) -> Consumer {
         let now = now_ns();
+        let sample_percent = config.sample_percent();
         let mode = match config.deliver_subject.as_str() {
             "" => Mode::Pull {
                 queue: WaitingQueue::new(pull_limits(&config)),
@@ -239,6 +242,7 @@ impl Consumer {
             rate: None,
             paced_until_ns: 0,
             rate_paid_seq: None,
+            sample_percent,
         }
     }
 
@@ -254,6 +258,17 @@ impl Consumer {
             self.rate = RateLimiter::new(self.config.rate_limit_bps, burst_bytes, now);
         }
         self
+    }
+
+    /// Whether this ack is sampled (nats-server's `shouldSample`: `rand.Int31n(100) <=
+    /// sfreq`, so 1% samples 2 in 100).
+    pub fn should_sample(&self) -> bool {
+        use rand::Rng;
+        match self.sample_percent {
+            p if p <= 0 => false,
+            p if p >= 100 => true,
+            p => rand::thread_rng().gen_range(0..100) <= p,
+        }
     }
 
     /// How long to hold back the message of stream sequence `seq`, stored at `ts_ns`,

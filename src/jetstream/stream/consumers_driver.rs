@@ -411,6 +411,7 @@ impl Stream {
             )
             .map_err(JsError::consumer_create)?;
         }
+        consumer.sample_percent = config.sample_percent();
         consumer.config = config;
         if rate_changed && matches!(consumer.mode, Mode::Push { .. }) {
             let burst = self.pacing_bounds().1;
@@ -572,9 +573,16 @@ impl Stream {
         let Some(consumer) = consumers.get_mut(ack.consumer) else {
             return;
         };
+        // Ack sampling (`sample_freq`) measures from the delivery, which the ack forgets.
+        let sampled = (matches!(kind, consumer::AckKind::Ack) && consumer.should_sample())
+            .then(|| consumer.state.pending_since_ns(ack.stream_seq))
+            .flatten();
         let outcome = consumer
             .state
             .ack(ack.stream_seq, ack.consumer_seq, kind, now);
+        if let Some((since_ns, deliveries)) = sampled.filter(|_| outcome.applied) {
+            self.publish_ack_metric(&consumer.name, &ack, now - since_ns, deliveries, now);
+        }
         if outcome.applied {
             consumer.dirty = true;
         }
@@ -644,6 +652,35 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>` for a sampled ack.
+    fn publish_ack_metric(
+        &self,
+        consumer_name: &str,
+        ack: &api::AckSubject<'_>,
+        ack_time_ns: i64,
+        deliveries: u64,
+        now: i64,
+    ) {
+        let metric = api::ConsumerAckMetric {
+            type_name: api::ConsumerAckMetric::TYPE,
+            id: glue::generated_name() + &glue::generated_name() + &glue::generated_name(),
+            timestamp: api::GoTime::from_unix_nanos(now),
+            stream: self.name(),
+            consumer: consumer_name.to_string(),
+            consumer_seq: ack.consumer_seq,
+            stream_seq: ack.stream_seq,
+            ack_time: ack_time_ns.max(0),
+            deliveries,
+            domain: String::new(),
+        };
+        self.global.publish(
+            Bytes::from(metric.subject()),
+            None,
+            None,
+            Bytes::from(metric.to_json()),
+        );
     }
 
     /// `$JS.EVENT.ADVISORY.CONSUMER.{MAX_DELIVERIES,MSG_NAKED,MSG_TERMINATED}.<s>.<c>`.
