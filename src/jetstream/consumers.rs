@@ -320,6 +320,10 @@ impl Consumer {
             let at = self.paced_until_ns;
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
+        // Wake when a pause ends (`pause_until` is in Unix nanoseconds, as `now_ns`).
+        if let Some(at) = self.pause_until_ns(now_ns()) {
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
         deadline
     }
 
@@ -335,7 +339,7 @@ impl Consumer {
         };
         let numbers = self.state.info(source, num_waiting);
         let active = |ns: i64| (ns > 0).then(|| api::GoTime::from_unix_nanos(ns));
-        api::ConsumerInfo {
+        let mut info = api::ConsumerInfo {
             stream_name: stream.to_string(),
             name: self.name.clone(),
             created: api::GoTime::from_unix_nanos(self.created_ns),
@@ -357,7 +361,17 @@ impl Consumer {
             push_bound,
             ts: api::GoTime::from_unix_nanos(now_ns()),
             ..Default::default()
-        }
+        };
+        info.set_pause_state(now_ns());
+        info
+    }
+
+    /// Paused (2.11's `pause_until`) at `now`: nothing is delivered until then.
+    pub fn pause_until_ns(&self, now: i64) -> Option<i64> {
+        self.config
+            .pause_until
+            .map(|until| until.unix_nanos_saturating())
+            .filter(|&until| until > now)
     }
 
     /// Writes the state file if it changed and is due (or `force`). False when writing
