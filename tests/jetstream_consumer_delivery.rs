@@ -610,3 +610,229 @@ async fn jsz_consumer_detail_matches_the_reference_side_by_side() {
         );
     }
 }
+
+/// `sample_freq: "100%"`: every ack of a pending message is published as an ack metric on
+/// `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>` with nats-server's fields.
+#[tokio::test]
+async fn sampled_acks_are_published_as_metrics() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "SMP", "subjects": ["smp"]})).await;
+    for i in 0..2 {
+        publish_payload(&context, "smp", Bytes::from(format!("s{i}"))).await;
+    }
+    let mut metrics = client
+        .subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.SMP.>")
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    for (name, frequency) in [("all", "100%"), ("none", "")] {
+        let mut config = json!({"durable_name": name, "ack_policy": "explicit"});
+        if !frequency.is_empty() {
+            config["sample_freq"] = json!(frequency);
+        }
+        let created = create_consumer(&client, "SMP", config).await;
+        assert!(created.get("error").is_none(), "{created}");
+    }
+    for name in ["none", "all"] {
+        let inbox = client.new_inbox();
+        let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+        client.flush().await.unwrap();
+        client
+            .publish_with_reply(
+                format!("$JS.API.CONSUMER.MSG.NEXT.SMP.{name}"),
+                inbox,
+                Bytes::from(r#"{"batch":2,"expires":1000000000}"#),
+            )
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let message = recv(&mut replies).await;
+            client
+                .request(
+                    message.reply.unwrap().to_string(),
+                    Bytes::from_static(b"+ACK"),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let metric = recv(&mut metrics).await;
+        assert_eq!(
+            metric.subject.as_str(),
+            "$JS.EVENT.METRIC.CONSUMER.ACK.SMP.all"
+        );
+        let body: Value = serde_json::from_slice(&metric.payload).unwrap();
+        assert_eq!(
+            body["type"], "io.nats.jetstream.metric.v1.consumer_ack",
+            "{body}"
+        );
+        assert_eq!(body["stream"], "SMP");
+        assert_eq!(body["consumer"], "all");
+        assert_eq!(body["deliveries"], 1);
+        assert!(body["ack_time"].as_i64().unwrap() > 0, "{body}");
+        assert!(body["id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(body["timestamp"].is_string());
+        let mut fields: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                "ack_time",
+                "consumer",
+                "consumer_seq",
+                "deliveries",
+                "id",
+                "stream",
+                "stream_seq",
+                "timestamp",
+                "type"
+            ]
+        );
+        seen.push((body["stream_seq"].as_u64(), body["consumer_seq"].as_u64()));
+    }
+    assert_eq!(seen, [(Some(1), Some(1)), (Some(2), Some(2))]);
+    // The consumer without sampling published nothing.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), metrics.next())
+            .await
+            .is_err()
+    );
+}
+
+/// `CONSUMER.PAUSE` (nats-server 2.11; 2.9.10 has no such API, so tern only): a paused
+/// consumer delivers nothing until `pause_until` or until resumed, INFO says so, and an
+/// advisory goes out each time.
+#[tokio::test]
+async fn paused_consumers_deliver_nothing_until_resumed() {
+    if skip_on_reference("nats-server 2.9 has no CONSUMER.PAUSE") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, context) = setup(&server, json!({"name": "PAU", "subjects": ["pau"]})).await;
+    for i in 0..3 {
+        publish_payload(&context, "pau", Bytes::from(format!("p{i}"))).await;
+    }
+    let created = create_consumer(
+        &client,
+        "PAU",
+        json!({"durable_name": "w", "ack_policy": "explicit"}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let mut advisories = client
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.PAU.w")
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+
+    // Paused for an hour.
+    let until = "2099-01-01T00:00:00Z";
+    let answer = json_request(
+        &client,
+        "$JS.API.CONSUMER.PAUSE.PAU.w",
+        json!({ "pause_until": until }),
+    )
+    .await;
+    assert_eq!(
+        answer["type"],
+        "io.nats.jetstream.api.v1.consumer_pause_response"
+    );
+    assert_eq!(answer["paused"], true, "{answer}");
+    assert_eq!(answer["pause_until"], until, "{answer}");
+    assert!(answer["pause_remaining"].as_i64().unwrap() > 0, "{answer}");
+    let advisory: Value = serde_json::from_slice(&recv(&mut advisories).await.payload).unwrap();
+    assert_eq!(
+        advisory["type"],
+        "io.nats.jetstream.advisory.v1.consumer_pause"
+    );
+    assert_eq!(advisory["paused"], true);
+    let info = json_request(&client, "$JS.API.CONSUMER.INFO.PAU.w", Value::Null).await;
+    assert_eq!(info["paused"], true, "{info}");
+    assert_eq!(info["config"]["pause_until"], until, "{info}");
+
+    // A pull while paused waits out its expiry with nothing.
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client.flush().await.unwrap();
+    client
+        .publish_with_reply(
+            "$JS.API.CONSUMER.MSG.NEXT.PAU.w".to_string(),
+            inbox.clone(),
+            Bytes::from(r#"{"batch":3,"expires":400000000}"#),
+        )
+        .await
+        .unwrap();
+    let status = recv(&mut replies).await;
+    assert_eq!(status.status.map(|s| s.as_u16()), Some(408), "{status:?}");
+
+    // Resumed (no pause_until): the same pull gets the messages.
+    let answer = json_request(&client, "$JS.API.CONSUMER.PAUSE.PAU.w", Value::Null).await;
+    assert_eq!(answer["paused"], false, "{answer}");
+    assert!(answer.get("pause_remaining").is_none(), "{answer}");
+    let advisory: Value = serde_json::from_slice(&recv(&mut advisories).await.payload).unwrap();
+    assert_eq!(advisory["paused"], false);
+    client
+        .publish_with_reply(
+            "$JS.API.CONSUMER.MSG.NEXT.PAU.w".to_string(),
+            inbox,
+            Bytes::from(r#"{"batch":3,"expires":1000000000}"#),
+        )
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let message = recv(&mut replies).await;
+        assert_eq!(message.payload, format!("p{i}"));
+    }
+
+    // A pause that ends by itself: deliveries resume at pause_until.
+    let soon = std::time::SystemTime::now() + Duration::from_millis(600);
+    let soon_ns = soon
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let soon = tern::jetstream::api::GoTime::from_unix_nanos(soon_ns);
+    let answer = json_request(
+        &client,
+        "$JS.API.CONSUMER.PAUSE.PAU.w",
+        json!({ "pause_until": soon }),
+    )
+    .await;
+    assert_eq!(answer["paused"], true, "{answer}");
+    publish_payload(&context, "pau", Bytes::from_static(b"late")).await;
+    let asked = Instant::now();
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client.flush().await.unwrap();
+    client
+        .publish_with_reply(
+            "$JS.API.CONSUMER.MSG.NEXT.PAU.w".to_string(),
+            inbox,
+            Bytes::from(r#"{"batch":1,"expires":3000000000}"#),
+        )
+        .await
+        .unwrap();
+    let message = recv(&mut replies).await;
+    assert_eq!(message.payload.as_ref(), b"late");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    // Unknown consumer: nats-server's not-found error in a pause response.
+    let missing = json_request(&client, "$JS.API.CONSUMER.PAUSE.PAU.nobody", Value::Null).await;
+    assert_eq!(missing["error"]["err_code"], 10014, "{missing}");
+    assert_eq!(
+        missing["type"],
+        "io.nats.jetstream.api.v1.consumer_pause_response"
+    );
+}

@@ -136,6 +136,8 @@ pub struct Consumer {
     /// The stream sequence whose bytes the rate limiter already charged while it was held
     /// back: it goes out without paying again.
     pub rate_paid_seq: Option<u64>,
+    /// `sample_freq` in percent: this share of acks is published as an ack metric.
+    pub sample_percent: i64,
 }
 
 /// The state machines' settings from an API config.
@@ -203,6 +205,7 @@ impl Consumer {
         dir: Option<PathBuf>,
     ) -> Consumer {
         let now = now_ns();
+        let sample_percent = config.sample_percent();
         let mode = match config.deliver_subject.as_str() {
             "" => Mode::Pull {
                 queue: WaitingQueue::new(pull_limits(&config)),
@@ -239,6 +242,7 @@ impl Consumer {
             rate: None,
             paced_until_ns: 0,
             rate_paid_seq: None,
+            sample_percent,
         }
     }
 
@@ -254,6 +258,17 @@ impl Consumer {
             self.rate = RateLimiter::new(self.config.rate_limit_bps, burst_bytes, now);
         }
         self
+    }
+
+    /// Whether this ack is sampled (nats-server's `shouldSample`: `rand.Int31n(100) <=
+    /// sfreq`, so 1% samples 2 in 100).
+    pub fn should_sample(&self) -> bool {
+        use rand::Rng;
+        match self.sample_percent {
+            p if p <= 0 => false,
+            p if p >= 100 => true,
+            p => rand::thread_rng().gen_range(0..100) <= p,
+        }
     }
 
     /// How long to hold back the message of stream sequence `seq`, stored at `ts_ns`,
@@ -305,6 +320,10 @@ impl Consumer {
             let at = self.paced_until_ns;
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
+        // Wake when a pause ends (`pause_until` is in Unix nanoseconds, as `now_ns`).
+        if let Some(at) = self.pause_until_ns(now_ns()) {
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
         deadline
     }
 
@@ -320,7 +339,7 @@ impl Consumer {
         };
         let numbers = self.state.info(source, num_waiting);
         let active = |ns: i64| (ns > 0).then(|| api::GoTime::from_unix_nanos(ns));
-        api::ConsumerInfo {
+        let mut info = api::ConsumerInfo {
             stream_name: stream.to_string(),
             name: self.name.clone(),
             created: api::GoTime::from_unix_nanos(self.created_ns),
@@ -342,7 +361,17 @@ impl Consumer {
             push_bound,
             ts: api::GoTime::from_unix_nanos(now_ns()),
             ..Default::default()
-        }
+        };
+        info.set_pause_state(now_ns());
+        info
+    }
+
+    /// Paused (2.11's `pause_until`) at `now`: nothing is delivered until then.
+    pub fn pause_until_ns(&self, now: i64) -> Option<i64> {
+        self.config
+            .pause_until
+            .map(|until| until.unix_nanos_saturating())
+            .filter(|&until| until > now)
     }
 
     /// Writes the state file if it changed and is due (or `force`). False when writing

@@ -439,6 +439,7 @@ fn response_type(api_subject: &str) -> &'static str {
         ["CONSUMER", "DELETE", ..] => "consumer_delete_response",
         ["CONSUMER", "NAMES", ..] => "consumer_names_response",
         ["CONSUMER", "LIST", ..] => "consumer_list_response",
+        ["CONSUMER", "PAUSE", ..] => "consumer_pause_response",
         _ => "error_response",
     }
 }

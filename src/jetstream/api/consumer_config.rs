@@ -424,7 +424,7 @@ fn go_quote(text: &str) -> String {
 }
 
 /// Go's `strconv.Atoi` on a sampling value, with its error text for 10095.
-fn parse_sample_percent(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_sample_percent(text: &str) -> Result<i64, String> {
     let syntax = || format!("strconv.Atoi: parsing {}: invalid syntax", go_quote(text));
     let range = || {
         format!(
@@ -929,6 +929,18 @@ impl ConsumerConfig {
         if let Some(until) = &mut self.pause_until {
             *until = until.to_utc();
         }
+    }
+}
+
+impl ConsumerConfig {
+    /// `sample_freq` as a percentage (`"50%"` or `"50"`); 0 when unset or unreadable
+    /// (the create checks refuse those).
+    pub fn sample_percent(&self) -> i64 {
+        let number = self
+            .sample_frequency
+            .strip_suffix('%')
+            .unwrap_or(&self.sample_frequency);
+        parse_sample_percent(number).unwrap_or(0).max(0)
     }
 }
 

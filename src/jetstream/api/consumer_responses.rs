@@ -454,3 +454,43 @@ impl DeliveryAdvisory {
         })
     }
 }
+
+/// Where sampled acks are published (`JSMetricConsumerAckPre`).
+pub const METRIC_CONSUMER_ACK_PREFIX: &str = "$JS.EVENT.METRIC.CONSUMER.ACK";
+
+/// A sampled ack (nats-server `ConsumerAckMetric`), for consumers with `sample_freq`:
+///
+/// ```text
+/// {"type":"io.nats.jetstream.metric.v1.consumer_ack","id":"…","timestamp":"…",
+///  "stream":"S","consumer":"C","consumer_seq":1,"stream_seq":1,"ack_time":12345,
+///  "deliveries":1,"domain":"…"}
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConsumerAckMetric {
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    pub id: String,
+    pub timestamp: GoTime,
+    pub stream: String,
+    pub consumer: String,
+    pub consumer_seq: u64,
+    pub stream_seq: u64,
+    /// Nanoseconds from the delivery to the ack.
+    pub ack_time: i64,
+    pub deliveries: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+}
+
+impl ConsumerAckMetric {
+    pub const TYPE: &'static str = "io.nats.jetstream.metric.v1.consumer_ack";
+
+    pub fn subject(&self) -> String {
+        advisory_subject(METRIC_CONSUMER_ACK_PREFIX, &self.stream, &self.consumer)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain strings and numbers does not fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}

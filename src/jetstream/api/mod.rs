@@ -70,9 +70,9 @@ pub use consumer_requests::{
     PullPriority, PullRequest,
 };
 pub use consumer_responses::{
-    advisory_subject, flow_control_reply, ConsumerCreateResponse, ConsumerDeleteResponse,
-    ConsumerInfoResponse, ConsumerListResponse, ConsumerNamesResponse, ConsumerStatus,
-    DeliveryAdvisory, DeliveryAdvisoryKind,
+    advisory_subject, flow_control_reply, ConsumerAckMetric, ConsumerCreateResponse,
+    ConsumerDeleteResponse, ConsumerInfoResponse, ConsumerListResponse, ConsumerNamesResponse,
+    ConsumerStatus, DeliveryAdvisory, DeliveryAdvisoryKind,
 };
 pub use duration::parse_go_duration;
 pub use errors::JsError;

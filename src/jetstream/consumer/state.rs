@@ -453,6 +453,20 @@ impl ConsumerState {
 
     // ------------------------------------------------------------------ timers
 
+    /// When pending message `seq` was last delivered (or last reported in progress), and
+    /// its delivery count: the start of its ack wait (nats-server's `Pending.Timestamp`,
+    /// which ack sampling measures from). After a NAK with a delay it is off by that delay.
+    pub fn pending_since_ns(&self, seq: u64) -> Option<(i64, u64)> {
+        let entry = self.pending.get(&seq)?;
+        let count = entry.delivered_count();
+        Some((
+            entry
+                .deadline_ns
+                .saturating_sub(self.settings.ack_wait_for(count)),
+            count,
+        ))
+    }
+
     /// When the earliest pending message becomes due for redelivery.
     pub fn next_deadline_ns(&self) -> Option<i64> {
         self.deadlines.first().map(|&(deadline, _)| deadline)

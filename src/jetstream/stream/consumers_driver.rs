@@ -260,6 +260,9 @@ impl Stream {
                 Some(("consumer_names_response", self.consumer_names(&body)))
             }
             ["CONSUMER", "LIST", _] => Some(("consumer_list_response", self.consumer_list(&body))),
+            ["CONSUMER", "PAUSE", _, name] => {
+                Some(("consumer_pause_response", self.consumer_pause(name, &body)))
+            }
             ["CONSUMER", "MSG", "NEXT", _, name] => {
                 self.pull_request(name, message.reply.clone(), &body);
                 None
@@ -409,6 +412,7 @@ impl Stream {
             )
             .map_err(JsError::consumer_create)?;
         }
+        consumer.sample_percent = config.sample_percent();
         consumer.config = config;
         if rate_changed && matches!(consumer.mode, Mode::Push { .. }) {
             let burst = self.pacing_bounds().1;
@@ -465,6 +469,75 @@ impl Stream {
             ..Default::default()
         }
         .to_json())
+    }
+
+    /// `CONSUMER.PAUSE.<stream>.<consumer>` (nats-server 2.11, ADR-48): `pause_until` in
+    /// the future pauses deliveries until then; none, or one in the past, resumes. The
+    /// answer says whether it is paused now; an advisory tells watchers.
+    fn consumer_pause(&self, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
+        #[derive(serde::Deserialize, Default)]
+        struct PauseRequest {
+            #[serde(default)]
+            pause_until: Option<api::GoTime>,
+        }
+        let request: PauseRequest = if body.iter().all(u8::is_ascii_whitespace) {
+            PauseRequest::default()
+        } else {
+            serde_json::from_slice(body).map_err(|_| JsError::bad_request())?
+        };
+        let now = now_ns();
+        let mut consumers = self.consumers.borrow_mut();
+        let consumer = consumers
+            .get_mut(name)
+            .ok_or_else(JsError::consumer_not_found)?;
+        let until = request
+            .pause_until
+            .map(|t| t.to_utc())
+            .filter(|t| t.unix_nanos_saturating() > now);
+        consumer.config.pause_until = until;
+        if let Some(dir) = &consumer.dir {
+            glue::write_meta(
+                dir,
+                &ConsumerMeta {
+                    name: name.to_string(),
+                    config: consumer.config.clone(),
+                    created: consumer.created_ns,
+                },
+            )
+            .map_err(JsError::consumer_create)?;
+        }
+        let (paused, remaining) = api::consumer_info::pause_state(&consumer.config, now);
+        let shown_until = until.unwrap_or_default();
+        drop(consumers);
+        let advisory = serde_json::json!({
+            "type": "io.nats.jetstream.advisory.v1.consumer_pause",
+            "id": glue::generated_name() + &glue::generated_name() + &glue::generated_name(),
+            "timestamp": api::GoTime::from_unix_nanos(now),
+            "stream": self.name(),
+            "consumer": name,
+            "paused": paused,
+            "pause_until": shown_until,
+        });
+        self.global.publish(
+            Bytes::from(api::advisory_subject(
+                "$JS.EVENT.ADVISORY.CONSUMER.PAUSE",
+                &self.name(),
+                name,
+            )),
+            None,
+            None,
+            Bytes::from(advisory.to_string()),
+        );
+        self.work.set();
+        let mut answer = serde_json::json!({
+            "type": "io.nats.jetstream.api.v1.consumer_pause_response",
+            "paused": paused,
+            "pause_until": shown_until,
+        });
+        if remaining > 0 {
+            answer["pause_remaining"] = serde_json::json!(remaining);
+        }
+        Ok(answer.to_string().into_bytes())
     }
 
     fn consumer_names(&self, body: &[u8]) -> Result<Vec<u8>, JsError> {
@@ -570,9 +643,16 @@ impl Stream {
         let Some(consumer) = consumers.get_mut(ack.consumer) else {
             return;
         };
+        // Ack sampling (`sample_freq`) measures from the delivery, which the ack forgets.
+        let sampled = (matches!(kind, consumer::AckKind::Ack) && consumer.should_sample())
+            .then(|| consumer.state.pending_since_ns(ack.stream_seq))
+            .flatten();
         let outcome = consumer
             .state
             .ack(ack.stream_seq, ack.consumer_seq, kind, now);
+        if let Some((since_ns, deliveries)) = sampled.filter(|_| outcome.applied) {
+            self.publish_ack_metric(&consumer.name, &ack, now - since_ns, deliveries, now);
+        }
         if outcome.applied {
             consumer.dirty = true;
         }
@@ -642,6 +722,35 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>` for a sampled ack.
+    fn publish_ack_metric(
+        &self,
+        consumer_name: &str,
+        ack: &api::AckSubject<'_>,
+        ack_time_ns: i64,
+        deliveries: u64,
+        now: i64,
+    ) {
+        let metric = api::ConsumerAckMetric {
+            type_name: api::ConsumerAckMetric::TYPE,
+            id: glue::generated_name() + &glue::generated_name() + &glue::generated_name(),
+            timestamp: api::GoTime::from_unix_nanos(now),
+            stream: self.name(),
+            consumer: consumer_name.to_string(),
+            consumer_seq: ack.consumer_seq,
+            stream_seq: ack.stream_seq,
+            ack_time: ack_time_ns.max(0),
+            deliveries,
+            domain: String::new(),
+        };
+        self.global.publish(
+            Bytes::from(metric.subject()),
+            None,
+            None,
+            Bytes::from(metric.to_json()),
+        );
     }
 
     /// `$JS.EVENT.ADVISORY.CONSUMER.{MAX_DELIVERIES,MSG_NAKED,MSG_TERMINATED}.<s>.<c>`.
@@ -801,7 +910,7 @@ impl Stream {
 
     /// Sends what the consumer may send now, at most [`DELIVERIES_PER_TURN`] messages.
     async fn deliver(&self, consumer: &mut Consumer, stream: &str, now: i64) {
-        if consumer.paced_until_ns > now {
+        if consumer.paced_until_ns > now || consumer.pause_until_ns(now).is_some() {
             return;
         }
         consumer.paced_until_ns = 0;
