@@ -146,7 +146,13 @@ async fn cross_core_soak_loses_and_duplicates_nothing() {
         v
     };
     // The point is the cross-core paths: the connections must not all sit on one core.
-    if let Some(per_core) = server.monitor_addr().and_then(core_connections) {
+    // /varz counts connections per core a moment after they open: wait until it has them.
+    let counted = server.monitor_addr().and_then(|monitor| {
+        poll_until(Duration::from_secs(10), || {
+            core_connections(monitor).filter(|counts| counts.iter().sum::<u64>() >= PUBLISHERS)
+        })
+    });
+    if let Some(per_core) = counted {
         eprintln!("connections per core: {per_core:?}");
         if per_core.len() > 1 {
             assert!(
