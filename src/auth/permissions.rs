@@ -198,6 +198,9 @@ pub struct ConnPermissions {
     /// Publish decisions by subject. Keys are copies, never slices of the read buffer
     /// (which they would keep alive).
     publish_cache: RefCell<HashMap<Bytes, bool>>,
+    /// The last subject found allowed: publishers mostly repeat one subject, and comparing
+    /// a few bytes is cheaper than hashing them.
+    last_allowed: RefCell<Bytes>,
     /// Delivery decisions under subscribe deny rules, by subject.
     delivery_cache: RefCell<HashMap<Bytes, bool>>,
     /// Reply subjects of received messages that may be answered.
@@ -212,6 +215,7 @@ impl ConnPermissions {
         ConnPermissions {
             permissions,
             publish_cache: RefCell::new(HashMap::new()),
+            last_allowed: RefCell::new(Bytes::new()),
             delivery_cache: RefCell::new(HashMap::new()),
             replies: RefCell::new(HashMap::new()),
             filters_deliveries,
@@ -228,8 +232,16 @@ impl ConnPermissions {
         if self.permissions.publish.is_none() {
             return true;
         }
-        if let Some(&allowed) = self.publish_cache.borrow().get(subject) {
+        {
+            let last = self.last_allowed.borrow();
+            if !last.is_empty() && last[..] == *subject {
+                return true;
+            }
+        }
+        if let Some((key, &allowed)) = self.publish_cache.borrow().get_key_value(subject) {
             if allowed {
+                // Shares the cached key: no allocation.
+                *self.last_allowed.borrow_mut() = key.clone();
                 return true;
             }
             return self.use_reply_grant(subject);
@@ -241,7 +253,11 @@ impl ConnPermissions {
             // bounded either way.
             cache.clear();
         }
-        cache.insert(Bytes::copy_from_slice(subject), allowed);
+        let key = Bytes::copy_from_slice(subject);
+        if allowed {
+            *self.last_allowed.borrow_mut() = key.clone();
+        }
+        cache.insert(key, allowed);
         drop(cache);
         allowed || self.use_reply_grant(subject)
     }
