@@ -49,8 +49,21 @@ pub struct UserConfig {
     /// An NKey user's public key (`U...`).
     pub nkey: Option<String>,
     pub permissions: Option<PermissionsConfig>,
+    /// `allowed_connection_types` (upper case); `None` or empty: any.
+    pub connection_types: Option<Vec<String>>,
     pub pos: Option<Pos>,
 }
+
+/// nats-server's connection types (`jwt.ConnectionType*`).
+pub const CONNECTION_TYPES: &[&str] = &[
+    "STANDARD",
+    "WEBSOCKET",
+    "LEAFNODE",
+    "LEAFNODE_WS",
+    "MQTT",
+    "MQTT_WS",
+    "IN_PROCESS",
+];
 
 /// `permissions {}` of a user. `None` in a direction means "everything".
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -252,9 +265,33 @@ pub fn parse_users(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<
                 "permission" | "permissions" => {
                     user.permissions = parse_permissions(&field_path, &entry.value, problems)
                 }
-                "allowed_connection_types" | "connection_types" | "clients" | "account" => {
-                    problems.unsupported(entry, &field_path)
+                "allowed_connection_types" | "connection_types" | "clients" => {
+                    let types: Option<Vec<String>> = match &entry.value.value {
+                        Value::Array(items) => Some(
+                            items
+                                .iter()
+                                .filter_map(|t| problems.string(&field_path, t))
+                                .map(|t| t.to_ascii_uppercase())
+                                .collect(),
+                        ),
+                        _ => {
+                            problems.type_error(&field_path, &entry.value, "an array");
+                            None
+                        }
+                    };
+                    if let Some(types) = &types {
+                        for t in types {
+                            if !CONNECTION_TYPES.contains(&t.as_str()) {
+                                problems.invalid(
+                                    &entry.value.pos,
+                                    format!("invalid connection types [\"{t}\"]"),
+                                );
+                            }
+                        }
+                    }
+                    user.connection_types = types;
                 }
+                "account" => problems.unsupported(entry, &field_path),
                 _ => problems.unknown(entry, &field_path),
             }
         }
