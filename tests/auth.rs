@@ -272,6 +272,18 @@ fn permission_errors_match_nats_server() {
     let reference = ServerBuilder::new().config(PERMISSIONS).start_reference();
     let theirs = permission_conversation(&reference);
     assert_eq!(ours, theirs);
+    for server in [&tern, &reference] {
+        for line in [
+            r#"Publish Violation - User "limited", Subject "foo.secret""#,
+            r#"Subscription Violation - User "limited", Subject "bar", Queue: "v2", SID 5"#,
+        ] {
+            assert!(
+                server.wait_for_log(line, Duration::from_secs(5)),
+                "no {line:?} in\n{}",
+                server.log()
+            );
+        }
+    }
     let err = |text: &str| Frame::Err(text.to_string());
     assert_eq!(
         ours,
@@ -834,4 +846,53 @@ fn connz_filters_by_account() {
     let connz = http_json(monitor, "/connz?acc=A&auth=true");
     assert_eq!(connz["num_connections"], 1, "{connz}");
     assert_eq!(connz["connections"][0]["account"], "A");
+}
+
+#[test]
+fn singleton_and_stream_service_responses() {
+    let config = r#"
+accounts {
+  A {
+    users = [ {user: a, password: pa} ]
+    exports = [ {service: "one"}, {service: "many", response_type: stream} ]
+  }
+  B {
+    users = [ {user: b, password: pb} ]
+    imports = [ {service: {account: A, subject: "one"}}, {service: {account: A, subject: "many"}} ]
+  }
+}
+"#;
+    let server = TestServer::start_with_config(config, &[]);
+    let mut responder = raw(&server, "a", "pa");
+    responder.send("SUB one 1\r\nSUB many 2\r\n");
+    responder.sync();
+    let mut requester = raw(&server, "b", "pb");
+    requester.send(
+        "SUB in.one 1\r\nSUB in.many 2\r\nPUB one in.one 0\r\n\r\nPUB many in.many 0\r\n\r\n",
+    );
+    requester.sync();
+    let requests = read_msgs(&mut responder, 2);
+    let reply_one = requests[0].reply.clone().unwrap();
+    let reply_many = requests[1].reply.clone().unwrap();
+    // Two answers to the singleton, three to the stream request; the stream's come after,
+    // so once they are in, the singleton's second answer would have been too.
+    responder.send(format!(
+        "PUB {reply_one} 2\r\n#1\r\nPUB {reply_one} 2\r\n#2\r\n"
+    ));
+    for i in 1..=3 {
+        responder.send(format!("PUB {reply_many} 2\r\n~{i}\r\n"));
+    }
+    responder.sync();
+    let got = read_msgs(&mut requester, 4);
+    let got: Vec<(String, Vec<u8>)> = got.into_iter().map(|m| (m.subject, m.payload)).collect();
+    assert_eq!(
+        got,
+        [
+            ("in.one".to_string(), b"#1".to_vec()),
+            ("in.many".to_string(), b"~1".to_vec()),
+            ("in.many".to_string(), b"~2".to_vec()),
+            ("in.many".to_string(), b"~3".to_vec()),
+        ]
+    );
+    assert!(requester.sync_msgs().is_empty());
 }

@@ -14,8 +14,9 @@
 //! importer may use (public, or listing the importer), else the server does not start, as
 //! with nats-server.
 
-use crate::config::auth::{AccountConfig, ExportKind};
+use crate::config::auth::{AccountConfig, ExportKind, ResponseType};
 use crate::jetstream::api::subjects::is_subset;
+use crate::limits::SERVICE_REPLY_TTL_MS;
 use crate::server::mesh::AccountId;
 
 /// Maps subjects matching `from` onto `to`: the wildcard tokens of `from` (in order) fill
@@ -110,6 +111,10 @@ pub struct ServiceImport {
     pub exporter: AccountId,
     /// Local subject -> the exporter's subject.
     pub map: SubjectMap,
+    /// Whether a request gets one response (else any number within `reply_ttl_ms`).
+    pub singleton: bool,
+    /// How long a request's reply mapping lives.
+    pub reply_ttl_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -150,7 +155,7 @@ pub fn resolve(
                 ));
             };
             let exporter = &accounts[(exporter_id - first_id) as usize];
-            let permitted = exporter.exports.iter().any(|export| {
+            let export = exporter.exports.iter().find(|export| {
                 export.kind == import.kind
                     && is_subset(&import.subject, &export.subject)
                     && export
@@ -158,12 +163,12 @@ pub fn resolve(
                         .as_ref()
                         .is_none_or(|names| names.contains(&importer.name))
             });
-            if !permitted {
+            let Some(export) = export else {
                 return Err(format!(
                     "{}: account {:?} does not export {:?} to account {:?}",
                     import.pos, import.account, import.subject, importer.name
                 ));
-            }
+            };
             match import.kind {
                 ExportKind::Stream => {
                     let to = match (&import.prefix, &import.to) {
@@ -187,6 +192,10 @@ pub fn resolve(
                         .push(ServiceImport {
                             exporter: exporter_id,
                             map,
+                            singleton: export.response_type == ResponseType::Singleton,
+                            reply_ttl_ms: export
+                                .response_threshold_ms
+                                .unwrap_or(SERVICE_REPLY_TTL_MS),
                         });
                 }
             }

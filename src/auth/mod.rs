@@ -100,6 +100,8 @@ pub struct Auth {
     tls_map: bool,
     /// Exports and imports, by account id.
     routes: Vec<imports::AccountRoutes>,
+    /// Users exist that may not connect over plain client connections.
+    unusable_users: bool,
 }
 
 /// The first id of the configured accounts (after `$G` and tern's internal account).
@@ -155,6 +157,7 @@ impl Auth {
             no_auth_user: options.no_auth_user.clone(),
             tls_map: options.tls.as_ref().is_some_and(|t| t.verify_and_map),
             routes,
+            unusable_users: false,
         };
         if options.auth_token.is_some() && options.username.is_some() {
             return Err("can not have a token and a user configured at the same time".to_string());
@@ -171,7 +174,7 @@ impl Auth {
             let id = FIRST_CONFIGURED_ACCOUNT + i as AccountId;
             auth.add_users(&account.users, id, account.default_permissions.as_ref())?;
         }
-        let has_users = !auth.users.is_empty() || !auth.nkeys.is_empty();
+        let has_users = !auth.users.is_empty() || !auth.nkeys.is_empty() || auth.unusable_users;
         if has_users && auth.single_user.is_some() {
             return Err("can not have a single user/pass and a users array".to_string());
         }
@@ -195,6 +198,18 @@ impl Auth {
         default_permissions: Option<&PermissionsConfig>,
     ) -> Result<(), String> {
         for user in users {
+            // tern serves plain client connections only (no websocket, MQTT or leafnodes):
+            // a user allowed none of those can never log in, as nats-server refuses such
+            // a user on its client port.
+            let standard_allowed = user
+                .connection_types
+                .as_ref()
+                .is_none_or(|types| types.is_empty() || types.iter().any(|t| t == "STANDARD"));
+            if !standard_allowed {
+                // Still a configured user: authentication stays required.
+                self.unusable_users = true;
+                continue;
+            }
             let permissions = user
                 .permissions
                 .as_ref()
@@ -240,6 +255,7 @@ impl Auth {
             || self.single_user.is_some()
             || !self.users.is_empty()
             || !self.nkeys.is_empty()
+            || self.unusable_users
     }
 
     /// Whether INFO carries a nonce for NKey signatures.
@@ -554,6 +570,29 @@ mod tests {
         let start = source.find("r#\"").unwrap() + 3;
         let end = source[start..].find("\"#").unwrap() + start;
         auth(&source[start..end]).unwrap();
+    }
+
+    #[test]
+    fn users_limited_to_other_connection_types_can_not_log_in() {
+        let mixed = auth(
+            "authorization { users = [ {user: w, password: p, allowed_connection_types: [WEBSOCKET]}, {user: s, password: p, allowed_connection_types: [\"standard\", MQTT]} ] }",
+        )
+        .unwrap();
+        assert!(mixed.enforced());
+        assert_eq!(decide(&mixed, r#"{"user":"w","pass":"p"}"#), None);
+        assert_eq!(
+            decide(&mixed, r#"{"user":"s","pass":"p"}"#),
+            Some((0, "s".into()))
+        );
+        assert_eq!(decide(&mixed, r#"{}"#), None);
+        // Even when it is the only user.
+        let only = auth("authorization { users = [ {user: w, password: p, allowed_connection_types: [LEAFNODE]} ] }").unwrap();
+        assert!(only.enforced() && only.required());
+        assert_eq!(decide(&only, r#"{}"#), None);
+        assert!(
+            auth("authorization { users = [ {user: w, allowed_connection_types: [BOGUS]} ] }")
+                .is_err()
+        );
     }
 
     #[test]

@@ -32,8 +32,65 @@ use crate::routing::subject_matches_filter;
 /// One allow or deny entry: a subject pattern, and for queue entries a queue pattern.
 #[derive(Debug)]
 struct Pattern {
-    subject: Vec<u8>,
+    /// Split once at start (the config already validated it), so a check is a token walk.
+    subject: Vec<Token>,
     queue: Option<Vec<u8>>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Token {
+    Literal(Box<[u8]>),
+    /// `*`
+    One,
+    /// `>`
+    Tail,
+}
+
+impl Pattern {
+    fn tokens(pattern: &str) -> Vec<Token> {
+        pattern
+            .split('.')
+            .map(|t| match t {
+                "*" => Token::One,
+                ">" => Token::Tail,
+                t => Token::Literal(t.as_bytes().into()),
+            })
+            .collect()
+    }
+
+    /// Whether the subject (wildcards in it taken literally, as nats-server's sublist
+    /// match does for SUB subjects) is matched by this pattern.
+    fn matches(&self, subject: &[u8]) -> bool {
+        // A subject with an empty token matches nothing (as in the routing matcher).
+        if subject.is_empty()
+            || subject[0] == b'.'
+            || subject[subject.len() - 1] == b'.'
+            || memchr::memmem::find(subject, b"..").is_some()
+        {
+            return false;
+        }
+        let mut rest = subject;
+        for pattern in &self.subject {
+            if rest.is_empty() {
+                return false;
+            }
+            let (token, after) = match memchr::memchr(b'.', rest) {
+                Some(at) => (&rest[..at], &rest[at + 1..]),
+                None => (rest, &[][..]),
+            };
+            match pattern {
+                Token::Tail => return true,
+                Token::One => {}
+                Token::Literal(literal) => {
+                    if **literal != *token {
+                        return false;
+                    }
+                }
+            }
+            rest = after;
+        }
+        rest.is_empty()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -55,7 +112,7 @@ impl PatternList {
             .iter()
             .map(|entry| {
                 let mut parts = entry.split_whitespace();
-                let subject = parts.next().unwrap_or("").as_bytes().to_vec();
+                let subject = Pattern::tokens(parts.next().unwrap_or(""));
                 let queue = parts.next().map(|q| q.as_bytes().to_vec());
                 Pattern { subject, queue }
             })
@@ -69,7 +126,7 @@ impl PatternList {
             queues: Vec::new(),
         };
         for pattern in &self.patterns {
-            if subject_matches_filter(&pattern.subject, subject) {
+            if pattern.matches(subject) {
                 match &pattern.queue {
                     None => found.plain = true,
                     Some(queue) => found.queues.push(queue),
@@ -82,7 +139,7 @@ impl PatternList {
     fn matches_plain(&self, subject: &[u8]) -> bool {
         self.patterns
             .iter()
-            .any(|p| p.queue.is_none() && subject_matches_filter(&p.subject, subject))
+            .any(|p| p.queue.is_none() && p.matches(subject))
     }
 }
 
@@ -198,6 +255,9 @@ pub struct ConnPermissions {
     /// Publish decisions by subject. Keys are copies, never slices of the read buffer
     /// (which they would keep alive).
     publish_cache: RefCell<HashMap<Bytes, bool>>,
+    /// The last subject found allowed: publishers mostly repeat one subject, and comparing
+    /// a few bytes is cheaper than hashing them.
+    last_allowed: RefCell<Bytes>,
     /// Delivery decisions under subscribe deny rules, by subject.
     delivery_cache: RefCell<HashMap<Bytes, bool>>,
     /// Reply subjects of received messages that may be answered.
@@ -212,6 +272,7 @@ impl ConnPermissions {
         ConnPermissions {
             permissions,
             publish_cache: RefCell::new(HashMap::new()),
+            last_allowed: RefCell::new(Bytes::new()),
             delivery_cache: RefCell::new(HashMap::new()),
             replies: RefCell::new(HashMap::new()),
             filters_deliveries,
@@ -228,8 +289,16 @@ impl ConnPermissions {
         if self.permissions.publish.is_none() {
             return true;
         }
-        if let Some(&allowed) = self.publish_cache.borrow().get(subject) {
+        {
+            let last = self.last_allowed.borrow();
+            if !last.is_empty() && last[..] == *subject {
+                return true;
+            }
+        }
+        if let Some((key, &allowed)) = self.publish_cache.borrow().get_key_value(subject) {
             if allowed {
+                // Shares the cached key: no allocation.
+                *self.last_allowed.borrow_mut() = key.clone();
                 return true;
             }
             return self.use_reply_grant(subject);
@@ -241,7 +310,11 @@ impl ConnPermissions {
             // bounded either way.
             cache.clear();
         }
-        cache.insert(Bytes::copy_from_slice(subject), allowed);
+        let key = Bytes::copy_from_slice(subject);
+        if allowed {
+            *self.last_allowed.borrow_mut() = key.clone();
+        }
+        cache.insert(key, allowed);
         drop(cache);
         allowed || self.use_reply_grant(subject)
     }
@@ -363,6 +436,30 @@ mod tests {
         });
         assert!(deny_only.can_publish(b"b"));
         assert!(!deny_only.can_publish(b"a.b"));
+    }
+
+    #[test]
+    fn token_walk_agrees_with_the_routing_matcher() {
+        let patterns = [
+            "a", "a.b", "a.*", "a.>", "*", ">", "*.b", "a.*.c", "*.*", "a.b.>",
+        ];
+        let subjects = [
+            "a", "b", "a.b", "a.c", "a.b.c", "a.x.c", "b.b", "a.*", "a.>", "a.", ".a", "a..b", "",
+            "a.b.", "x.y.z",
+        ];
+        for pattern in patterns {
+            let compiled = Pattern {
+                subject: Pattern::tokens(pattern),
+                queue: None,
+            };
+            for subject in subjects {
+                assert_eq!(
+                    compiled.matches(subject.as_bytes()),
+                    subject_matches_filter(pattern.as_bytes(), subject.as_bytes()),
+                    "{pattern} vs {subject:?}"
+                );
+            }
+        }
     }
 
     #[test]

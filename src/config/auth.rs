@@ -49,8 +49,21 @@ pub struct UserConfig {
     /// An NKey user's public key (`U...`).
     pub nkey: Option<String>,
     pub permissions: Option<PermissionsConfig>,
+    /// `allowed_connection_types` (upper case); `None` or empty: any.
+    pub connection_types: Option<Vec<String>>,
     pub pos: Option<Pos>,
 }
+
+/// nats-server's connection types (`jwt.ConnectionType*`).
+pub const CONNECTION_TYPES: &[&str] = &[
+    "STANDARD",
+    "WEBSOCKET",
+    "LEAFNODE",
+    "LEAFNODE_WS",
+    "MQTT",
+    "MQTT_WS",
+    "IN_PROCESS",
+];
 
 /// `permissions {}` of a user. `None` in a direction means "everything".
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -76,6 +89,16 @@ pub struct ResponsePermission {
     pub expires_ms: u64,
 }
 
+/// How many responses a service request may get (`response_type`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResponseType {
+    /// Exactly one (the default).
+    #[default]
+    Singleton,
+    /// Any number, until the response threshold passes (`stream` and `chunked`).
+    Stream,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportKind {
     Stream,
@@ -89,6 +112,10 @@ pub struct ExportConfig {
     pub subject: String,
     /// `None`: public (any account may import).
     pub accounts: Option<Vec<String>>,
+    /// Services only.
+    pub response_type: ResponseType,
+    /// Services only: how long a request's reply mapping lives (`response_threshold`).
+    pub response_threshold_ms: Option<u64>,
     pub pos: Pos,
 }
 
@@ -238,9 +265,33 @@ pub fn parse_users(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<
                 "permission" | "permissions" => {
                     user.permissions = parse_permissions(&field_path, &entry.value, problems)
                 }
-                "allowed_connection_types" | "connection_types" | "clients" | "account" => {
-                    problems.unsupported(entry, &field_path)
+                "allowed_connection_types" | "connection_types" | "clients" => {
+                    let types: Option<Vec<String>> = match &entry.value.value {
+                        Value::Array(items) => Some(
+                            items
+                                .iter()
+                                .filter_map(|t| problems.string(&field_path, t))
+                                .map(|t| t.to_ascii_uppercase())
+                                .collect(),
+                        ),
+                        _ => {
+                            problems.type_error(&field_path, &entry.value, "an array");
+                            None
+                        }
+                    };
+                    if let Some(types) = &types {
+                        for t in types {
+                            if !CONNECTION_TYPES.contains(&t.as_str()) {
+                                problems.invalid(
+                                    &entry.value.pos,
+                                    format!("invalid connection types [\"{t}\"]"),
+                                );
+                            }
+                        }
+                    }
+                    user.connection_types = types;
                 }
+                "account" => problems.unsupported(entry, &field_path),
                 _ => problems.unknown(entry, &field_path),
             }
         }
@@ -425,6 +476,7 @@ fn parse_exports(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<Ex
             continue;
         };
         let (mut kind, mut subject, mut accounts) = (None, None, None);
+        let (mut response_type, mut response_threshold_ms) = (ResponseType::Singleton, None);
         for entry in map {
             let field_path = format!("{path}.{}", entry.key);
             match entry.key.to_ascii_lowercase().as_str() {
@@ -453,8 +505,40 @@ fn parse_exports(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<Ex
                         problems.type_error(&field_path, &entry.value, "an array of accounts");
                     }
                 }
-                "response" | "response_type" | "threshold" | "response_threshold" => {
-                    problems.unsupported(entry, &field_path)
+                "response" | "response_type" => {
+                    match problems.string(&field_path, &entry.value).as_deref() {
+                        Some(t) if t.eq_ignore_ascii_case("singleton") => {
+                            response_type = ResponseType::Singleton
+                        }
+                        Some(t)
+                            if t.eq_ignore_ascii_case("stream")
+                                || t.eq_ignore_ascii_case("chunked") =>
+                        {
+                            response_type = ResponseType::Stream
+                        }
+                        Some(t) => problems
+                            .invalid(&entry.value.pos, format!("Unknown response type: {t:?}")),
+                        None => {}
+                    }
+                }
+                "threshold" | "response_threshold" | "response_time" => {
+                    match problems
+                        .string(&field_path, &entry.value)
+                        .map(|t| parse_go_duration(&t))
+                    {
+                        Some(Ok(nanos)) if nanos > 0 => {
+                            response_threshold_ms = Some((nanos / 1_000_000).max(1) as u64)
+                        }
+                        Some(Ok(_)) => problems.invalid(
+                            &entry.value.pos,
+                            format!("\"{field_path}\" must be positive"),
+                        ),
+                        Some(Err(reason)) => problems.invalid(
+                            &entry.value.pos,
+                            format!("error parsing {field_path}: {reason}"),
+                        ),
+                        None => {}
+                    }
                 }
                 _ => problems.unknown(entry, &field_path),
             }
@@ -465,6 +549,8 @@ fn parse_exports(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<Ex
                     kind,
                     subject,
                     accounts,
+                    response_type,
+                    response_threshold_ms,
                     pos: item.pos.clone(),
                 })
             }

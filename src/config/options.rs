@@ -356,8 +356,7 @@ const UNSUPPORTED_KEYS: &[&str] = &[
 ];
 
 /// Keys of the `authorization` block tern does not act on yet.
-const UNSUPPORTED_AUTHORIZATION_KEYS: &[&str] =
-    &["auth_callout", "auth_hook", "permissions", "proxy_required"];
+const UNSUPPORTED_AUTHORIZATION_KEYS: &[&str] = &["auth_callout", "auth_hook", "proxy_required"];
 
 /// Keys of the `jetstream` block tern does not act on yet.
 const UNSUPPORTED_JETSTREAM_KEYS: &[&str] = &[
@@ -794,7 +793,8 @@ impl Apply<'_> {
                     self.options.auth.users = auth::parse_users(&path, value, &mut problems);
                     self.take_problems(problems);
                 }
-                "default_permission" | "default_permissions" => {
+                // nats-server reads `permissions` here as the default permissions too.
+                "default_permission" | "default_permissions" | "permissions" => {
                     let mut problems = Problems::default();
                     self.options.auth.default_permissions =
                         auth::parse_permissions(&path, value, &mut problems);

@@ -502,6 +502,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         pedantic: true,
         connected: false,
         nonce,
+        user: String::new(),
     };
     session.read_loop(reader).await;
 
@@ -626,6 +627,8 @@ struct Session {
     connected: bool,
     /// What this connection's INFO carried for NKey signatures.
     nonce: Option<String>,
+    /// Who authenticated (user name or NKey), for violation log lines.
+    user: String,
 }
 
 enum Next {
@@ -825,7 +828,15 @@ impl Session {
                     .then_some(login),
             };
             if login.is_none() || self.client.is_closed() {
-                tracing::info!("cid:{} - authentication error", self.client.cid);
+                let who = connect.user.as_deref().or(connect.nkey.as_deref());
+                match who {
+                    Some(who) => tracing::error!(
+                        "cid:{} - authentication error - User {}",
+                        self.client.cid,
+                        go_quote(who.as_bytes())
+                    ),
+                    None => tracing::error!("cid:{} - authentication error", self.client.cid),
+                }
                 self.client.close_with_err(
                     "Authorization Violation",
                     CloseReason::AuthenticationViolation,
@@ -846,6 +857,7 @@ impl Session {
         let protocol = connect.protocol;
         if let Some(login) = login {
             self.client.account.set(login.account);
+            self.user = login.user;
             if let Some(permissions) = login.permissions {
                 let _ = self
                     .client
@@ -925,11 +937,19 @@ impl Session {
                 go_quote(queue)
             ),
         };
-        tracing::error!(
-            "cid:{} - Subscription Violation - Subject {subject}, SID {}",
-            self.client.cid,
-            String::from_utf8_lossy(sid)
-        );
+        let user = go_quote(self.user.as_bytes());
+        let sid = String::from_utf8_lossy(sid);
+        match queue {
+            None => tracing::error!(
+                "cid:{} - Subscription Violation - User {user}, Subject {subject}, SID {sid}",
+                self.client.cid,
+            ),
+            Some(queue) => tracing::error!(
+                "cid:{} - Subscription Violation - User {user}, Subject {subject}, Queue: {}, SID {sid}",
+                self.client.cid,
+                go_quote(queue),
+            ),
+        }
         self.client.send_err(&text);
     }
 
@@ -971,8 +991,9 @@ impl Session {
                 // nats-server's `pubPermissionViolation`: instead of the +OK; stays open.
                 let subject = go_quote(&p.subject);
                 tracing::error!(
-                    "cid:{} - Publish Violation - Subject {subject}",
-                    self.client.cid
+                    "cid:{} - Publish Violation - User {}, Subject {subject}",
+                    self.client.cid,
+                    go_quote(self.user.as_bytes())
                 );
                 self.client
                     .send_err(&format!("Permissions Violation for Publish to {subject}"));

@@ -19,9 +19,11 @@
 //! The mapping lives on the core that sent the request, which subscribes (in each exporting
 //! account) to `_R_.<core>.*`; ordinary cross-core routing brings the reply there from
 //! whichever core the responder is on. Tokens are random, so another client of the
-//! exporting account can not guess one and inject into the importer. A mapping is used
-//! once (singleton responses), and forgotten after [`SERVICE_REPLY_TTL_MS`] or when the
-//! core holds [`SERVICE_REPLIES_PENDING_MAX`] of them.
+//! exporting account can not guess one and inject into the importer. A singleton
+//! service's mapping is used once; a `stream`/`chunked` one carries any number of responses.
+//! Either is forgotten after the export's `response_threshold` (default
+//! [`crate::limits::SERVICE_REPLY_TTL_MS`]) or when the core holds
+//! [`SERVICE_REPLIES_PENDING_MAX`] of them.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -34,34 +36,39 @@ use super::client::{route_in, ClientShared};
 use super::internal::InternalClient;
 use super::mesh::AccountId;
 use super::shard::ShardState;
-use crate::auth::imports::AccountRoutes;
-use crate::limits::{SERVICE_REPLIES_PENDING_MAX, SERVICE_REPLY_TTL_MS};
+use crate::auth::imports::{AccountRoutes, ServiceImport};
+use crate::limits::SERVICE_REPLIES_PENDING_MAX;
 use crate::protocol::Publish;
 
 /// The reply prefix of service requests crossing accounts (nats-server's).
 const REPLY_PREFIX: &str = "_R_";
 
+#[derive(Clone)]
 struct PendingReply {
     importer: AccountId,
     reply: Bytes,
+    singleton: bool,
+    expires: Instant,
 }
 
 /// One core's reply mappings for service imports.
 #[derive(Default)]
 pub struct ServiceReplies {
     pending: RefCell<HashMap<u64, PendingReply>>,
-    /// Tokens in the order they were made, for expiry and the bound.
+    /// Tokens in the order they were made, with their expiry, for the bound.
     order: RefCell<VecDeque<(u64, Instant)>>,
 }
 
 impl ServiceReplies {
-    fn insert(&self, importer: AccountId, reply: Bytes) -> u64 {
+    fn insert(&self, importer: AccountId, reply: Bytes, service: &ServiceImport) -> u64 {
         let now = Instant::now();
-        let ttl = Duration::from_millis(SERVICE_REPLY_TTL_MS);
+        let expires = now + Duration::from_millis(service.reply_ttl_ms);
         let mut pending = self.pending.borrow_mut();
         let mut order = self.order.borrow_mut();
-        while let Some(&(token, made)) = order.front() {
-            let expired = now.duration_since(made) > ttl;
+        // Expiry times are in insertion order only per threshold; an expired entry behind
+        // a live one waits (bounded by the maximum) and is refused when looked up.
+        while let Some(&(token, expiry)) = order.front() {
+            let expired = expiry <= now;
             if !expired && order.len() < SERVICE_REPLIES_PENDING_MAX {
                 break;
             }
@@ -74,14 +81,32 @@ impl ServiceReplies {
                 break token;
             }
         };
-        pending.insert(token, PendingReply { importer, reply });
-        order.push_back((token, now));
+        pending.insert(
+            token,
+            PendingReply {
+                importer,
+                reply,
+                singleton: service.singleton,
+                expires,
+            },
+        );
+        order.push_back((token, expires));
         token
     }
 
+    /// The mapping for a response, if still live; a singleton's is used up by it.
     fn take(&self, token: u64) -> Option<PendingReply> {
-        // Its `order` entry goes when it reaches the front.
-        self.pending.borrow_mut().remove(&token)
+        // Removed entries' `order` slots go when they reach the front.
+        let mut pending = self.pending.borrow_mut();
+        let entry = pending.get(&token)?;
+        if entry.expires <= Instant::now() {
+            pending.remove(&token);
+            return None;
+        }
+        if entry.singleton {
+            return pending.remove(&token);
+        }
+        Some(entry.clone())
     }
 }
 
@@ -109,7 +134,9 @@ pub(super) fn route_imports(
         if let Some(subject) = service.map.apply(&p.subject) {
             let reply = p.reply.as_ref().map(|reply| {
                 let importer = client.account.get();
-                let token = state.service_replies.insert(importer, reply.clone());
+                let token = state
+                    .service_replies
+                    .insert(importer, reply.clone(), service);
                 Bytes::from(format!("{REPLY_PREFIX}.{}.{token:x}", state.id))
             });
             let request = Publish {
