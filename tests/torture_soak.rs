@@ -145,20 +145,17 @@ async fn cross_core_soak_loses_and_duplicates_nothing() {
         }
         v
     };
-    // The point is the cross-core paths: the connections must not all sit on one core.
-    // /varz counts connections per core a moment after they open: wait until it has them.
-    let counted = server.monitor_addr().and_then(|monitor| {
-        poll_until(Duration::from_secs(10), || {
-            core_connections(monitor).filter(|counts| counts.iter().sum::<u64>() >= PUBLISHERS)
-        })
-    });
-    if let Some(per_core) = counted {
+    // The point is the cross-core paths. SO_REUSEPORT spreads connections by a hash, so
+    // all on one core is possible (about 2^-8 for 9 connections on 2 cores): said, not
+    // failed. /varz counts catch up asynchronously, hence the poll.
+    let connections = 2 + QUEUE_MEMBERS as u64 + PUBLISHERS;
+    if let Some(monitor) = server.monitor_addr() {
+        let per_core = poll_until(Duration::from_secs(5), || {
+            core_connections(monitor).filter(|v| v.iter().sum::<u64>() >= connections)
+        });
         eprintln!("connections per core: {per_core:?}");
-        if per_core.len() > 1 {
-            assert!(
-                per_core.iter().filter(|n| **n > 0).count() > 1,
-                "all connections on one core: {per_core:?}"
-            );
+        if per_core.is_some_and(|v| v.iter().filter(|n| **n > 0).count() < 2) {
+            eprintln!("NOTE: every connection landed on one core this time");
         }
     }
     // Interest travels between cores asynchronously: probe from every publisher until
