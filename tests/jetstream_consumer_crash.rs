@@ -233,9 +233,12 @@ async fn kill_9_during_a_pull_and_ack_loop_loses_nothing_and_repeats_no_confirme
         .filter(|seq| !seen.delivered.contains(seq))
         .collect();
     assert!(missing.is_empty(), "never delivered: {missing:?}");
+    // A double ack in flight at the kill can be on disk with its answer lost: that message
+    // is neither redelivered nor confirmed. The loop awaits each ack, so that is at most
+    // one per crash.
     assert!(
-        seen.confirmed.len() >= MSGS / 2,
-        "every even one was confirmed at least, got {}",
+        seen.confirmed.len() >= MSGS / 2 - ROUNDS as usize,
+        "every even one was confirmed, less one per crash at most, got {}",
         seen.confirmed.len()
     );
 }
