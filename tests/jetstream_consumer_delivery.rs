@@ -14,21 +14,6 @@ use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-fn js_server_in(store: &std::path::Path) -> TestServer {
-    let store = store.display().to_string();
-    ServerBuilder::new()
-        .args(&["-js", "-sd", store.as_str()])
-        .start()
-}
-
-async fn setup(server: &TestServer, config: Value) -> (async_nats::Client, jetstream::Context) {
-    let client = client(server).await;
-    let name = config["name"].as_str().unwrap().to_string();
-    let created = json_request(&client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await;
-    assert!(created.get("error").is_none(), "{created}");
-    (client.clone(), jetstream::new(client))
-}
-
 async fn publish_payload(context: &jetstream::Context, subject: &str, payload: Bytes) {
     context
         .publish(subject.to_string(), payload)
@@ -71,7 +56,8 @@ async fn receive_data(
 async fn replay_original_spaces_deliveries_as_they_were_stored() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(&server, json!({"name": "REPLAY", "subjects": ["r"]})).await;
+    let (client, context) =
+        setup_stream(&server, json!({"name": "REPLAY", "subjects": ["r"]})).await;
     const GAP: Duration = Duration::from_millis(400);
     for i in 0..3 {
         if i > 0 {
@@ -116,7 +102,7 @@ async fn rate_limit_bps_paces_a_push_consumer() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
     // The burst is the stream's largest message: 1100 bytes.
-    let (client, context) = setup(
+    let (client, context) = setup_stream(
         &server,
         json!({"name": "RATE", "subjects": ["rate"], "max_msg_size": 1100}),
     )
@@ -153,7 +139,7 @@ async fn rate_limit_bps_paces_a_push_consumer() {
 async fn async_nats_push_consumer_with_flow_control_reads_many_messages() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (_client, context) = setup(&server, json!({"name": "FC", "subjects": ["fc"]})).await;
+    let (_client, context) = setup_stream(&server, json!({"name": "FC", "subjects": ["fc"]})).await;
     // 5000 x 1 KiB: more than twice the first flow-control window (2 MiB).
     const MSGS: usize = 5000;
     let payload = Bytes::from(vec![b'f'; 1024]);
@@ -191,7 +177,8 @@ async fn async_nats_push_consumer_with_flow_control_reads_many_messages() {
 async fn push_delivery_stalls_until_flow_control_is_answered() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(&server, json!({"name": "STALL", "subjects": ["st"]})).await;
+    let (client, context) =
+        setup_stream(&server, json!({"name": "STALL", "subjects": ["st"]})).await;
     const MSGS: usize = 4000;
     let payload = Bytes::from(vec![b's'; 1024]);
     let mut acks = Vec::new();
@@ -255,7 +242,8 @@ async fn push_delivery_stalls_until_flow_control_is_answered() {
 async fn a_long_pull_gets_idle_heartbeats_then_times_out() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, _context) = setup(&server, json!({"name": "PHB", "subjects": ["phb"]})).await;
+    let (client, _context) =
+        setup_stream(&server, json!({"name": "PHB", "subjects": ["phb"]})).await;
     let created = create_consumer(
         &client,
         "PHB",
@@ -305,7 +293,7 @@ async fn a_long_pull_gets_idle_heartbeats_then_times_out() {
 async fn headers_only_delivers_headers_and_the_size() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(&server, json!({"name": "HO", "subjects": ["ho"]})).await;
+    let (client, context) = setup_stream(&server, json!({"name": "HO", "subjects": ["ho"]})).await;
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Kind", "big");
     context
@@ -350,7 +338,8 @@ async fn headers_only_delivers_headers_and_the_size() {
 async fn consumer_update_changes_what_may_change_and_refuses_the_rest() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(&server, json!({"name": "UPD", "subjects": ["upd.*"]})).await;
+    let (client, context) =
+        setup_stream(&server, json!({"name": "UPD", "subjects": ["upd.*"]})).await;
     for i in 0..6 {
         publish_payload(&context, "upd.a", Bytes::from(format!("a{i}"))).await;
     }
@@ -528,7 +517,8 @@ async fn jsz_consumer_detail_matches_the_reference_side_by_side() {
         }
     }
     async fn details(server: &TestServer, with_config: bool) -> Value {
-        let (client, context) = setup(server, json!({"name": "MON", "subjects": ["mon"]})).await;
+        let (client, context) =
+            setup_stream(server, json!({"name": "MON", "subjects": ["mon"]})).await;
         for i in 0..5 {
             publish_payload(&context, "mon", Bytes::from(format!("m{i}"))).await;
         }
@@ -617,7 +607,8 @@ async fn jsz_consumer_detail_matches_the_reference_side_by_side() {
 async fn sampled_acks_are_published_as_metrics() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(&server, json!({"name": "SMP", "subjects": ["smp"]})).await;
+    let (client, context) =
+        setup_stream(&server, json!({"name": "SMP", "subjects": ["smp"]})).await;
     for i in 0..2 {
         publish_payload(&context, "smp", Bytes::from(format!("s{i}"))).await;
     }
@@ -717,7 +708,8 @@ async fn paused_consumers_deliver_nothing_until_resumed() {
     }
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(&server, json!({"name": "PAU", "subjects": ["pau"]})).await;
+    let (client, context) =
+        setup_stream(&server, json!({"name": "PAU", "subjects": ["pau"]})).await;
     for i in 0..3 {
         publish_payload(&context, "pau", Bytes::from(format!("p{i}"))).await;
     }

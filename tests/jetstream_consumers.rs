@@ -12,21 +12,6 @@ use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-fn js_server_in(store: &std::path::Path) -> TestServer {
-    let store = store.display().to_string();
-    ServerBuilder::new()
-        .args(&["-js", "-sd", store.as_str()])
-        .start()
-}
-
-async fn setup(server: &TestServer, config: Value) -> (async_nats::Client, jetstream::Context) {
-    let client = client(server).await;
-    let name = config["name"].as_str().unwrap().to_string();
-    let created = json_request(&client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await;
-    assert!(created.get("error").is_none(), "{created}");
-    (client.clone(), jetstream::new(client))
-}
-
 async fn publish(context: &jetstream::Context, subject: &str, count: usize) {
     for i in 0..count {
         context
@@ -57,7 +42,8 @@ async fn pull_consumer_fetches_acks_and_reports() {
         let store = tempfile::tempdir().unwrap();
         (js_server_in(store.path()), store)
     };
-    let (client, context) = setup(&s.0, json!({"name": "ORDERS", "subjects": ["orders.*"]})).await;
+    let (client, context) =
+        setup_stream(&s.0, json!({"name": "ORDERS", "subjects": ["orders.*"]})).await;
     publish(&context, "orders.new", 10).await;
     let stream = context.get_stream("ORDERS").await.unwrap();
     let consumer: consumer::PullConsumer = stream
@@ -115,7 +101,8 @@ async fn pull_consumer_fetches_acks_and_reports() {
 async fn push_consumer_delivers_with_original_subjects() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (_, context) = setup(&server, json!({"name": "EVENTS", "subjects": ["events.>"]})).await;
+    let (_, context) =
+        setup_stream(&server, json!({"name": "EVENTS", "subjects": ["events.>"]})).await;
     let stream = context.get_stream("EVENTS").await.unwrap();
     let consumer: consumer::PushConsumer = stream
         .create_consumer(consumer::push::Config {
@@ -151,7 +138,7 @@ async fn push_consumer_delivers_with_original_subjects() {
 async fn unacked_and_naked_messages_are_redelivered() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (_, context) = setup(&server, json!({"name": "RETRY", "subjects": ["retry"]})).await;
+    let (_, context) = setup_stream(&server, json!({"name": "RETRY", "subjects": ["retry"]})).await;
     publish(&context, "retry", 2).await;
     let stream = context.get_stream("RETRY").await.unwrap();
     let consumer: consumer::PullConsumer = stream
@@ -184,7 +171,7 @@ async fn unacked_and_naked_messages_are_redelivered() {
 async fn work_queue_streams_drop_acked_messages() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(
+    let (client, context) = setup_stream(
         &server,
         json!({"name": "JOBS", "subjects": ["jobs.*"], "retention": "workqueue"}),
     )
@@ -221,7 +208,7 @@ async fn durable_consumer_resumes_after_restart() {
     let store = tempfile::tempdir().unwrap();
     {
         let mut server = js_server_in(store.path());
-        let (_, context) = setup(&server, json!({"name": "LOG", "subjects": ["log"]})).await;
+        let (_, context) = setup_stream(&server, json!({"name": "LOG", "subjects": ["log"]})).await;
         publish(&context, "log", 10).await;
         let stream = context.get_stream("LOG").await.unwrap();
         let consumer: consumer::PullConsumer = stream
@@ -257,7 +244,7 @@ async fn durable_consumer_resumes_after_restart() {
 async fn ordered_consumers_read_everything_in_order() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (_, context) = setup(&server, json!({"name": "FEED", "subjects": ["feed.>"]})).await;
+    let (_, context) = setup_stream(&server, json!({"name": "FEED", "subjects": ["feed.>"]})).await;
     publish(&context, "feed.x", 50).await;
     let stream = context.get_stream("FEED").await.unwrap();
     let consumer = stream
@@ -350,7 +337,8 @@ async fn object_store_put_and_get() {
 async fn max_deliveries_and_terms_publish_advisories() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(&server, json!({"name": "ADV", "subjects": ["adv"]})).await;
+    let (client, context) =
+        setup_stream(&server, json!({"name": "ADV", "subjects": ["adv"]})).await;
     let mut advisories = client
         .subscribe("$JS.EVENT.ADVISORY.CONSUMER.>")
         .await
@@ -429,7 +417,7 @@ async fn max_deliveries_and_terms_publish_advisories() {
 async fn push_heartbeats_and_pull_statuses() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, context) = setup(&server, json!({"name": "HB", "subjects": ["hb"]})).await;
+    let (client, context) = setup_stream(&server, json!({"name": "HB", "subjects": ["hb"]})).await;
     publish(&context, "hb", 1).await;
     let mut deliveries = client.subscribe("hb.deliver").await.unwrap();
     client.flush().await.unwrap();
@@ -498,7 +486,7 @@ async fn push_heartbeats_and_pull_statuses() {
 async fn idle_ephemeral_consumers_are_removed() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
-    let (client, _) = setup(&server, json!({"name": "EPH", "subjects": ["eph"]})).await;
+    let (client, _) = setup_stream(&server, json!({"name": "EPH", "subjects": ["eph"]})).await;
     let created = json_request(
         &client,
         "$JS.API.CONSUMER.CREATE.EPH.temp",
@@ -538,7 +526,7 @@ async fn jsz_counts_consumers() {
     let server = ServerBuilder::new()
         .args(&["-js", "-sd", dir.as_str(), "-m", "-1"])
         .start();
-    let (client, _) = setup(&server, json!({"name": "MON", "subjects": ["mon"]})).await;
+    let (client, _) = setup_stream(&server, json!({"name": "MON", "subjects": ["mon"]})).await;
     for name in ["one", "two"] {
         let created = json_request(
             &client,

@@ -16,13 +16,6 @@ use serde_json::{json, Value};
 /// How long a copy may take to show up (the origin's consumer heartbeats every second).
 const COPY_TIMEOUT: Duration = Duration::from_secs(15);
 
-fn js_server_in(store: &std::path::Path) -> TestServer {
-    let store = store.display().to_string();
-    ServerBuilder::new()
-        .args(&["-js", "-sd", store.as_str()])
-        .start()
-}
-
 async fn create(client: &async_nats::Client, config: Value) -> Value {
     let name = config["name"].as_str().unwrap().to_string();
     json_request(client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await

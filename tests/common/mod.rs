@@ -920,6 +920,29 @@ pub async fn connect_with(
 /// Next message of a subscription, or panic after [`CLIENT_RECV_TIMEOUT`].
 /// One JSON request (the JetStream API): `body` null sends an empty payload. Panics with
 /// the subject if no answer comes or it is not JSON.
+/// A JetStream server storing in `store`. Each test passes its own directory: tern's
+/// default store (`/tmp/nats/jetstream`) would mix the streams of tests running at once.
+pub fn js_server_in(store: &Path) -> TestServer {
+    let store = store.display().to_string();
+    ServerBuilder::new()
+        .args(&["-js", "-sd", store.as_str()])
+        .start()
+}
+
+/// Creates the stream `config` describes through raw `$JS.API` (so the config is exactly
+/// the test's, not what a client library fills in) and returns a client with its
+/// JetStream context.
+pub async fn setup_stream(
+    server: &TestServer,
+    config: Value,
+) -> (async_nats::Client, async_nats::jetstream::Context) {
+    let client = client(server).await;
+    let name = config["name"].as_str().unwrap().to_string();
+    let created = json_request(&client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await;
+    assert!(created.get("error").is_none(), "{created}");
+    (client.clone(), async_nats::jetstream::new(client))
+}
+
 pub async fn json_request(client: &async_nats::Client, subject: &str, body: Value) -> Value {
     let payload = if body.is_null() {
         bytes::Bytes::new()
