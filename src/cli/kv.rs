@@ -8,13 +8,15 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use super::client::{header, Client};
-use super::{open, parse_duration_nanos, print_status, Storage};
+use super::{
+    check_bucket, delete_bucket, io, open, parse_duration_nanos, print_status, Storage,
+    ERR_STREAM_NOT_FOUND,
+};
 use crate::bench::options::ConnectionArgs;
 use crate::protocol::Message;
 
 /// Most values a key keeps (nats-server's and the clients' limit).
 pub const KV_HISTORY_MAX: i64 = 64;
-const ERR_STREAM_NOT_FOUND: u64 = 10059;
 const ERR_WRONG_LAST_SEQUENCE: u64 = 10071;
 
 #[derive(Subcommand, Debug)]
@@ -316,33 +318,7 @@ pub fn run(connection: &ConnectionArgs, command: KvCommand) -> Result<(), String
             let info = bucket_exists(&mut client, &bucket)?;
             print_kv_status(&mut out, &bucket, &info)
         }
-        KvCommand::Rm { bucket } => {
-            check_bucket(&bucket)?;
-            client
-                .api(&format!("$JS.API.STREAM.DELETE.KV_{bucket}"), &Value::Null)?
-                .map_err(|e| match e.err_code {
-                    ERR_STREAM_NOT_FOUND => format!("bucket {bucket} not found"),
-                    _ => e.to_string(),
-                })?;
-            Ok(())
-        }
-    }
-}
-
-fn io(error: std::io::Error) -> String {
-    error.to_string()
-}
-
-/// ADR-8's bucket names.
-fn check_bucket(bucket: &str) -> Result<(), String> {
-    let valid = !bucket.is_empty()
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("invalid bucket name {bucket:?}"))
+        KvCommand::Rm { bucket } => delete_bucket(&mut client, "KV_", &bucket),
     }
 }
 

@@ -120,3 +120,42 @@ fn print_status(out: &mut impl Write, title: &str, rows: &[(&str, String)]) -> R
     }
     out.write_all(text.as_bytes()).map_err(|e| e.to_string())
 }
+
+/// JetStream's "stream not found": a bucket that does not exist.
+const ERR_STREAM_NOT_FOUND: u64 = 10059;
+
+fn io(error: std::io::Error) -> String {
+    error.to_string()
+}
+
+/// ADR-8's bucket names (KV and Object Store alike).
+fn check_bucket(bucket: &str) -> Result<(), String> {
+    let valid = !bucket.is_empty()
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("invalid bucket name {bucket:?}"))
+    }
+}
+
+/// Deletes the stream behind a bucket (`stream_prefix` is `KV_` or `OBJ_`).
+fn delete_bucket(
+    client: &mut client::Client,
+    stream_prefix: &str,
+    bucket: &str,
+) -> Result<(), String> {
+    check_bucket(bucket)?;
+    client
+        .api(
+            &format!("$JS.API.STREAM.DELETE.{stream_prefix}{bucket}"),
+            &serde_json::Value::Null,
+        )?
+        .map_err(|e| match e.err_code {
+            ERR_STREAM_NOT_FOUND => format!("bucket {bucket} not found"),
+            _ => e.to_string(),
+        })?;
+    Ok(())
+}

@@ -11,12 +11,14 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::client::Client;
-use super::{open, parse_duration_nanos, print_status, Storage};
+use super::{
+    check_bucket, delete_bucket, io, open, parse_duration_nanos, print_status, Storage,
+    ERR_STREAM_NOT_FOUND,
+};
 use crate::bench::options::ConnectionArgs;
 
 /// The clients' default chunk size.
 pub const OBJECT_CHUNK_BYTES: usize = 128 * 1024;
-const ERR_STREAM_NOT_FOUND: u64 = 10059;
 const ERR_NO_MESSAGE: u64 = 10037;
 
 #[derive(Subcommand, Debug)]
@@ -167,32 +169,7 @@ pub fn run(connection: &ConnectionArgs, command: ObjectCommand) -> Result<(), St
             publish_meta(&mut client, &bucket, &name, &info)?;
             purge_chunks(&mut client, &bucket, &nuid)
         }
-        ObjectCommand::Rm { bucket } => {
-            check_bucket(&bucket)?;
-            client
-                .api(&format!("$JS.API.STREAM.DELETE.OBJ_{bucket}"), &Value::Null)?
-                .map_err(|e| match e.err_code {
-                    ERR_STREAM_NOT_FOUND => format!("bucket {bucket} not found"),
-                    _ => e.to_string(),
-                })?;
-            Ok(())
-        }
-    }
-}
-
-fn io(error: std::io::Error) -> String {
-    error.to_string()
-}
-
-fn check_bucket(bucket: &str) -> Result<(), String> {
-    let valid = !bucket.is_empty()
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("invalid bucket name {bucket:?}"))
+        ObjectCommand::Rm { bucket } => delete_bucket(&mut client, "OBJ_", &bucket),
     }
 }
 
