@@ -106,6 +106,7 @@ fn run(options: Options) -> Result<(), String> {
     let jetstream = shared.options.jetstream.then(|| {
         let js = std::sync::Arc::new(tern::jetstream::JetStreamShared::new(
             &shared.options,
+            &shared.auth,
             shared.cores.len(),
         ));
         tern::jetstream::log_startup(&js);

@@ -10,6 +10,7 @@
 use super::duration::parse_go_duration;
 use super::format::{Entry, Pos, Spanned, Value};
 use super::ConfigError;
+pub use crate::jetstream::api::AccountLimits;
 
 /// nats-server's `DEFAULT_ALLOW_RESPONSE_MAX_MSGS`.
 pub const RESPONSE_MAX_MSGS_DEFAULT: u64 = 1;
@@ -40,6 +41,9 @@ pub struct AccountConfig {
     pub default_permissions: Option<PermissionsConfig>,
     pub exports: Vec<ExportConfig>,
     pub imports: Vec<ImportConfig>,
+    /// `jetstream: enabled` or `jetstream { max_mem, max_file, ... }`: JetStream for this
+    /// account with these limits (-1: unlimited). `None`: no JetStream (also `disabled`).
+    pub jetstream: Option<AccountLimits>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -226,7 +230,11 @@ pub fn parse_accounts(value: &Spanned, problems: &mut Problems) -> Vec<AccountCo
                         "imports" => {
                             account.imports = parse_imports(&field_path, &field.value, problems)
                         }
-                        "jetstream" | "mappings" | "limits" | "nkey" | "msg_trace" => {
+                        "jetstream" => {
+                            account.jetstream =
+                                parse_account_jetstream(&field_path, &field.value, problems)
+                        }
+                        "mappings" | "limits" | "nkey" | "msg_trace" => {
                             problems.unsupported(field, &field_path)
                         }
                         _ => problems.unknown(field, &field_path),
@@ -238,6 +246,89 @@ pub fn parse_accounts(value: &Spanned, problems: &mut Problems) -> Vec<AccountCo
         _ => problems.type_error("accounts", value, "a map or an array of names"),
     }
     accounts
+}
+
+/// An account's `jetstream` (nats-server's `parseJetStreamForAccount`): `true`,
+/// `enabled`, or a map of limits; `false` or `disabled` leave it off.
+fn parse_account_jetstream(
+    path: &str,
+    value: &Spanned,
+    problems: &mut Problems,
+) -> Option<AccountLimits> {
+    match &value.value {
+        Value::Bool(enabled) => enabled.then(AccountLimits::default),
+        Value::String(text) => match text.to_ascii_lowercase().as_str() {
+            "enabled" | "enable" => Some(AccountLimits::default()),
+            "disabled" | "disable" => None,
+            _ => {
+                problems.invalid(
+                    &value.pos,
+                    format!("Expected 'enabled' or 'disabled' for string value, got '{text}'"),
+                );
+                None
+            }
+        },
+        Value::Map(map) => {
+            let mut limits = AccountLimits::default();
+            for entry in map {
+                let key = entry.key.to_ascii_lowercase();
+                let field_path = format!("{path}.{}", entry.key);
+                let size = |problems: &mut Problems| match entry.value.value {
+                    Value::Int(n) => Some(n),
+                    _ => {
+                        problems.invalid(
+                            &entry.value.pos,
+                            format!("Expected a parseable size for {:?}", entry.key),
+                        );
+                        None
+                    }
+                };
+                let target = match key.as_str() {
+                    "max_memory" | "max_mem" | "mem" | "memory" => &mut limits.max_memory_bytes,
+                    "max_store" | "max_file" | "max_disk" | "store" | "disk" => {
+                        &mut limits.max_storage_bytes
+                    }
+                    "max_streams" | "streams" => &mut limits.max_streams,
+                    "max_consumers" | "consumers" => &mut limits.max_consumers,
+                    "max_ack_pending" => &mut limits.max_ack_pending,
+                    "mem_max_stream_bytes" | "memory_max_stream_bytes" => {
+                        &mut limits.memory_max_stream_bytes
+                    }
+                    "disk_max_stream_bytes" | "store_max_stream_bytes" => {
+                        &mut limits.storage_max_stream_bytes
+                    }
+                    "max_bytes_required" | "max_stream_bytes" | "max_bytes" => {
+                        match entry.value.value {
+                            Value::Bool(required) => limits.max_bytes_required = required,
+                            _ => problems.invalid(
+                                &entry.value.pos,
+                                format!("Expected a parseable bool for {:?}", entry.key),
+                            ),
+                        }
+                        continue;
+                    }
+                    _ => {
+                        problems.unknown(entry, &field_path);
+                        continue;
+                    }
+                };
+                if let Some(n) = size(problems) {
+                    *target = n;
+                }
+            }
+            Some(limits)
+        }
+        _ => {
+            problems.invalid(
+                &value.pos,
+                format!(
+                    "Expected map, bool or string to define JetStream, got {}",
+                    value.value.type_name()
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// `users = [ {user, password, permissions}, {nkey, permissions} ]`.

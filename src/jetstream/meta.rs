@@ -1,14 +1,24 @@
-//! The account-level JetStream API, on core 0.
+//! The account-level JetStream API, on core 0, for every account.
 //!
-//! Core 0 subscribes to `$JS.API.>` and keeps the registry of streams (name, owning core,
-//! config). It answers `INFO`, `STREAM.CREATE/UPDATE/DELETE/NAMES/LIST` itself, asking the
-//! owning core to carry out the change (internal requests, see [`super::owner`]), and
-//! forwards every other stream-level request to the owning core unchanged, with the
-//! client's reply subject, so the answer goes straight back to the client from there.
-//! Requests are handled one at a time, in arrival order: creates and deletes never race.
+//! Core 0 subscribes to `$JS.API.>` in each JetStream-enabled account (one server-side
+//! client per account, so each account's API lives in its own subject space) and keeps
+//! each account's registry of streams (name, owning core, config). It answers `INFO`,
+//! `STREAM.CREATE/UPDATE/DELETE/NAMES/LIST` itself, asking the owning core to carry out
+//! the change (internal requests, see [`super::owner`]), and forwards every other
+//! stream-level request to the owning core unchanged, with the client's reply subject, so
+//! the answer goes straight back to the client from there. Requests are handled one at a
+//! time, in arrival order: creates and deletes never race.
+//!
+//! In accounts without JetStream it subscribes too, and answers as nats-server 2.9.10
+//! does: 10039 "JetStream not enabled for account" (see [`not_enabled_answer`]).
+//!
+//! The account's limits are checked here, in nats-server's order and with its errors:
+//! stream count (10027), consumers per stream (10026), reservations of `max_bytes`
+//! (10028 memory, 10047 storage), `max_bytes_required` (10113) and the largest
+//! `max_bytes` (10122).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,12 +29,15 @@ use serde_json::Value;
 use shards::sync::Signal;
 
 use super::api::{self, ApiResponse, JsError, StorageType, StreamConfig};
-use super::owner::{control_subject, recovery_plan, stream_of_api, CreateRequest};
-use super::{now_ns, JetStreamShared};
+use super::owner::{
+    control_subject, recovery_plan, stream_of_api, streams_on_disk, CreateRequest,
+    META_CONTROL_PREFIX,
+};
+use super::{now_ns, JetStreamShared, JsAccount};
 use crate::limits::{JS_API_LIST_PAGE, JS_OWNER_REQUEST_TIMEOUT_MS};
 use crate::server::client::InternalMessage;
 use crate::server::internal::InternalClient;
-use crate::server::mesh::{GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
+use crate::server::mesh::{AccountId, INTERNAL_ACCOUNT};
 use crate::server::shard::ShardState;
 
 const API_PREFIX: &str = "$JS.API.";
@@ -37,20 +50,49 @@ struct Entry {
     config: StreamConfig,
 }
 
+/// One JetStream-enabled account, as the meta core sees it.
+struct AccountMeta {
+    account: Arc<JsAccount>,
+    /// Subscribed to the account's `$JS.API.>`; answers in the account.
+    client: Rc<InternalClient>,
+    registry: BTreeMap<String, Entry>,
+}
+
+enum Work {
+    Api(AccountId, InternalMessage),
+    /// An account enabled after startup (see [`super::enable_account`]).
+    Enable(AccountId),
+    /// An account added after startup without JetStream.
+    Disabled(AccountId),
+}
+
 pub struct Meta {
+    state: Rc<ShardState>,
     js: Arc<JetStreamShared>,
-    global: Rc<InternalClient>,
     internal: Rc<InternalClient>,
-    registry: RefCell<BTreeMap<String, Entry>>,
-    queue: RefCell<VecDeque<InternalMessage>>,
+    accounts: RefCell<HashMap<AccountId, AccountMeta>>,
+    /// Accounts without JetStream, answered with 10039.
+    disabled: RefCell<HashMap<AccountId, Rc<InternalClient>>>,
+    queue: RefCell<VecDeque<Work>>,
     work: Signal,
 }
 
 impl Meta {
     pub fn start(state: &Rc<ShardState>, js: Arc<JetStreamShared>) -> Rc<Meta> {
-        let mut registry = BTreeMap::new();
-        for planned in recovery_plan(&js.streams_dir, js.cores) {
-            registry.insert(
+        let meta = Rc::new(Meta {
+            state: state.clone(),
+            internal: InternalClient::new(state, INTERNAL_ACCOUNT),
+            accounts: RefCell::new(HashMap::new()),
+            disabled: RefCell::new(HashMap::new()),
+            queue: RefCell::new(VecDeque::new()),
+            work: Signal::new(),
+            js,
+        });
+        let accounts = meta.js.all_accounts();
+        let mut registries: HashMap<AccountId, BTreeMap<String, Entry>> = HashMap::new();
+        // The same plan every owner computes, so the registry names each stream's core.
+        for planned in recovery_plan(&accounts, meta.js.cores) {
+            registries.entry(planned.account.id).or_default().insert(
                 planned.name,
                 Entry {
                     owner: planned.owner,
@@ -58,16 +100,65 @@ impl Meta {
                 },
             );
         }
-        let meta = Rc::new(Meta {
-            global: InternalClient::new(state, GLOBAL_ACCOUNT),
-            internal: InternalClient::new(state, INTERNAL_ACCOUNT),
-            registry: RefCell::new(registry),
-            queue: RefCell::new(VecDeque::new()),
-            work: Signal::new(),
-            js,
-        });
+        for account in accounts {
+            let registry = registries.remove(&account.id).unwrap_or_default();
+            meta.serve(account, registry);
+        }
+        for id in meta.js.accounts_without_jetstream.clone() {
+            meta.serve_without_jetstream(id);
+        }
         let weak = Rc::downgrade(&meta);
-        let subscribed = meta.global.subscribe("$JS.API.>", None, move |message| {
+        let subscribed =
+            meta.internal
+                .subscribe(&format!("{META_CONTROL_PREFIX}*"), None, move |message| {
+                    let Some(meta) = weak.upgrade() else { return };
+                    let account = std::str::from_utf8(&message.body)
+                        .ok()
+                        .and_then(|b| b.parse::<AccountId>().ok());
+                    let op = &message.subject[META_CONTROL_PREFIX.len().min(message.subject.len())..];
+                    let work = match (op, account) {
+                        (b"ENABLE", Some(account)) => Work::Enable(account),
+                        (b"DISABLED", Some(account)) => Work::Disabled(account),
+                        _ => return,
+                    };
+                    meta.queue.borrow_mut().push_back(work);
+                    meta.work.set();
+                });
+        if let Err(error) = subscribed {
+            tracing::error!("JetStream: can not subscribe to meta control: {error}");
+        }
+        let weak = Rc::downgrade(&meta);
+        shards::task::spawn(async move {
+            loop {
+                let Some(meta) = weak.upgrade() else { return };
+                meta.work.wait().await;
+                loop {
+                    let next = meta.queue.borrow_mut().pop_front();
+                    match next {
+                        None => break,
+                        Some(Work::Api(account, message)) => meta.handle(account, message).await,
+                        Some(Work::Enable(account)) => meta.enable(account).await,
+                        Some(Work::Disabled(account)) => {
+                            if !meta.accounts.borrow().contains_key(&account) {
+                                meta.serve_without_jetstream(account);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        meta
+    }
+
+    /// Subscribes to `account`'s `$JS.API.>` and keeps `registry` as its streams.
+    fn serve(self: &Rc<Self>, account: Arc<JsAccount>, registry: BTreeMap<String, Entry>) {
+        let id = account.id;
+        if let Some(previous) = self.disabled.borrow_mut().remove(&id) {
+            previous.close();
+        }
+        let client = InternalClient::new(&self.state, id);
+        let weak = Rc::downgrade(self);
+        let subscribed = client.subscribe("$JS.API.>", None, move |message| {
             let Some(meta) = weak.upgrade() else { return };
             if message.subject.starts_with(b"$JS.API.DIRECT.GET.") {
                 // Served by the owning core's own (queue) subscription.
@@ -78,41 +169,124 @@ impl Meta {
                 tracing::warn!("JetStream API queue is full: request dropped");
                 return;
             }
-            queue.push_back(message);
+            queue.push_back(Work::Api(id, message));
             drop(queue);
             meta.work.set();
         });
         if let Err(error) = subscribed {
-            tracing::error!("JetStream: can not subscribe to the API: {error}");
+            tracing::error!(
+                "JetStream: can not subscribe to the API of account {}: {error}",
+                account.name
+            );
         }
-        let weak = Rc::downgrade(&meta);
-        shards::task::spawn(async move {
-            loop {
-                let Some(meta) = weak.upgrade() else { return };
-                meta.work.wait().await;
-                loop {
-                    let next = meta.queue.borrow_mut().pop_front();
-                    let Some(message) = next else { break };
-                    meta.handle(message).await;
-                }
+        self.accounts.borrow_mut().insert(
+            id,
+            AccountMeta {
+                account,
+                client,
+                registry,
+            },
+        );
+    }
+
+    /// Answers `account`'s `$JS.API.>` with "JetStream not enabled for account".
+    fn serve_without_jetstream(&self, account: AccountId) {
+        if self.disabled.borrow().contains_key(&account) {
+            return;
+        }
+        let client = InternalClient::new(&self.state, account);
+        let weak = Rc::downgrade(&client);
+        let subscribed = client.subscribe("$JS.API.>", None, move |message| {
+            let Some(client) = weak.upgrade() else { return };
+            let (Some(reply), Some(api_subject)) = (
+                message.reply.clone(),
+                std::str::from_utf8(&message.subject)
+                    .ok()
+                    .and_then(|s| s.strip_prefix(API_PREFIX)),
+            ) else {
+                return;
+            };
+            let body = message
+                .body
+                .slice(message.header_len.unwrap_or(0).min(message.body.len())..);
+            if let Some(answer) = not_enabled_answer(api_subject, &body) {
+                client.publish(reply, None, None, Bytes::from(answer));
             }
         });
-        meta
+        if let Err(error) = subscribed {
+            tracing::error!("JetStream: can not subscribe to the API of account {account}: {error}");
+        }
+        self.disabled.borrow_mut().insert(account, client);
     }
 
-    fn answer(&self, message: &InternalMessage, body: Vec<u8>) {
-        if let Some(reply) = &message.reply {
-            self.global
-                .publish(reply.clone(), None, None, Bytes::from(body));
+    /// An account enabled after startup: serve its API and open the streams already in
+    /// its directory, each on the least loaded core.
+    async fn enable(self: &Rc<Self>, id: AccountId) {
+        let Some(account) = self.js.account(id) else {
+            return;
+        };
+        if self.accounts.borrow().contains_key(&id) {
+            return;
+        }
+        self.serve(account.clone(), BTreeMap::new());
+        for (name, request) in streams_on_disk(&account) {
+            let owner = self.least_loaded_core();
+            let config = request.config.clone();
+            let body = serde_json::to_vec(&request).unwrap_or_default();
+            match self.ask(owner, id, "OPEN", body).await {
+                Ok(answer) if !is_error(&answer) => {
+                    self.with_registry(id, |registry| {
+                        registry.insert(name, Entry { owner, config })
+                    });
+                }
+                Ok(answer) => tracing::error!(
+                    "JetStream: can not recover stream '{} > {name}': {}",
+                    account.name,
+                    String::from_utf8_lossy(&answer)
+                ),
+                Err(_) => {}
+            }
+        }
+        tracing::info!("JetStream enabled for account {}", account.name);
+    }
+
+    fn client(&self, id: AccountId) -> Option<Rc<InternalClient>> {
+        self.accounts.borrow().get(&id).map(|a| a.client.clone())
+    }
+
+    fn account(&self, id: AccountId) -> Option<Arc<JsAccount>> {
+        self.accounts.borrow().get(&id).map(|a| a.account.clone())
+    }
+
+    /// Runs `f` on the registry of `id` (empty if the account is unknown). Never held
+    /// across an await.
+    fn with_registry<R>(&self, id: AccountId, f: impl FnOnce(&mut BTreeMap<String, Entry>) -> R) -> R {
+        let mut accounts = self.accounts.borrow_mut();
+        match accounts.get_mut(&id) {
+            Some(meta) => f(&mut meta.registry),
+            None => f(&mut BTreeMap::new()),
         }
     }
 
-    fn fail(&self, message: &InternalMessage, type_name: &str, error: &JsError) {
-        self.js.api_errors.fetch_add(1, Ordering::Relaxed);
-        self.answer(message, error_response(type_name, error.clone()));
+    fn answer(&self, id: AccountId, message: &InternalMessage, body: Vec<u8>) {
+        if let (Some(reply), Some(client)) = (&message.reply, self.client(id)) {
+            client.publish(reply.clone(), None, None, Bytes::from(body));
+        }
     }
 
-    async fn handle(&self, message: InternalMessage) {
+    fn count_error(&self, id: AccountId) {
+        self.js.api_errors.fetch_add(1, Ordering::Relaxed);
+        if let Some(account) = self.account(id) {
+            account.api_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn fail(&self, id: AccountId, message: &InternalMessage, type_name: &str, error: &JsError) {
+        self.count_error(id);
+        self.answer(id, message, error_response(type_name, error.clone()));
+    }
+
+    async fn handle(&self, id: AccountId, message: InternalMessage) {
         let Some(api_subject) = std::str::from_utf8(&message.subject)
             .ok()
             .and_then(|s| s.strip_prefix(API_PREFIX))
@@ -120,48 +294,64 @@ impl Meta {
         else {
             return;
         };
-        self.js.api_total.fetch_add(1, Ordering::Relaxed);
+        let Some(account) = self.account(id) else {
+            return;
+        };
         let body = message
             .body
             .slice(message.header_len.unwrap_or(0).min(message.body.len())..);
         let tokens: Vec<&str> = api_subject.split('.').collect();
+        if tokens.as_slice() == ["INFO"] {
+            // nats-server counts a request when it answers: INFO does not count itself.
+            self.account_info(id, &message);
+            self.js.api_total.fetch_add(1, Ordering::Relaxed);
+            account.api_total.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.js.api_total.fetch_add(1, Ordering::Relaxed);
+        account.api_total.fetch_add(1, Ordering::Relaxed);
         match tokens.as_slice() {
-            ["INFO"] => self.account_info(&message),
-            ["STREAM", "CREATE", name] => self.create(&message, name, &body).await,
-            ["STREAM", "UPDATE", name] => self.update(&message, name, &body).await,
-            ["STREAM", "DELETE", name] => self.delete(&message, name, &body).await,
-            ["STREAM", "NAMES"] => self.names(&message, &body),
-            ["STREAM", "LIST"] => self.list(&message, &body).await,
-            _ => self.forward(&message, &api_subject),
+            ["STREAM", "CREATE", name] => self.create(id, &message, name, &body).await,
+            ["STREAM", "UPDATE", name] => self.update(id, &message, name, &body).await,
+            ["STREAM", "DELETE", name] => self.delete(id, &message, name, &body).await,
+            ["STREAM", "NAMES"] => self.names(id, &message, &body),
+            ["STREAM", "LIST"] => self.list(id, &message, &body).await,
+            _ => self.forward(id, &message, &api_subject),
         }
     }
 
     /// A stream's own request: to its owning core, or "stream not found" here.
-    fn forward(&self, message: &InternalMessage, api_subject: &str) {
+    fn forward(&self, id: AccountId, message: &InternalMessage, api_subject: &str) {
         let Some(name) = stream_of_api(api_subject) else {
             return;
         };
-        let owner = self.registry.borrow().get(name).map(|e| e.owner);
+        let owner = self.with_registry(id, |registry| registry.get(name).map(|e| e.owner));
         match owner {
             Some(owner) => self.internal.publish(
-                Bytes::from(control_subject(owner, &format!("API.{api_subject}"))),
+                Bytes::from(control_subject(owner, id, &format!("API.{api_subject}"))),
                 message.reply.clone(),
                 message.header_len,
                 message.body.clone(),
             ),
             None => {
                 let type_name = response_type(api_subject);
-                self.fail(message, type_name, &JsError::stream_not_found());
+                self.fail(id, message, type_name, &JsError::stream_not_found());
             }
         }
     }
 
-    /// Asks core `owner` to carry out `op`; the raw answer.
-    async fn ask(&self, owner: usize, op: &str, body: Vec<u8>) -> Result<Bytes, JsError> {
+    /// Asks core `owner` to carry out `op` on a stream of `account`; the raw answer.
+    async fn ask(
+        &self,
+        owner: usize,
+        account: AccountId,
+        op: &str,
+        body: Vec<u8>,
+    ) -> Result<Bytes, JsError> {
         let answer = self
             .internal
             .request(
-                Bytes::from(control_subject(owner, op)),
+                Bytes::from(control_subject(owner, account, op)),
                 Bytes::from(body),
                 Duration::from_millis(JS_OWNER_REQUEST_TIMEOUT_MS),
             )
@@ -175,20 +365,38 @@ impl Meta {
         }
     }
 
-    fn account_info(&self, message: &InternalMessage) {
-        let js = &self.js;
+    /// Bytes reserved by the `max_bytes` of `id`'s `storage` streams, `except` one
+    /// (nats-server's `tieredReservation`).
+    fn reserved(&self, id: AccountId, storage: StorageType, except: &str) -> i64 {
+        self.with_registry(id, |registry| {
+            registry
+                .iter()
+                .filter(|(name, e)| {
+                    e.config.storage == storage && e.config.max_bytes > 0 && name.as_str() != except
+                })
+                .map(|(_, e)| e.config.max_bytes)
+                .fold(0i64, i64::saturating_add)
+        })
+    }
+
+    fn account_info(&self, id: AccountId, message: &InternalMessage) {
+        let Some(account) = self.account(id) else {
+            return;
+        };
+        let streams = self.with_registry(id, |registry| registry.len());
         let info = api::AccountInfo {
             usage: api::AccountTier {
-                memory_bytes: js.memory_used().max(0) as u64,
-                storage_bytes: js.storage_used().max(0) as u64,
-                streams: self.registry.borrow().len() as u64,
-                consumers: js.consumers.load(Ordering::Relaxed) as u64,
-                limits: api::AccountLimits::default(),
-                ..Default::default()
+                memory_bytes: account.used_bytes(StorageType::Memory).max(0) as u64,
+                storage_bytes: account.used_bytes(StorageType::File).max(0) as u64,
+                reserved_memory_bytes: self.reserved(id, StorageType::Memory, "").max(0) as u64,
+                reserved_storage_bytes: self.reserved(id, StorageType::File, "").max(0) as u64,
+                streams: streams as u64,
+                consumers: account.consumers.load(Ordering::Relaxed) as u64,
+                limits: account.limits(),
             },
             api: api::ApiStats {
-                total: js.api_total.load(Ordering::Relaxed),
-                errors: js.api_errors.load(Ordering::Relaxed),
+                total: account.api_total.load(Ordering::Relaxed),
+                errors: account.api_errors.load(Ordering::Relaxed),
                 ..Default::default()
             },
             ..Default::default()
@@ -197,23 +405,37 @@ impl Meta {
             error: None,
             info: Some(info),
         };
-        self.answer(message, body.to_json());
+        self.answer(id, message, body.to_json());
     }
 
     /// Parses, checks and normalises a create/update body (nats-server's order: JSON, the
-    /// name in the subject, then `checkStreamCfg`, then resources).
-    fn parse_config(&self, name: &str, body: &[u8], create: bool) -> Result<StreamConfig, JsError> {
+    /// name in the subject, then `checkStreamCfg` with the account's stream-size limits,
+    /// then the server's resources).
+    fn parse_config(
+        &self,
+        id: AccountId,
+        name: &str,
+        body: &[u8],
+        create: bool,
+    ) -> Result<StreamConfig, JsError> {
         let (config, pedantic) = api::parse_stream_config_request(body)?;
         if create {
             config.check_create_request(name)?;
         } else if config.name != name {
             return Err(JsError::stream_mismatch());
         }
-        let limits = api::ServerLimits::default();
-        config.check_account_limits(&limits)?;
-        let registry = self.registry.borrow();
-        let lookup = |other: &str| registry.get(other).map(|e| &e.config);
-        let config = config.checked(&limits, pedantic, &lookup)?;
+        let account_limits = self.account(id).map(|a| a.limits()).unwrap_or_default();
+        let limits = api::ServerLimits {
+            max_bytes_required: account_limits.max_bytes_required,
+            memory_max_stream_bytes: account_limits.memory_max_stream_bytes,
+            storage_max_stream_bytes: account_limits.storage_max_stream_bytes,
+            max_consumers: account_limits.max_consumers,
+            ..api::ServerLimits::default()
+        };
+        let config = self.with_registry(id, |registry| {
+            let lookup = |other: &str| registry.get(other).map(|e| &e.config);
+            config.checked(&limits, pedantic, &lookup)
+        })?;
         let limit = match config.storage {
             StorageType::Memory => self.js.max_memory_bytes,
             StorageType::File => self.js.max_store_bytes,
@@ -224,30 +446,78 @@ impl Meta {
         Ok(config)
     }
 
-    fn overlapping(&self, config: &StreamConfig) -> bool {
-        self.registry
-            .borrow()
-            .iter()
-            .any(|(name, entry)| *name != config.name && api::overlaps(config, &entry.config))
+    /// The account limits a new stream must fit (nats-server's
+    /// `jsNonClusteredStreamLimitsCheck`): stream count, consumers per stream, and the
+    /// `max_bytes` reservation of its storage. An identical re-create is judged too, as
+    /// nats-server judges it, before it finds the stream exists.
+    fn check_create_limits(&self, id: AccountId, config: &StreamConfig) -> Result<(), JsError> {
+        let Some(account) = self.account(id) else {
+            return Err(JsError::not_enabled_for_account());
+        };
+        let limits = account.limits();
+        let streams = self.with_registry(id, |registry| registry.len());
+        if limits.max_streams > 0 && streams as i64 >= limits.max_streams {
+            return Err(JsError::maximum_streams_limit());
+        }
+        config.check_account_limits(&api::ServerLimits {
+            max_consumers: limits.max_consumers,
+            ..api::ServerLimits::default()
+        })?;
+        let reserved = self.reserved(id, config.storage, &config.name);
+        let adding = if config.max_bytes > 0 { config.max_bytes } else { 1 };
+        check_reservation(&account, config.storage, reserved, adding)
     }
 
-    async fn create(&self, message: &InternalMessage, name: &str, body: &[u8]) {
-        const TYPE: &str = "stream_create_response";
-        let config = match self.parse_config(name, body, true) {
-            Ok(config) => config,
-            Err(error) => return self.fail(message, TYPE, &error),
+    /// An update's account limits (nats-server 2.9.10's `jsStreamUpdateRequest`): only a
+    /// growth of `max_bytes` is reserved, on top of everything reserved so far.
+    fn check_update_limits(
+        &self,
+        id: AccountId,
+        old: &StreamConfig,
+        config: &StreamConfig,
+    ) -> Result<(), JsError> {
+        let Some(account) = self.account(id) else {
+            return Err(JsError::not_enabled_for_account());
         };
-        let existing = self
-            .registry
-            .borrow()
-            .get(name)
-            .map(|e| (e.owner, e.config == config));
+        config.check_account_limits(&api::ServerLimits {
+            max_consumers: account.limits().max_consumers,
+            ..api::ServerLimits::default()
+        })?;
+        let growth = config.max_bytes.saturating_sub(old.max_bytes).max(0);
+        let reserved = self
+            .reserved(id, config.storage, &config.name)
+            .saturating_add(old.max_bytes.max(0));
+        check_reservation(&account, config.storage, reserved, growth)
+    }
+
+    fn overlapping(&self, id: AccountId, config: &StreamConfig) -> bool {
+        self.with_registry(id, |registry| {
+            registry
+                .iter()
+                .any(|(name, entry)| *name != config.name && api::overlaps(config, &entry.config))
+        })
+    }
+
+    async fn create(&self, id: AccountId, message: &InternalMessage, name: &str, body: &[u8]) {
+        const TYPE: &str = "stream_create_response";
+        let config = match self.parse_config(id, name, body, true) {
+            Ok(config) => config,
+            Err(error) => return self.fail(id, message, TYPE, &error),
+        };
+        if let Err(error) = self.check_create_limits(id, &config) {
+            return self.fail(id, message, TYPE, &error);
+        }
+        let existing = self.with_registry(id, |registry| {
+            registry.get(name).map(|e| (e.owner, e.config == config))
+        });
         let owner = match existing {
-            Some((_, false)) => return self.fail(message, TYPE, &JsError::stream_name_exist()),
+            Some((_, false)) => {
+                return self.fail(id, message, TYPE, &JsError::stream_name_exist())
+            }
             Some((owner, true)) => owner,
             None => {
-                if self.overlapping(&config) {
-                    return self.fail(message, TYPE, &JsError::stream_subject_overlap());
+                if self.overlapping(id, &config) {
+                    return self.fail(id, message, TYPE, &JsError::stream_subject_overlap());
                 }
                 self.least_loaded_core()
             }
@@ -257,18 +527,18 @@ impl Meta {
             created: now_ns(),
         };
         let body = serde_json::to_vec(&request).unwrap_or_default();
-        match self.ask(owner, "CREATE", body).await {
+        match self.ask(owner, id, "CREATE", body).await {
             Ok(answer) => {
                 if !is_error(&answer) {
-                    self.registry
-                        .borrow_mut()
-                        .insert(name.to_string(), Entry { owner, config });
+                    self.with_registry(id, |registry| {
+                        registry.insert(name.to_string(), Entry { owner, config })
+                    });
                 } else {
-                    self.js.api_errors.fetch_add(1, Ordering::Relaxed);
+                    self.count_error(id);
                 }
-                self.answer(message, answer.to_vec());
+                self.answer(id, message, answer.to_vec());
             }
-            Err(error) => self.fail(message, TYPE, &error),
+            Err(error) => self.fail(id, message, TYPE, &error),
         }
     }
 
@@ -278,25 +548,25 @@ impl Meta {
             .unwrap_or(0)
     }
 
-    async fn update(&self, message: &InternalMessage, name: &str, body: &[u8]) {
+    async fn update(&self, id: AccountId, message: &InternalMessage, name: &str, body: &[u8]) {
         const TYPE: &str = "stream_update_response";
-        let config = match self.parse_config(name, body, false) {
+        let config = match self.parse_config(id, name, body, false) {
             Ok(config) => config,
-            Err(error) => return self.fail(message, TYPE, &error),
+            Err(error) => return self.fail(id, message, TYPE, &error),
         };
-        let current = self
-            .registry
-            .borrow()
-            .get(name)
-            .map(|e| (e.owner, e.config.clone()));
+        let current =
+            self.with_registry(id, |registry| registry.get(name).map(|e| (e.owner, e.config.clone())));
         let Some((owner, old)) = current else {
-            return self.fail(message, TYPE, &JsError::stream_not_found());
+            return self.fail(id, message, TYPE, &JsError::stream_not_found());
         };
         if let Err(error) = api::check_update(&old, &config) {
-            return self.fail(message, TYPE, &error);
+            return self.fail(id, message, TYPE, &error);
         }
-        if self.overlapping(&config) {
-            return self.fail(message, TYPE, &JsError::stream_subject_overlap());
+        if let Err(error) = self.check_update_limits(id, &old, &config) {
+            return self.fail(id, message, TYPE, &error);
+        }
+        if self.overlapping(id, &config) {
+            return self.fail(id, message, TYPE, &JsError::stream_subject_overlap());
         }
         let request = CreateRequest {
             config: config.clone(),
@@ -305,6 +575,7 @@ impl Meta {
         match self
             .ask(
                 owner,
+                id,
                 "UPDATE",
                 serde_json::to_vec(&request).unwrap_or_default(),
             )
@@ -312,76 +583,79 @@ impl Meta {
         {
             Ok(answer) => {
                 if !is_error(&answer) {
-                    if let Some(entry) = self.registry.borrow_mut().get_mut(name) {
-                        entry.config = config;
-                    }
+                    self.with_registry(id, |registry| {
+                        if let Some(entry) = registry.get_mut(name) {
+                            entry.config = config;
+                        }
+                    });
                 }
-                self.answer(message, answer.to_vec());
+                self.answer(id, message, answer.to_vec());
             }
-            Err(error) => self.fail(message, TYPE, &error),
+            Err(error) => self.fail(id, message, TYPE, &error),
         }
     }
 
-    async fn delete(&self, message: &InternalMessage, name: &str, body: &[u8]) {
+    async fn delete(&self, id: AccountId, message: &InternalMessage, name: &str, body: &[u8]) {
         const TYPE: &str = "stream_delete_response";
         if let Err(error) = api::check_empty_request(body) {
-            return self.fail(message, TYPE, &error);
+            return self.fail(id, message, TYPE, &error);
         }
-        let owner = self.registry.borrow().get(name).map(|e| e.owner);
+        let owner = self.with_registry(id, |registry| registry.get(name).map(|e| e.owner));
         let Some(owner) = owner else {
-            return self.fail(message, TYPE, &JsError::stream_not_found());
+            return self.fail(id, message, TYPE, &JsError::stream_not_found());
         };
-        match self.ask(owner, "DELETE", name.as_bytes().to_vec()).await {
+        match self.ask(owner, id, "DELETE", name.as_bytes().to_vec()).await {
             Ok(answer) => {
-                self.registry.borrow_mut().remove(name);
-                self.answer(message, answer.to_vec());
+                self.with_registry(id, |registry| registry.remove(name));
+                self.answer(id, message, answer.to_vec());
             }
-            Err(error) => self.fail(message, TYPE, &error),
+            Err(error) => self.fail(id, message, TYPE, &error),
         }
     }
 
     /// Stream names in order, those with a subject colliding with `filter` if given.
-    fn matching_names(&self, filter: Option<&str>) -> Vec<String> {
-        self.registry
-            .borrow()
-            .iter()
-            .filter(|(_, entry)| match filter {
-                None | Some("") => true,
-                Some(filter) => entry
-                    .config
-                    .subjects
-                    .iter()
-                    .any(|s| api::subjects::subjects_collide(s, filter)),
-            })
-            .map(|(name, _)| name.clone())
-            .collect()
+    fn matching_names(&self, id: AccountId, filter: Option<&str>) -> Vec<String> {
+        self.with_registry(id, |registry| {
+            registry
+                .iter()
+                .filter(|(_, entry)| match filter {
+                    None | Some("") => true,
+                    Some(filter) => entry
+                        .config
+                        .subjects
+                        .iter()
+                        .any(|s| api::subjects::subjects_collide(s, filter)),
+                })
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
     }
 
-    fn names(&self, message: &InternalMessage, body: &[u8]) {
+    fn names(&self, id: AccountId, message: &InternalMessage, body: &[u8]) {
         const TYPE: &str = "stream_names_response";
         let request = match api::StreamNamesRequest::parse(body) {
             Ok(request) => request,
-            Err(error) => return self.fail(message, TYPE, &error),
+            Err(error) => return self.fail(id, message, TYPE, &error),
         };
-        let names = self.matching_names(Some(&request.subject));
+        let names = self.matching_names(id, Some(&request.subject));
         let response = api::StreamNamesResponse::page(names, request.offset());
-        self.answer(message, response.to_json());
+        self.answer(id, message, response.to_json());
     }
 
-    async fn list(&self, message: &InternalMessage, body: &[u8]) {
+    async fn list(&self, id: AccountId, message: &InternalMessage, body: &[u8]) {
         const TYPE: &str = "stream_list_response";
         let request = match api::StreamListRequest::parse(body) {
             Ok(request) => request,
-            Err(error) => return self.fail(message, TYPE, &error),
+            Err(error) => return self.fail(id, message, TYPE, &error),
         };
-        let names = self.matching_names(Some(&request.subject));
+        let names = self.matching_names(id, Some(&request.subject));
         let (range, paged) = api::responses::page(names.len(), request.offset(), JS_API_LIST_PAGE);
         let mut streams = Vec::new();
         let mut missing = Vec::new();
         for name in &names[range] {
-            let owner = self.registry.borrow().get(name).map(|e| e.owner);
+            let owner = self.with_registry(id, |registry| registry.get(name).map(|e| e.owner));
             let Some(owner) = owner else { continue };
-            let info = match self.ask(owner, "INFO", name.as_bytes().to_vec()).await {
+            let info = match self.ask(owner, id, "INFO", name.as_bytes().to_vec()).await {
                 Ok(answer) => serde_json::from_slice::<Option<api::StreamInfo>>(&answer)
                     .ok()
                     .flatten(),
@@ -398,8 +672,58 @@ impl Meta {
             streams,
             missing,
         };
-        self.answer(message, response.to_json());
+        self.answer(id, message, response.to_json());
     }
+}
+
+/// nats-server's `checkBytesLimits` for the account: `adding` more bytes reserved on top
+/// of `reserved` must stay within the account's limit for `storage` (-1: none).
+fn check_reservation(
+    account: &JsAccount,
+    storage: StorageType,
+    reserved: i64,
+    adding: i64,
+) -> Result<(), JsError> {
+    let max = account.max_bytes(storage);
+    if max >= 0 && reserved.saturating_add(adding) > max {
+        return Err(match storage {
+            StorageType::Memory => JsError::memory_resources_exceeded(),
+            StorageType::File => JsError::storage_resources_exceeded(),
+        });
+    }
+    Ok(())
+}
+
+/// What nats-server 2.9.10 answers an API request in an account without JetStream: the
+/// request's response type with 10039, except that a consumer create first parses its
+/// body (an unparsable one is "invalid JSON"), and that pull requests, direct gets and
+/// unknown subjects get no answer at all.
+pub fn not_enabled_answer(api_subject: &str, body: &[u8]) -> Option<Vec<u8>> {
+    let tokens: Vec<&str> = api_subject.split('.').collect();
+    let type_name = match tokens.as_slice() {
+        ["INFO"] => "account_info_response",
+        ["STREAM", "CREATE", _] => "stream_create_response",
+        ["STREAM", "UPDATE", _] => "stream_update_response",
+        ["STREAM", "DELETE", _] => "stream_delete_response",
+        ["STREAM", "NAMES"] => "stream_names_response",
+        ["STREAM", "LIST"] => "stream_list_response",
+        ["STREAM", "INFO", _]
+        | ["STREAM", "PURGE", _]
+        | ["STREAM", "MSG", "GET" | "DELETE", _] => response_type(api_subject),
+        ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
+            if let Err(error) = serde_json::from_slice::<Value>(body) {
+                return Some(error_response(
+                    "consumer_create_response",
+                    JsError::invalid_json(error),
+                ));
+            }
+            "consumer_create_response"
+        }
+        ["CONSUMER", "INFO" | "DELETE", _, _]
+        | ["CONSUMER", "NAMES" | "LIST", _] => response_type(api_subject),
+        _ => return None,
+    };
+    Some(error_response(type_name, JsError::not_enabled_for_account()))
 }
 
 /// An error answer with the fields nats-server keeps on errors of that response type
@@ -416,6 +740,8 @@ pub fn error_response(type_name: &str, error: JsError) -> Vec<u8> {
         "stream_purge_response" => api::StreamPurgeResponse::error(error).to_json(),
         "stream_msg_delete_response" => api::StreamMsgDeleteResponse::error(error).to_json(),
         "stream_msg_get_response" => api::StreamMsgGetResponse::error(error).to_json(),
+        "consumer_names_response" => api::ConsumerNamesResponse::error(error).to_json(),
+        "consumer_list_response" => api::ConsumerListResponse::error(error).to_json(),
         other => api::error_json(other, &error),
     }
 }

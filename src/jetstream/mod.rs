@@ -16,6 +16,7 @@
 //! Cores talk to each other in tern's internal account (`$TERN.JS.<core>.>`), which no
 //! client can reach.
 
+pub mod accounts;
 pub mod api;
 pub mod consumer;
 mod consumers;
@@ -26,21 +27,30 @@ mod owner;
 pub mod store;
 mod stream;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use accounts::{enable_account, serve_account_without_jetstream, EnableError, JsAccount};
+use crate::auth::Auth;
 use crate::config::{Options, SyncInterval};
+use crate::server::mesh::{AccountId, INTERNAL_ACCOUNT};
 use crate::server::shard::ShardState;
 
 /// What every core shares about JetStream: settings, and counters that the meta core and
-/// monitoring read. Streams themselves are never shared.
+/// monitoring read. Streams themselves are never shared. The counters here are the
+/// server's totals; each account has its own in [`JsAccount`].
 pub struct JetStreamShared {
-    /// `<store_dir>/jetstream/$G/streams`: one directory per file stream.
-    pub streams_dir: PathBuf,
+    /// `<store_dir>/jetstream`: each account's streams are under `<account>/streams`.
     pub store_dir: PathBuf,
+    /// The JetStream-enabled accounts (see [`accounts`]); grows when
+    /// [`enable_account`] is called after startup.
+    pub accounts: Mutex<BTreeMap<AccountId, Arc<JsAccount>>>,
+    /// Accounts present at startup without JetStream: their API answers 10039.
+    pub accounts_without_jetstream: Vec<AccountId>,
     pub sync: SyncInterval,
     pub max_memory_bytes: i64,
     pub max_store_bytes: i64,
@@ -59,14 +69,22 @@ pub struct JetStreamShared {
 }
 
 impl JetStreamShared {
-    pub fn new(options: &Options, cores: usize) -> JetStreamShared {
+    pub fn new(options: &Options, auth: &Auth, cores: usize) -> JetStreamShared {
         let store_dir = options
             .store_dir
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("nats"));
         let root = store_dir.join("jetstream");
+        let enabled: BTreeMap<AccountId, Arc<JsAccount>> = accounts::configured(auth, options)
+            .into_iter()
+            .map(|(id, name, limits)| (id, Arc::new(JsAccount::new(id, &name, &root, limits))))
+            .collect();
+        let accounts_without_jetstream = (0..auth.account_count() as AccountId)
+            .filter(|id| *id != INTERNAL_ACCOUNT && !enabled.contains_key(id))
+            .collect();
         JetStreamShared {
-            streams_dir: root.join("$G").join("streams"),
+            accounts: Mutex::new(enabled),
+            accounts_without_jetstream,
             store_dir: root,
             sync: options.jetstream_sync,
             max_memory_bytes: options
@@ -88,6 +106,25 @@ impl JetStreamShared {
             api_errors: AtomicU64::new(0),
             telemetry: monitor::Telemetry::new(cores),
         }
+    }
+
+    /// A JetStream-enabled account.
+    pub fn account(&self, id: AccountId) -> Option<Arc<JsAccount>> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
+    /// Every JetStream-enabled account, by id.
+    pub fn all_accounts(&self) -> Vec<Arc<JsAccount>> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn memory_used(&self) -> i64 {

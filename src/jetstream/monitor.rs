@@ -47,12 +47,10 @@ use serde_json::Value;
 
 use super::api::{self, GoTime, StreamConfig};
 use super::store::StoreState;
-use super::JetStreamShared;
+use super::{JetStreamShared, JsAccount};
 use crate::config::SyncInterval;
 use crate::monitor::jetstream::{HealthzQuery, JetStreamMonitor, JszQuery};
 use crate::monitor::metrics::{family, histogram, sample};
-use crate::server::mesh::GLOBAL_ACCOUNT;
-use crate::server::registry::account_name;
 use crate::server::Shared;
 
 /// Upper bounds of the latency histograms' buckets, in microseconds (10 us to 2.5 s); one
@@ -75,8 +73,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Monitoring's view of JetStream, shared by every core and the monitoring threads (a
 /// field of [`JetStreamShared`]).
 pub struct Telemetry {
-    /// Every live stream's snapshot, by name.
-    streams: Mutex<BTreeMap<String, Arc<StreamSnapshot>>>,
+    /// Every live stream's snapshot, by account name and stream name.
+    streams: Mutex<BTreeMap<(String, String), Arc<StreamSnapshot>>>,
     /// Time of each `SegmentFiles::sync` that had something to make durable.
     pub fsync: CoreHistogram,
     /// From a publish entering its stream's queue to its PubAck being sent (group-commit
@@ -95,24 +93,24 @@ impl Telemetry {
 
     /// Lists a created or recovered stream (its snapshot already refreshed once).
     pub fn register(&self, snapshot: &Arc<StreamSnapshot>) {
-        let name = lock(&snapshot.view).config.name.clone();
-        lock(&self.streams).insert(name, snapshot.clone());
+        let key = snapshot.key();
+        lock(&self.streams).insert(key, snapshot.clone());
     }
 
     /// Forgets a deleted stream; a newer stream of the same name stays listed.
     pub fn unregister(&self, snapshot: &Arc<StreamSnapshot>) {
-        let name = lock(&snapshot.view).config.name.clone();
+        let key = snapshot.key();
         let mut streams = lock(&self.streams);
         if streams
-            .get(&name)
+            .get(&key)
             .is_some_and(|listed| Arc::ptr_eq(listed, snapshot))
         {
-            streams.remove(&name);
+            streams.remove(&key);
         }
     }
 
-    /// The listed streams in name order (the map's lock is released before any stream's
-    /// own lock is taken).
+    /// The listed streams in (account, name) order (the map's lock is released before any
+    /// stream's own lock is taken).
     fn streams(&self) -> Vec<Arc<StreamSnapshot>> {
         lock(&self.streams).values().cloned().collect()
     }
@@ -120,6 +118,8 @@ impl Telemetry {
 
 /// One stream as monitoring sees it: refreshed by the stream's writer after every batch.
 pub struct StreamSnapshot {
+    /// The name of the account the stream belongs to.
+    account: String,
     /// Unix nanoseconds; fixed for the stream's life.
     created_ns: i64,
     view: Mutex<StreamView>,
@@ -162,8 +162,9 @@ struct Counts {
 
 impl StreamSnapshot {
     /// An empty snapshot; the stream's first `report_usage` fills it in.
-    pub fn new(created_ns: i64) -> Arc<StreamSnapshot> {
+    pub fn new(account: &str, created_ns: i64) -> Arc<StreamSnapshot> {
         Arc::new(StreamSnapshot {
+            account: account.to_string(),
             created_ns,
             view: Mutex::new(StreamView::default()),
             consumers_taken_ns: std::sync::atomic::AtomicI64::new(0),
@@ -229,6 +230,10 @@ impl StreamSnapshot {
         if view.config != *config {
             view.config = config.clone();
         }
+    }
+
+    fn key(&self) -> (String, String) {
+        (self.account.clone(), lock(&self.view).config.name.clone())
     }
 
     fn counts(&self) -> (String, Counts) {
@@ -447,13 +452,13 @@ impl Provider {
         }
     }
 
-    /// Server-wide figures; an account's differ only in its reservations.
-    fn stats(&self, reserved: u64, accounts: u64) -> StatsJson {
+    /// Server-wide figures.
+    fn stats(&self, accounts: u64) -> StatsJson {
         StatsJson {
             memory: self.js.memory_used().max(0) as u64,
             storage: self.js.storage_used().max(0) as u64,
-            reserved_memory: reserved,
-            reserved_storage: reserved,
+            reserved_memory: 0,
+            reserved_storage: 0,
             accounts,
             ha_assets: 0,
             api: ApiJson {
@@ -463,37 +468,66 @@ impl Provider {
         }
     }
 
-    /// The only JetStream account: `$G` (accounts arrive with issue 7).
+    /// One account's figures, as nats-server 2.9.10 fills `account_details`: its usage,
+    /// its limits as the "reservations" (`uint64(-1)` when unlimited) and its API counts.
+    fn account_stats(account: &JsAccount) -> StatsJson {
+        let limits = account.limits();
+        let reservation = |limit: i64| u64::try_from(limit).unwrap_or(UNLIMITED_RESERVATION);
+        StatsJson {
+            memory: account.used_bytes(api::StorageType::Memory).max(0) as u64,
+            storage: account.used_bytes(api::StorageType::File).max(0) as u64,
+            reserved_memory: reservation(limits.max_memory_bytes),
+            reserved_storage: reservation(limits.max_storage_bytes),
+            accounts: 0,
+            ha_assets: 0,
+            api: ApiJson {
+                total: account.api_total.load(Ordering::Relaxed),
+                errors: account.api_errors.load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    /// The JetStream accounts `/jsz` details: `acc=<name>` selects that account alone;
+    /// otherwise `accounts=true` pages them (`offset`, `limit`) in name order.
     fn account_details(
         &self,
         query: &JszQuery,
+        accounts: &[Arc<JsAccount>],
         streams: &[Arc<StreamSnapshot>],
     ) -> Vec<AccountDetail> {
-        let name = account_name(GLOBAL_ACCOUNT);
-        // As nats-server: `acc` naming an account selects it alone; otherwise `accounts`
-        // pages the accounts in name order.
-        let selected = if query.account.as_deref() == Some(name) {
-            true
-        } else {
-            query.accounts && query.offset == 0 && query.limit > 0
+        let mut sorted: Vec<&Arc<JsAccount>> = accounts.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        let selected: Vec<&Arc<JsAccount>> = match query.account.as_deref() {
+            Some(name) if !name.is_empty() => {
+                sorted.into_iter().filter(|a| a.name == name).collect()
+            }
+            _ if query.accounts => sorted
+                .into_iter()
+                .skip(query.offset)
+                .take(query.limit)
+                .collect(),
+            _ => Vec::new(),
         };
-        if !selected {
-            return Vec::new();
-        }
-        let stream_detail = if query.streams {
-            streams
-                .iter()
-                .map(|s| s.detail(&self.server_name, query.config, query.consumers))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        vec![AccountDetail {
-            name,
-            id: name,
-            stats: self.stats(UNLIMITED_RESERVATION, 0),
-            stream_detail,
-        }]
+        selected
+            .into_iter()
+            .map(|account| {
+                let stream_detail = if query.streams {
+                    streams
+                        .iter()
+                        .filter(|s| s.account == account.name)
+                        .map(|s| s.detail(&self.server_name, query.config, query.consumers))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                AccountDetail {
+                    name: account.name.clone(),
+                    id: account.name.clone(),
+                    stats: Self::account_stats(account),
+                    stream_detail,
+                }
+            })
+            .collect()
     }
 }
 
@@ -507,14 +541,15 @@ impl JetStreamMonitor for Provider {
             messages += counts.messages;
             bytes += counts.bytes;
         }
+        let accounts = self.js.all_accounts();
         let jsz = Jsz {
             config: self.config(),
-            stats: self.stats(0, 1),
+            stats: self.stats(accounts.len() as u64),
             streams: streams.len() as u64,
             consumers: self.js.consumers.load(Ordering::Relaxed) as u64,
             messages,
             bytes,
-            account_details: self.account_details(query, &streams),
+            account_details: self.account_details(query, &accounts, &streams),
         };
         serde_json::to_value(&jsz).map_err(|e| e.to_string())
     }
@@ -522,15 +557,22 @@ impl JetStreamMonitor for Provider {
     fn varz_section(&self) -> Value {
         let varz = VarzJetStream {
             config: self.config(),
-            stats: self.stats(0, 1),
+            stats: self.stats(self.js.all_accounts().len() as u64),
         };
         serde_json::to_value(&varz).unwrap_or(Value::Null)
     }
 
     fn metrics(&self, out: &mut String) {
         let js = &self.js;
-        let streams: Vec<(String, Counts)> =
-            js.telemetry.streams().iter().map(|s| s.counts()).collect();
+        let streams: Vec<(String, String, Counts)> = js
+            .telemetry
+            .streams()
+            .iter()
+            .map(|s| {
+                let (name, counts) = s.counts();
+                (s.account.clone(), name, counts)
+            })
+            .collect();
         let gauges: [(&str, &str, f64); 6] = [
             (
                 "tern_jetstream_streams",
@@ -573,11 +615,11 @@ impl JetStreamMonitor for Provider {
             "gauge",
             "Messages in the stream (as of its last write batch).",
         );
-        for (name, counts) in &streams {
+        for (account, name, counts) in &streams {
             sample(
                 out,
                 "tern_jetstream_stream_messages",
-                &[("stream", name)],
+                &[("account", account), ("stream", name)],
                 counts.messages as f64,
             );
         }
@@ -587,11 +629,11 @@ impl JetStreamMonitor for Provider {
             "gauge",
             "Bytes in the stream (as of its last write batch).",
         );
-        for (name, counts) in &streams {
+        for (account, name, counts) in &streams {
             sample(
                 out,
                 "tern_jetstream_stream_bytes",
-                &[("stream", name)],
+                &[("account", account), ("stream", name)],
                 counts.bytes as f64,
             );
         }
@@ -697,8 +739,8 @@ struct Jsz {
 
 #[derive(Serialize)]
 struct AccountDetail {
-    name: &'static str,
-    id: &'static str,
+    name: String,
+    id: String,
     #[serde(flatten)]
     stats: StatsJson,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -770,10 +812,10 @@ mod tests {
             lost_msgs: Vec::new(),
             lost_bytes: 0,
         };
-        let old = StreamSnapshot::new(1);
+        let old = StreamSnapshot::new("$G", 1);
         old.refresh(&config, &state, 0);
         telemetry.register(&old);
-        let new = StreamSnapshot::new(2);
+        let new = StreamSnapshot::new("$G", 2);
         new.refresh(&config, &state, 0);
         telemetry.register(&new);
         telemetry.unregister(&old);

@@ -1,17 +1,21 @@
 //! One core's streams: recovery at start, and the control requests the meta core sends
-//! (`$TERN.JS.<core>.<op>` in the internal account).
+//! (`$TERN.JS.<core>.<account>.<op>` in the internal account, `<account>` the account id
+//! whose stream it is: the same stream name may exist in two accounts).
 //!
 //! | op | body | reply (internal) |
 //! |---|---|---|
 //! | `CREATE` | [`CreateRequest`] | the client's create response JSON |
+//! | `OPEN` | [`CreateRequest`] | the same, for a stream found on disk (recovery) |
 //! | `UPDATE` | [`CreateRequest`] | the client's update response JSON |
 //! | `DELETE` | stream name | the client's delete response JSON |
 //! | `INFO` | stream name | StreamInfo JSON (for LIST) |
 //! | `API.<rest of $JS.API subject>` | the client's request | answered on the client's reply |
+//!
+//! Any core tells the meta core about accounts enabled after startup on
+//! `$TERN.JS.META.<op>` (see [`Owner::tell_meta`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,10 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{ApiResponse, StreamConfig};
 use super::stream::Stream;
-use super::JetStreamShared;
+use super::{JetStreamShared, JsAccount};
 use crate::server::client::InternalMessage;
 use crate::server::internal::InternalClient;
-use crate::server::mesh::{GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
+use crate::server::mesh::{AccountId, INTERNAL_ACCOUNT};
 use crate::server::shard::ShardState;
 
 /// What `meta.json` in a stream's directory holds, and what CREATE/UPDATE carry.
@@ -37,20 +41,50 @@ pub struct CreateRequest {
 
 pub const META_FILE: &str = "meta.json";
 
-pub fn control_subject(core: usize, op: &str) -> String {
-    format!("$TERN.JS.{core}.{op}")
+pub fn control_subject(core: usize, account: AccountId, op: &str) -> String {
+    format!("$TERN.JS.{core}.{account}.{op}")
 }
+
+/// Where any core tells the meta core about an account (`<op>`: `ENABLE`, `DISABLED`).
+pub const META_CONTROL_PREFIX: &str = "$TERN.JS.META.";
 
 /// The file streams found on disk at start, in the order placement assigns them to cores
 /// (every core computes the same plan independently, so no core waits for another).
 pub struct Planned {
+    pub account: Arc<JsAccount>,
     pub name: String,
     pub owner: usize,
     pub request: CreateRequest,
 }
 
-pub fn recovery_plan(streams_dir: &Path, cores: usize) -> Vec<Planned> {
-    let Ok(entries) = std::fs::read_dir(streams_dir) else {
+/// The streams of `accounts` found on disk, placed round-robin over the cores in the order
+/// (created, account, stream): the (account, stream) pair, not the name alone, decides, so
+/// two accounts' streams of the same name are two streams, possibly on two cores.
+pub fn recovery_plan(accounts: &[Arc<JsAccount>], cores: usize) -> Vec<Planned> {
+    let mut found = Vec::new();
+    for account in accounts {
+        for (name, request) in streams_on_disk(account) {
+            found.push((account.clone(), name, request));
+        }
+    }
+    found.sort_by(|a, b| {
+        (a.2.created, &a.0.name, &a.1).cmp(&(b.2.created, &b.0.name, &b.1))
+    });
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, (account, name, request))| Planned {
+            account,
+            name,
+            owner: i % cores.max(1),
+            request,
+        })
+        .collect()
+}
+
+/// The file streams in an account's directory, with their configs.
+pub fn streams_on_disk(account: &JsAccount) -> Vec<(String, CreateRequest)> {
+    let Ok(entries) = std::fs::read_dir(&account.streams_dir) else {
         return Vec::new();
     };
     let mut found = Vec::new();
@@ -77,23 +111,19 @@ pub fn recovery_plan(streams_dir: &Path, cores: usize) -> Vec<Planned> {
     }
     found.sort_by(|a, b| (a.1.created, &a.0).cmp(&(b.1.created, &b.0)));
     found
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, request))| Planned {
-            name,
-            owner: i % cores.max(1),
-            request,
-        })
-        .collect()
 }
+
+/// A stream's key on its core: its account and name.
+pub type StreamKey = (AccountId, String);
 
 pub struct Owner {
     pub state: Rc<ShardState>,
     pub js: Arc<JetStreamShared>,
-    /// Publishes PubAcks and API answers, and holds the streams' capture subscriptions.
-    pub global: Rc<InternalClient>,
+    /// One server-side client per account this core has streams in: publishes PubAcks and
+    /// API answers in that account, and holds its streams' capture subscriptions.
+    clients: RefCell<HashMap<AccountId, Rc<InternalClient>>>,
     pub internal: Rc<InternalClient>,
-    pub streams: RefCell<HashMap<String, Rc<Stream>>>,
+    pub streams: RefCell<HashMap<StreamKey, Rc<Stream>>>,
 }
 
 impl Owner {
@@ -101,13 +131,13 @@ impl Owner {
         super::monitor::bind_core(&js, state.id);
         let owner = Rc::new(Owner {
             state: state.clone(),
-            global: InternalClient::new(state, GLOBAL_ACCOUNT),
+            clients: RefCell::new(HashMap::new()),
             internal: InternalClient::new(state, INTERNAL_ACCOUNT),
             streams: RefCell::new(HashMap::new()),
             js,
         });
         let weak = Rc::downgrade(&owner);
-        let prefix = control_subject(state.id, "");
+        let prefix = format!("$TERN.JS.{}.", state.id);
         let subscribed = owner
             .internal
             .subscribe(&format!("{prefix}>"), None, move |message| {
@@ -138,15 +168,44 @@ impl Owner {
         owner
     }
 
+    /// This core's owner, if JetStream runs (it is one of the core's services).
+    pub fn on_core(state: &Rc<ShardState>) -> Option<Rc<Owner>> {
+        state
+            .services
+            .borrow()
+            .iter()
+            .find_map(|service| service.clone().downcast::<Owner>().ok())
+    }
+
+    /// The server-side client of `account` on this core (made on first use).
+    pub fn client(&self, account: AccountId) -> Rc<InternalClient> {
+        self.clients
+            .borrow_mut()
+            .entry(account)
+            .or_insert_with(|| InternalClient::new(&self.state, account))
+            .clone()
+    }
+
+    /// Asks the meta core to carry out `op` for `account` (accounts changed after startup).
+    pub fn tell_meta(&self, op: &str, account: AccountId) {
+        self.internal.publish(
+            Bytes::from(format!("{META_CONTROL_PREFIX}{op}")),
+            None,
+            None,
+            Bytes::from(account.to_string()),
+        );
+    }
+
     async fn recover(self: &Rc<Self>) {
-        let plan = recovery_plan(&self.js.streams_dir, self.js.cores);
+        let plan = recovery_plan(&self.js.all_accounts(), self.js.cores);
         for planned in plan.into_iter().filter(|p| p.owner == self.state.id) {
-            match Stream::open(self, planned.request, true).await {
+            match Stream::open(self, planned.account.clone(), planned.request, true).await {
                 Ok(stream) => {
                     self.adopt(stream);
                 }
                 Err(error) => tracing::error!(
-                    "JetStream: can not recover stream '{}': {error}",
+                    "JetStream: can not recover stream '{} > {}': {error}",
+                    planned.account.name,
                     planned.name
                 ),
             }
@@ -156,10 +215,11 @@ impl Owner {
     fn adopt(&self, stream: Rc<Stream>) {
         self.js.streams_per_core[self.state.id].fetch_add(1, Ordering::Relaxed);
         self.js.streams.fetch_add(1, Ordering::Relaxed);
+        stream.account.streams.fetch_add(1, Ordering::Relaxed);
         self.js.telemetry.register(&stream.snapshot);
         self.streams
             .borrow_mut()
-            .insert(stream.name().to_string(), stream);
+            .insert((stream.account.id, stream.name()), stream);
     }
 
     fn control(self: &Rc<Self>, prefix: &str, message: InternalMessage) {
@@ -168,17 +228,23 @@ impl Owner {
             self.state.id,
             String::from_utf8_lossy(&message.subject)
         );
-        let Some(op) = std::str::from_utf8(&message.subject)
+        let Some((account, op)) = std::str::from_utf8(&message.subject)
             .ok()
             .and_then(|s| s.strip_prefix(prefix))
-            .map(str::to_string)
+            .and_then(|s| s.split_once('.'))
+            .and_then(|(account, op)| Some((account.parse::<AccountId>().ok()?, op.to_string())))
         else {
             return;
         };
         if let Some(api) = op.strip_prefix("API.") {
             let api = api.to_string();
             let name = stream_of_api(&api);
-            let stream = name.and_then(|n| self.streams.borrow().get(n).cloned());
+            let stream = name.and_then(|n| {
+                self.streams
+                    .borrow()
+                    .get(&(account, n.to_string()))
+                    .cloned()
+            });
             match stream {
                 Some(stream) => stream.api(api, message),
                 None => {
@@ -188,7 +254,8 @@ impl Owner {
                             super::api::JsError::stream_not_found(),
                         )
                         .to_json();
-                        self.global.publish(reply, None, None, Bytes::from(body));
+                        self.client(account)
+                            .publish(reply, None, None, Bytes::from(body));
                     }
                 }
             }
@@ -197,10 +264,11 @@ impl Owner {
         let owner = self.clone();
         shards::task::spawn(async move {
             let answer = match op.as_str() {
-                "CREATE" => owner.create(&message.body).await,
-                "UPDATE" => owner.update(&message.body).await,
-                "DELETE" => owner.delete(&message.body).await,
-                "INFO" => owner.info(&message.body),
+                "CREATE" => owner.create(account, &message.body, false).await,
+                "OPEN" => owner.create(account, &message.body, true).await,
+                "UPDATE" => owner.update(account, &message.body).await,
+                "DELETE" => owner.delete(account, &message.body).await,
+                "INFO" => owner.info(account, &message.body),
                 _ => return,
             };
             if let Some(reply) = message.reply {
@@ -211,7 +279,8 @@ impl Owner {
         });
     }
 
-    async fn create(self: &Rc<Self>, body: &[u8]) -> Vec<u8> {
+    /// Creates a stream (or, with `recover`, opens one found on disk) of `account`.
+    async fn create(self: &Rc<Self>, account: AccountId, body: &[u8], recover: bool) -> Vec<u8> {
         use super::api::{JsError, StreamCreateResponse};
         let request: CreateRequest = match serde_json::from_slice(body) {
             Ok(request) => request,
@@ -219,12 +288,16 @@ impl Owner {
                 return StreamCreateResponse::error(JsError::invalid_json(error)).to_json()
             }
         };
+        let Some(js_account) = self.js.account(account) else {
+            return StreamCreateResponse::error(JsError::not_enabled_for_account()).to_json();
+        };
         let name = request.config.name.clone();
-        if let Some(existing) = self.streams.borrow().get(&name).cloned() {
+        let existing = self.streams.borrow().get(&(account, name.clone())).cloned();
+        if let Some(existing) = existing {
             // nats-server answers an identical create as a create.
             return existing.create_response(true);
         }
-        match Stream::open(self, request, false).await {
+        match Stream::open(self, js_account, request, recover).await {
             Ok(stream) => {
                 let answer = stream.create_response(true);
                 self.adopt(stream);
@@ -237,7 +310,7 @@ impl Owner {
         }
     }
 
-    async fn update(self: &Rc<Self>, body: &[u8]) -> Vec<u8> {
+    async fn update(self: &Rc<Self>, account: AccountId, body: &[u8]) -> Vec<u8> {
         use super::api::{JsError, StreamUpdateResponse};
         let request: CreateRequest = match serde_json::from_slice(body) {
             Ok(request) => request,
@@ -245,22 +318,24 @@ impl Owner {
                 return StreamUpdateResponse::error(JsError::invalid_json(error)).to_json()
             }
         };
-        let stream = self.streams.borrow().get(&request.config.name).cloned();
+        let key = (account, request.config.name.clone());
+        let stream = self.streams.borrow().get(&key).cloned();
         match stream {
             Some(stream) => stream.update(request.config).await,
             None => StreamUpdateResponse::error(JsError::stream_not_found()).to_json(),
         }
     }
 
-    async fn delete(self: &Rc<Self>, body: &[u8]) -> Vec<u8> {
+    async fn delete(self: &Rc<Self>, account: AccountId, body: &[u8]) -> Vec<u8> {
         use super::api::{JsError, StreamDeleteResponse};
         let name = String::from_utf8_lossy(body).to_string();
-        let stream = self.streams.borrow_mut().remove(&name);
+        let stream = self.streams.borrow_mut().remove(&(account, name.clone()));
         let Some(stream) = stream else {
             return StreamDeleteResponse::error(JsError::stream_not_found()).to_json();
         };
         self.js.streams_per_core[self.state.id].fetch_sub(1, Ordering::Relaxed);
         self.js.streams.fetch_sub(1, Ordering::Relaxed);
+        stream.account.streams.fetch_sub(1, Ordering::Relaxed);
         self.js.telemetry.unregister(&stream.snapshot);
         match stream.delete().await {
             Ok(()) => StreamDeleteResponse {
@@ -275,9 +350,9 @@ impl Owner {
         }
     }
 
-    fn info(&self, body: &[u8]) -> Vec<u8> {
-        let name = String::from_utf8_lossy(body);
-        match self.streams.borrow().get(name.as_ref()) {
+    fn info(&self, account: AccountId, body: &[u8]) -> Vec<u8> {
+        let name = String::from_utf8_lossy(body).to_string();
+        match self.streams.borrow().get(&(account, name)) {
             Some(stream) => serde_json::to_vec(&stream.info(false, None)).unwrap_or_default(),
             None => b"null".to_vec(),
         }

@@ -88,7 +88,10 @@ struct Held {
 pub struct Stream {
     owner: Weak<Owner>,
     js: Arc<JetStreamShared>,
-    global: Rc<crate::server::internal::InternalClient>,
+    /// The account the stream belongs to: its limits and usage counters.
+    pub(super) account: Arc<super::JsAccount>,
+    /// Server-side client in the stream's account: captures, acks, API answers.
+    client: Rc<crate::server::internal::InternalClient>,
     config: RefCell<StreamConfig>,
     created_ns: i64,
     store: RefCell<MsgStore>,
@@ -206,10 +209,12 @@ impl Stream {
     /// it and starts its writer.
     pub async fn open(
         owner: &Rc<Owner>,
+        account: Arc<super::JsAccount>,
         request: CreateRequest,
         recover: bool,
     ) -> io::Result<Rc<Stream>> {
         let config = request.config;
+        let account_name = account.name.clone();
         let store_config = Self::store_config(&config);
         let name = config.name.clone();
         let (store, dedup, files, dir) = match config.storage {
@@ -220,7 +225,7 @@ impl Stream {
                 None,
             ),
             StorageType::File => {
-                let dir = owner.js.streams_dir.join(&name);
+                let dir = account.streams_dir.join(&name);
                 shards::file::create_dir_all_durable(&dir)?;
                 if !recover {
                     shards::file::write_file_atomic(
@@ -238,7 +243,8 @@ impl Stream {
         let stream = Rc::new(Stream {
             owner: Rc::downgrade(owner),
             js: owner.js.clone(),
-            global: owner.global.clone(),
+            client: owner.client(account.id),
+            account,
             config: RefCell::new(config),
             created_ns: request.created,
             store: RefCell::new(store),
@@ -260,7 +266,7 @@ impl Stream {
             disk_failed: Cell::new(false),
             last_sync: Cell::new(std::time::Instant::now()),
             last_batch_publishes: Cell::new(0),
-            snapshot: super::monitor::StreamSnapshot::new(request.created),
+            snapshot: super::monitor::StreamSnapshot::new(&account_name, request.created),
             sourcing: Default::default(),
         });
         // Anything recovery decided (e.g. expiry under changed limits) is logged first.
@@ -278,7 +284,7 @@ impl Stream {
         let mut capture = Vec::new();
         for subject in &config.subjects {
             let weak = Rc::downgrade(self);
-            match self.global.subscribe(subject, None, move |message| {
+            match self.client.subscribe(subject, None, move |message| {
                 if let Some(stream) = weak.upgrade() {
                     stream.enqueue(Inbound::Publish(message, Instant::now()));
                 }
@@ -308,7 +314,7 @@ impl Stream {
             ] {
                 let weak = Rc::downgrade(self);
                 if let Ok(sid) = self
-                    .global
+                    .client
                     .subscribe(&subject, Some("_sys_"), move |message| {
                         if let Some(stream) = weak.upgrade() {
                             stream.enqueue(Inbound::DirectGet(message));
@@ -324,10 +330,10 @@ impl Stream {
 
     fn unsubscribe(&self) {
         for sid in self.capture_sids.borrow_mut().drain(..) {
-            self.global.unsubscribe(&sid);
+            self.client.unsubscribe(&sid);
         }
         for sid in self.direct_sids.borrow_mut().drain(..) {
-            self.global.unsubscribe(&sid);
+            self.client.unsubscribe(&sid);
         }
     }
 
@@ -364,12 +370,31 @@ impl Stream {
         self.enqueue(Inbound::Api(api, message));
     }
 
+    /// An API request answered with an error: the server's and the account's counters.
+    pub(super) fn count_api_error(&self) {
+        self.js.api_errors.fetch_add(1, Ordering::Relaxed);
+        self.account.api_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn send(&self, reply: Bytes, body: Vec<u8>) {
-        self.global.publish(reply, None, None, Bytes::from(body));
+        self.client.publish(reply, None, None, Bytes::from(body));
     }
 
     fn pub_error(&self, error: &JsError) -> Vec<u8> {
         api::PubAck::error_json(&self.config.borrow().name, error)
+    }
+
+    /// Adds `delta` bytes to the server's and the account's usage of `storage`.
+    fn add_usage(&self, storage: StorageType, delta: i64) {
+        self.reported_bytes.set(self.reported_bytes.get() + delta);
+        let total = match storage {
+            StorageType::Memory => &self.js.memory_bytes,
+            StorageType::File => &self.js.storage_bytes,
+        };
+        total.fetch_add(delta, Ordering::Relaxed);
+        self.account
+            .usage_counter(storage)
+            .fetch_add(delta, Ordering::Relaxed);
     }
 
     fn report_usage(&self) {
@@ -378,13 +403,9 @@ impl Stream {
             .refresh(&self.config.borrow(), &state, self.consumer_count());
         self.refresh_consumer_details();
         let bytes = state.bytes as i64;
-        let delta = bytes - self.reported_bytes.replace(bytes);
+        let delta = bytes - self.reported_bytes.get();
         if delta != 0 {
-            let total = match self.config.borrow().storage {
-                StorageType::Memory => &self.js.memory_bytes,
-                StorageType::File => &self.js.storage_bytes,
-            };
-            total.fetch_add(delta, Ordering::Relaxed);
+            self.add_usage(self.config.borrow().storage, delta);
         }
     }
 
@@ -477,11 +498,28 @@ impl Stream {
         if used.saturating_add(size as i64) > limit {
             return Err(JsError::insufficient_resources());
         }
+        // The account's `max_mem` / `max_file`, judged by the record's stored size as
+        // nats-server's `wouldExceedLimits` does.
+        let store_kind = match config.storage {
+            StorageType::Memory => store::StorageType::Memory,
+            StorageType::File => store::StorageType::File,
+        };
+        let record_bytes =
+            store::msg_size_bytes(store_kind, subject.len(), header_len, payload.len());
+        if self
+            .account
+            .would_exceed(config.storage, i64::try_from(record_bytes).unwrap_or(i64::MAX))
+        {
+            return Err(JsError::account_resources_exceeded());
+        }
         let appended = store
             .append(subject.clone(), headers.clone(), payload, now)
             .map_err(|error| store_error(&error))?;
         let seq = appended.seq;
         dedup.record(msg_id, seq, appended.ts_ns);
+        // Counted now, not at the batch's end, so the next publish of the same batch is
+        // judged against it (removals by limits are settled in `report_usage`).
+        self.add_usage(config.storage, record_bytes as i64);
         drop(store);
         self.consumers_on_append(seq, &subject);
         let mut store = self.store.borrow_mut();
@@ -644,12 +682,8 @@ impl Stream {
         self.closed.set(true);
         self.work.set();
         self.finished.wait().await;
-        let bytes = self.reported_bytes.replace(0);
-        let total = match self.config.borrow().storage {
-            StorageType::Memory => &self.js.memory_bytes,
-            StorageType::File => &self.js.storage_bytes,
-        };
-        total.fetch_sub(bytes, Ordering::Relaxed);
+        let bytes = self.reported_bytes.get();
+        self.add_usage(self.config.borrow().storage, -bytes);
         let files = self.files.borrow_mut().take();
         if let Some(files) = files {
             files.destroy().await?;
@@ -683,7 +717,7 @@ impl Stream {
         let bytes = match answer {
             Ok(bytes) => bytes,
             Err(bytes) => {
-                self.js.api_errors.fetch_add(1, Ordering::Relaxed);
+                self.count_api_error();
                 bytes
             }
         };
@@ -910,7 +944,7 @@ impl Stream {
         let request = match request {
             Ok(request) => request,
             Err(error) => {
-                self.global.publish(
+                self.client.publish(
                     reply,
                     None,
                     Some(error.status_header().len()),
@@ -933,7 +967,7 @@ impl Stream {
             return self.direct_status(reply, 404, "Message Not Found");
         };
         let (body, header_len) = self.direct_message(&stored, &[]);
-        self.global.publish(reply, None, Some(header_len), body);
+        self.client.publish(reply, None, Some(header_len), body);
     }
 
     /// A stored message as DIRECT.GET returns it: its own headers plus the stream's, then
@@ -1004,7 +1038,7 @@ impl Stream {
                     ("Nats-Last-Sequence", last_sent),
                 ],
             );
-            self.global
+            self.client
                 .publish(reply.clone(), None, Some(header_len), body);
             sent += 1;
             sent_bytes += size;
@@ -1083,7 +1117,7 @@ impl Stream {
                     ("Nats-UpTo-Sequence", up_to),
                 ],
             );
-            self.global
+            self.client
                 .publish(reply.clone(), None, Some(header_len), body);
             last_sent = *seq;
         }
@@ -1100,14 +1134,14 @@ impl Stream {
         }
         status.push_str("\r\n");
         let len = status.len();
-        self.global
+        self.client
             .publish(reply, None, Some(len), Bytes::from(status));
     }
 
     fn direct_status(&self, reply: Bytes, code: u16, text: &str) {
         let headers = format!("NATS/1.0 {code} {text}\r\n\r\n");
         let len = headers.len();
-        self.global
+        self.client
             .publish(reply, None, Some(len), Bytes::from(headers));
     }
 

@@ -62,6 +62,7 @@ impl Stream {
             consumer.dirty = false;
             self.subscribe_consumer(&mut consumer);
             self.js.consumers.fetch_add(1, Ordering::Relaxed);
+            self.account.consumers.fetch_add(1, Ordering::Relaxed);
             self.consumers.borrow_mut().insert(meta.name, consumer);
         }
     }
@@ -83,7 +84,7 @@ impl Stream {
         let stream = self.name();
         let acks = format!("$JS.ACK.{stream}.{}.>", consumer.name);
         let weak = Rc::downgrade(self);
-        if let Ok(sid) = self.global.subscribe(&acks, None, move |message| {
+        if let Ok(sid) = self.client.subscribe(&acks, None, move |message| {
             if let Some(stream) = weak.upgrade() {
                 stream.enqueue(Inbound::Ack(message));
             }
@@ -93,7 +94,7 @@ impl Stream {
         if consumer.config.flow_control {
             let replies = format!("$JS.FC.{stream}.{}.>", consumer.name);
             let weak = Rc::downgrade(self);
-            if let Ok(sid) = self.global.subscribe(&replies, None, move |message| {
+            if let Ok(sid) = self.client.subscribe(&replies, None, move |message| {
                 if let Some(stream) = weak.upgrade() {
                     stream.enqueue(Inbound::FlowControl(message));
                 }
@@ -107,7 +108,7 @@ impl Stream {
     /// Deleted`) and its saved state.
     pub(super) fn drop_consumer(&self, mut consumer: Consumer) {
         for sid in consumer.sids.drain(..) {
-            self.global.unsubscribe(&sid);
+            self.client.unsubscribe(&sid);
         }
         if let Mode::Pull { queue } = &mut consumer.mode {
             let mut actions = Vec::new();
@@ -120,6 +121,7 @@ impl Stream {
             }
         }
         self.js.consumers.fetch_sub(1, Ordering::Relaxed);
+        self.account.consumers.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Every consumer goes (the stream is being deleted or the server stops).
@@ -131,7 +133,7 @@ impl Stream {
             } else {
                 let _ = consumer.persist(now_ns(), true);
                 for sid in consumer.sids.drain(..) {
-                    self.global.unsubscribe(&sid);
+                    self.client.unsubscribe(&sid);
                 }
             }
         }
@@ -273,7 +275,7 @@ impl Stream {
             return;
         };
         let bytes = answer.unwrap_or_else(|error| {
-            self.js.api_errors.fetch_add(1, Ordering::Relaxed);
+            self.count_api_error();
             consumer_error(type_name, error)
         });
         if let Some(reply) = message.reply.clone() {
@@ -301,14 +303,19 @@ impl Stream {
                     config: &c.config,
                     deliver_subject_has_interest: !c.config.deliver_subject.is_empty()
                         && self
-                            .global
+                            .client
                             .has_interest(c.config.deliver_subject.as_bytes()),
                 })
                 .collect();
+            let account_limits = self.account.limits();
             api::plan_create(
                 &request,
                 &stream_config,
-                &api::ConsumerLimits::default(),
+                &api::ConsumerLimits {
+                    account_max_consumers: account_limits.max_consumers,
+                    account_max_ack_pending: account_limits.max_ack_pending,
+                    ..api::ConsumerLimits::default()
+                },
                 &existing,
                 &glue::generated_name(),
             )?
@@ -375,6 +382,7 @@ impl Stream {
             .with_pacing(last_seq, burst);
         self.subscribe_consumer(&mut consumer);
         self.js.consumers.fetch_add(1, Ordering::Relaxed);
+            self.account.consumers.fetch_add(1, Ordering::Relaxed);
         self.consumers.borrow_mut().insert(name, consumer);
         self.work.set();
         Ok(())
@@ -430,7 +438,7 @@ impl Stream {
         let bound = match &consumer.mode {
             Mode::Push {
                 deliver_subject, ..
-            } => self.global.has_interest(deliver_subject),
+            } => self.client.has_interest(deliver_subject),
             Mode::Pull { .. } => false,
         };
         let store = self.store.borrow();
@@ -518,7 +526,7 @@ impl Stream {
             "paused": paused,
             "pause_until": shown_until,
         });
-        self.global.publish(
+        self.client.publish(
             Bytes::from(api::advisory_subject(
                 "$JS.EVENT.ADVISORY.CONSUMER.PAUSE",
                 &self.name(),
@@ -593,7 +601,7 @@ impl Stream {
         let available = consumer.state.info(&source, queue.len()).num_pending
             + consumer.state.redeliveries_queued();
         let now = now_ns();
-        let interest = |subject: &[u8]| self.global.has_interest(subject);
+        let interest = |subject: &[u8]| self.client.has_interest(subject);
         let mut actions = Vec::new();
         let waiting = queue.add(
             reply,
@@ -745,7 +753,7 @@ impl Stream {
             deliveries,
             domain: String::new(),
         };
-        self.global.publish(
+        self.client.publish(
             Bytes::from(metric.subject()),
             None,
             None,
@@ -790,7 +798,7 @@ impl Stream {
             deliveries,
             domain: String::new(),
         };
-        self.global.publish(
+        self.client.publish(
             Bytes::from(advisory.subject()),
             None,
             None,
@@ -800,7 +808,7 @@ impl Stream {
 
     fn send_status(&self, reply: Bytes, header: Vec<u8>) {
         let len = header.len();
-        self.global
+        self.client
             .publish(reply, None, Some(len), Bytes::from(header));
     }
 
@@ -855,7 +863,7 @@ impl Stream {
                 push,
                 deliver_subject,
             } => {
-                let bound = self.global.has_interest(deliver_subject);
+                let bound = self.client.has_interest(deliver_subject);
                 push.set_bound(bound);
                 while let Some(action) = push.poll(now) {
                     match action {
@@ -877,7 +885,7 @@ impl Stream {
         }
         self.deliver(consumer, &stream, now).await;
         if let Mode::Pull { queue } = &mut consumer.mode {
-            let interest = |subject: &[u8]| self.global.has_interest(subject);
+            let interest = |subject: &[u8]| self.client.has_interest(subject);
             let mut actions = Vec::new();
             let end_of_stream = !consumer.state.is_ack_pending_full();
             queue.process(now, end_of_stream, &interest, &mut actions);
@@ -900,7 +908,7 @@ impl Stream {
     fn send_flow_control(&self, deliver_subject: &Bytes, reply: Bytes) {
         let header = api::ConsumerStatus::FlowControlRequest.header_block();
         let len = header.len();
-        self.global.publish(
+        self.client.publish(
             deliver_subject.clone(),
             Some(reply),
             Some(len),
@@ -955,7 +963,7 @@ impl Stream {
                     push,
                     deliver_subject,
                 } => {
-                    self.global.publish_as(
+                    self.client.publish_as(
                         deliver_subject.clone(),
                         &message.subject,
                         Some(reply),
@@ -970,11 +978,11 @@ impl Stream {
                     }
                 }
                 Mode::Pull { queue } => {
-                    let interest = |subject: &[u8]| self.global.has_interest(subject);
+                    let interest = |subject: &[u8]| self.client.has_interest(subject);
                     let mut actions = Vec::new();
                     match queue.assign(size, now, &interest, &mut actions) {
                         Some(to) => {
-                            self.global.publish_as(
+                            self.client.publish_as(
                                 to.reply.clone(),
                                 &message.subject,
                                 Some(reply),

@@ -116,7 +116,7 @@ impl Stream {
         let old: Vec<Origin> = self.sourcing.origins.borrow_mut().drain(..).collect();
         for origin in &old {
             if let Some(sid) = &origin.sid {
-                self.global.unsubscribe(sid);
+                self.client.unsubscribe(sid);
             }
         }
         let config = self.config.borrow().clone();
@@ -147,7 +147,7 @@ impl Stream {
             .set(self.sourcing.generation.get() + 1);
         for origin in self.sourcing.origins.borrow_mut().drain(..) {
             if let Some(sid) = origin.sid {
-                self.global.unsubscribe(&sid);
+                self.client.unsubscribe(&sid);
             }
         }
         self.sourcing.wake.wake_all();
@@ -227,11 +227,11 @@ impl Stream {
         if headers.starts_with(b"NATS/1.0 100") {
             if let Some(reply) = message.reply.clone() {
                 // Flow control: answered once everything before it is applied.
-                self.global.publish(reply, None, None, Bytes::new());
+                self.client.publish(reply, None, None, Bytes::new());
             } else if let Some(stalled) = get_header(&headers, "Nats-Consumer-Stalled") {
                 // A heartbeat naming a flow-control request we have not answered.
                 let reply = Bytes::copy_from_slice(stalled);
-                self.global.publish(reply, None, None, Bytes::new());
+                self.client.publish(reply, None, None, Bytes::new());
             }
             let announced = get_header(&headers, "Nats-Last-Consumer").and_then(parse_u64);
             if announced.is_some_and(|last| last + 1 > origin.expected_cseq) {
@@ -495,12 +495,12 @@ async fn origin_task(stream: Weak<Stream>, generation: u64, index: usize) {
                 (None, None, wake)
             } else {
                 if let Some(sid) = origin.sid.take() {
-                    stream.global.unsubscribe(&sid);
+                    stream.client.unsubscribe(&sid);
                 }
                 let deliver_subject = format!("_TERN_SRC.{:016x}", rand::random::<u64>());
                 let weak = Rc::downgrade(&stream);
                 let sid = stream
-                    .global
+                    .client
                     .subscribe(&deliver_subject, None, move |message| {
                         if let Some(stream) = weak.upgrade() {
                             stream.enqueue(Inbound::Sourced(message));
@@ -517,7 +517,7 @@ async fn origin_task(stream: Weak<Stream>, generation: u64, index: usize) {
                         let body = origin.consumer_request(&name, &deliver_subject);
                         let subject = format!("$JS.API.CONSUMER.CREATE.{}", origin.source.name);
                         drop(origins);
-                        (Some(stream.global.clone()), Some((subject, body)), wake)
+                        (Some(stream.client.clone()), Some((subject, body)), wake)
                     }
                     Err(error) => {
                         tracing::error!("JetStream: source subscription failed: {error}");

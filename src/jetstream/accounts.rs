@@ -1,0 +1,229 @@
+//! JetStream per account: each JetStream-enabled account has its own streams, its own
+//! `$JS.API.>` (in its own subject space), its own directory and its own limits and
+//! counters, as nats-server's `jsAccount`.
+//!
+//! Which accounts have JetStream (nats-server 2.9.10's rule, checked against it):
+//! - no account is configured (besides the system account): `$G`, without limits;
+//! - otherwise exactly the accounts with a `jetstream` block (`enabled` or limits); `$G`
+//!   and the others answer every API request with 10039 "JetStream not enabled for
+//!   account".
+//!
+//! Accounts may also be enabled after startup (config reload, JWT accounts): see
+//! [`enable_account`]. The [`JsAccount`] lives in [`super::JetStreamShared::accounts`], read by
+//! every core (the streams keep an `Arc` of it, so a publish takes no lock) and by
+//! monitoring.
+//!
+//! Directory layout, as nats-server's: `<store_dir>/jetstream/<account name>/streams/<stream>`
+//! (`$G`'s streams stay where tern always kept them: `<store_dir>/jetstream/$G/streams`).
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::api::{AccountLimits, StorageType};
+use crate::server::mesh::AccountId;
+use crate::server::shard::ShardState;
+
+/// One JetStream-enabled account: limits and usage (all cores and monitoring read it).
+pub struct JsAccount {
+    pub id: AccountId,
+    pub name: String,
+    /// `<store_dir>/jetstream/<name>/streams`.
+    pub streams_dir: PathBuf,
+    limits: Mutex<AccountLimits>,
+    /// Copies of the two byte limits the publish path checks, so it takes no lock.
+    max_memory_bytes: AtomicI64,
+    max_storage_bytes: AtomicI64,
+    pub streams: AtomicUsize,
+    pub consumers: AtomicUsize,
+    pub memory_bytes: AtomicI64,
+    pub storage_bytes: AtomicI64,
+    pub api_total: AtomicU64,
+    pub api_errors: AtomicU64,
+}
+
+impl JsAccount {
+    pub fn new(id: AccountId, name: &str, jetstream_dir: &Path, limits: AccountLimits) -> Self {
+        JsAccount {
+            id,
+            name: name.to_string(),
+            streams_dir: jetstream_dir.join(name).join("streams"),
+            max_memory_bytes: AtomicI64::new(limits.max_memory_bytes),
+            max_storage_bytes: AtomicI64::new(limits.max_storage_bytes),
+            limits: Mutex::new(limits),
+            streams: AtomicUsize::new(0),
+            consumers: AtomicUsize::new(0),
+            memory_bytes: AtomicI64::new(0),
+            storage_bytes: AtomicI64::new(0),
+            api_total: AtomicU64::new(0),
+            api_errors: AtomicU64::new(0),
+        }
+    }
+
+    pub fn limits(&self) -> AccountLimits {
+        self.limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// New limits (a reload or an updated JWT); existing streams stay, new requests and
+    /// publishes are judged by these.
+    pub fn set_limits(&self, limits: AccountLimits) {
+        self.max_memory_bytes
+            .store(limits.max_memory_bytes, Ordering::Relaxed);
+        self.max_storage_bytes
+            .store(limits.max_storage_bytes, Ordering::Relaxed);
+        *self.limits.lock().unwrap_or_else(PoisonError::into_inner) = limits;
+    }
+
+    pub fn used_bytes(&self, storage: StorageType) -> i64 {
+        match storage {
+            StorageType::Memory => self.memory_bytes.load(Ordering::Relaxed),
+            StorageType::File => self.storage_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The account's limit for `storage`; negative: unlimited.
+    pub fn max_bytes(&self, storage: StorageType) -> i64 {
+        match storage {
+            StorageType::Memory => self.max_memory_bytes.load(Ordering::Relaxed),
+            StorageType::File => self.max_storage_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether storing `record_bytes` more in a `storage` stream would pass the account's
+    /// limit (nats-server's `wouldExceedLimits`: 10002 on the PubAck).
+    pub fn would_exceed(&self, storage: StorageType, record_bytes: i64) -> bool {
+        let max = self.max_bytes(storage);
+        max >= 0 && self.used_bytes(storage).saturating_add(record_bytes) > max
+    }
+
+    pub fn usage_counter(&self, storage: StorageType) -> &AtomicI64 {
+        match storage {
+            StorageType::Memory => &self.memory_bytes,
+            StorageType::File => &self.storage_bytes,
+        }
+    }
+}
+
+/// The accounts that get JetStream at startup: `(id, name, limits)`.
+pub fn configured(
+    auth: &crate::auth::Auth,
+    options: &crate::config::Options,
+) -> Vec<(AccountId, String, AccountLimits)> {
+    let system = auth.account_name(auth.system_account());
+    let others = options
+        .auth
+        .accounts
+        .iter()
+        .any(|account| account.name != system);
+    if !others {
+        let global = crate::server::mesh::GLOBAL_ACCOUNT;
+        return vec![(
+            global,
+            auth.account_name(global).to_string(),
+            AccountLimits::default(),
+        )];
+    }
+    options
+        .auth
+        .accounts
+        .iter()
+        .filter_map(|account| {
+            let limits = account.jetstream.clone()?;
+            let id = auth.account_id(&account.name)?;
+            Some((id, account.name.clone(), limits))
+        })
+        .collect()
+}
+
+/// Why [`enable_account`] could not enable an account.
+#[derive(Debug, thiserror::Error)]
+pub enum EnableError {
+    #[error("JetStream is not running on this server")]
+    NotRunning,
+    #[error("account {0} is not in this server's account table")]
+    UnknownAccount(AccountId),
+    #[error("account name {0:?} can not name a directory")]
+    BadName(String),
+}
+
+/// Enables JetStream for `account` (named `name`: its directory is
+/// `<store_dir>/jetstream/<name>/streams`) with `limits`, after startup: a config reload
+/// that adds `jetstream` to an account, or an account resolved from a JWT that carries
+/// JetStream limits. Call it on any core, with that core's state. The account must already
+/// be in the account table (its id valid on every core).
+///
+/// The account's `$JS.API.>` is served from the moment the meta core handles the request
+/// (a request already sent may still get "not enabled"); streams already in its directory
+/// (from before a restart) are recovered and placed on the cores as new ones are. Calling
+/// it again for an enabled account only replaces its limits.
+pub fn enable_account(
+    state: &Rc<ShardState>,
+    account: AccountId,
+    name: &str,
+    limits: AccountLimits,
+) -> Result<(), EnableError> {
+    if account as usize >= state.accounts.len() {
+        return Err(EnableError::UnknownAccount(account));
+    }
+    if name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
+        return Err(EnableError::BadName(name.to_string()));
+    }
+    let owner = super::owner::Owner::on_core(state).ok_or(EnableError::NotRunning)?;
+    let js = &owner.js;
+    if let Some(existing) = js.account(account) {
+        existing.set_limits(limits);
+        return Ok(());
+    }
+    let created = Arc::new(JsAccount::new(account, name, &js.store_dir, limits));
+    js.accounts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(account, created);
+    owner.tell_meta("ENABLE", account);
+    Ok(())
+}
+
+/// Makes `account` (added after startup, without JetStream) answer `$JS.API` requests with
+/// 10039 "JetStream not enabled for account", as nats-server does, rather than with no
+/// responders. Call it on any core, with that core's state.
+pub fn serve_account_without_jetstream(
+    state: &Rc<ShardState>,
+    account: AccountId,
+) -> Result<(), EnableError> {
+    if account as usize >= state.accounts.len() {
+        return Err(EnableError::UnknownAccount(account));
+    }
+    let owner = super::owner::Owner::on_core(state).ok_or(EnableError::NotRunning)?;
+    owner.tell_meta("DISABLED", account);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_judged_against_the_limit_of_its_storage() {
+        let limits = AccountLimits {
+            max_memory_bytes: 1000,
+            max_storage_bytes: -1,
+            ..AccountLimits::default()
+        };
+        let account = JsAccount::new(2, "A", Path::new("/js"), limits);
+        assert_eq!(account.streams_dir, Path::new("/js/A/streams"));
+        account.memory_bytes.store(900, Ordering::Relaxed);
+        assert!(!account.would_exceed(StorageType::Memory, 100));
+        assert!(account.would_exceed(StorageType::Memory, 101));
+        assert!(!account.would_exceed(StorageType::File, i64::MAX));
+        account.set_limits(AccountLimits {
+            max_storage_bytes: 0,
+            ..AccountLimits::default()
+        });
+        assert!(account.would_exceed(StorageType::File, 1));
+        assert!(!account.would_exceed(StorageType::Memory, 10_000));
+    }
+}
