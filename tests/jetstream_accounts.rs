@@ -792,3 +792,147 @@ async fn jsz_reports_each_account_as_nats_server_does() {
     assert_eq!(a_detail["streams"].as_array().unwrap().len(), 2);
     assert_eq!(answers[0][4].1["account_details"], json!([]));
 }
+
+// ---------------------------------------------------------------------------------------
+// Enabling an account after startup (what a config reload or a JWT account will call)
+// ---------------------------------------------------------------------------------------
+
+/// `tern::jetstream::enable_account`, called on a core of a running in-process server the
+/// way the reload and JWT code will call it: B starts without JetStream (10039), is enabled
+/// with limits (its stream from an earlier run is recovered, the limits hold), and enabled
+/// again with other limits (only the limits change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_enabled_after_startup_gets_its_streams_and_limits() {
+    use std::rc::Rc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use tern::jetstream::api::AccountLimits;
+    use tern::server::shard::ShardState;
+
+    if skip_on_reference("runs tern in process") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    // An earlier run in which B had JetStream left a stream in B's directory.
+    {
+        let mut earlier = start(Under::Tern, store.path(), &[]);
+        let b = user(&earlier, "b").await;
+        let created = create(&b, json!({"name": "OLD", "subjects": ["old"]})).await;
+        assert!(created.get("error").is_none(), "{created}");
+        publish(&b, "old", "1").await;
+        publish(&b, "old", "2").await;
+        earlier.stop();
+    }
+    let text = config(store.path()).replace(
+        "jetstream: { max_mem: 1000, max_file: 2000, max_streams: 3, max_consumers: 1 }",
+        "",
+    );
+    let mut options = tern::config::Options::from_config_str(&text, "t.conf").unwrap();
+    options.host = "127.0.0.1".to_string();
+    options.port = 0;
+    options.cores = Some(2);
+    let server =
+        tern::server::Server::bind(options, tern::server::control::Control::default()).unwrap();
+    let shared = server.shared().clone();
+    let url = format!("nats://{}", server.client_addr());
+    let b_id = shared.auth.account_id("B").expect("account B");
+    let js = Arc::new(tern::jetstream::JetStreamShared::new(
+        &shared.options,
+        &shared.auth,
+        shared.cores.len(),
+    ));
+    shared
+        .startup_holds
+        .store(shared.cores.len(), Ordering::Release);
+    // The test asks core 1 to enable B: 1 = two streams at most, 2 = three; core 1 answers
+    // by setting `done` to the step it carried out.
+    let step = Arc::new(AtomicU32::new(0));
+    let done = Arc::new(AtomicU32::new(0));
+    let (step_in, done_in) = (step.clone(), done.clone());
+    let runner = std::thread::spawn(move || {
+        server
+            .run_with(move |state: &Rc<ShardState>| {
+                tern::jetstream::install(state, js.clone());
+                if state.id != 1 {
+                    return;
+                }
+                let (state, step, done) = (state.clone(), step_in.clone(), done_in.clone());
+                shards::task::spawn(async move {
+                    loop {
+                        let wanted = step.load(Ordering::Acquire);
+                        if wanted > done.load(Ordering::Acquire) {
+                            let limits = AccountLimits {
+                                max_streams: if wanted == 1 { 2 } else { 3 },
+                                ..AccountLimits::default()
+                            };
+                            tern::jetstream::enable_account(&state, b_id, "B", limits)
+                                .expect("enable B");
+                            done.store(wanted, Ordering::Release);
+                        }
+                        if state.shared.control.shutdown_requested() {
+                            return;
+                        }
+                        shards::time::sleep(Duration::from_millis(10)).await;
+                    }
+                });
+            })
+            .expect("server runs")
+    });
+    let connect = |name: &'static str| {
+        let url = url.clone();
+        async move {
+            async_nats::ConnectOptions::with_user_and_password(name.into(), name.into())
+                .connect(url)
+                .await
+                .expect("connect")
+        }
+    };
+    let b = connect("b").await;
+    let a = connect("a").await;
+    let answer = json_request(&b, "$JS.API.INFO", Value::Null).await;
+    assert_eq!(error_code(&answer).1, 10039, "{answer}");
+    let answer = json_request(&a, "$JS.API.INFO", Value::Null).await;
+    assert!(answer.get("error").is_none(), "{answer}");
+
+    let run_step = |n: u32| {
+        step.store(n, Ordering::Release);
+        assert!(
+            poll_until(Duration::from_secs(5), || (done.load(Ordering::Acquire) >= n)
+                .then_some(()))
+            .is_some(),
+            "step {n} not carried out"
+        );
+    };
+    run_step(1);
+    // The meta core serves B once it has handled the enable (and recovered OLD).
+    let mut info = Value::Null;
+    for _ in 0..100 {
+        info = json_request(&b, "$JS.API.INFO", Value::Null).await;
+        if info["streams"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(info["streams"], 1, "{info}");
+    assert_eq!(info["limits"]["max_streams"], 2, "{info}");
+    assert_eq!(stream_messages(&b, "OLD").await, 2);
+    assert_eq!(publish(&b, "old", "3").await["seq"], 3);
+    let created = create(&b, json!({"name": "NEW", "subjects": ["new"]})).await;
+    assert!(created.get("error").is_none(), "{created}");
+    let refused = create(&b, json!({"name": "MORE", "subjects": ["more"]})).await;
+    assert_eq!(error_code(&refused).1, 10027, "{refused}");
+
+    run_step(2);
+    let info = json_request(&b, "$JS.API.INFO", Value::Null).await;
+    assert_eq!(info["limits"]["max_streams"], 3, "{info}");
+    let created = create(&b, json!({"name": "MORE", "subjects": ["more"]})).await;
+    assert!(created.get("error").is_none(), "{created}");
+    // A's streams are untouched by any of it.
+    let names = json_request(&a, "$JS.API.STREAM.NAMES", Value::Null).await;
+    assert_eq!(names["total"], 0, "{names}");
+
+    shared.control.request_shutdown();
+    tokio::task::spawn_blocking(move || runner.join().expect("server thread"))
+        .await
+        .unwrap();
+}
