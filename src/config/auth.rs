@@ -273,12 +273,16 @@ fn parse_account_jetstream(
             for entry in map {
                 let key = entry.key.to_ascii_lowercase();
                 let field_path = format!("{path}.{}", entry.key);
-                let size = |problems: &mut Problems| match entry.value.value {
-                    Value::Int(n) => Some(n),
-                    _ => {
+                let size = |problems: &mut Problems| match &entry.value.value {
+                    Value::Int(n) => Some(*n),
+                    other => {
+                        let shown = match other {
+                            Value::String(text) => text.clone(),
+                            other => other.type_name().to_string(),
+                        };
                         problems.invalid(
                             &entry.value.pos,
-                            format!("Expected a parseable size for {:?}", entry.key),
+                            format!("Expected a parseable size for {:?}, got {shown}", entry.key),
                         );
                         None
                     }

@@ -503,3 +503,34 @@ fn tls_block_is_read_as_nats_server_reads_it() {
         o.warnings
     );
 }
+
+#[test]
+fn account_jetstream_takes_nats_servers_forms() {
+    let o = load(concat!(
+        "accounts {\n",
+        "  A { jetstream: enabled }\n",
+        "  B { jetstream: { max_mem: 1M, max_file: 2048, max_streams: 3, consumers: 4, max_bytes_required: true, store_max_stream_bytes: 100 } }\n",
+        "  C { jetstream: disabled }\n",
+        "  D { jetstream: true }\n",
+        "  E {}\n",
+        "}\n",
+    ));
+    assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+    let js: Vec<_> = o.auth.accounts.iter().map(|a| a.jetstream.clone()).collect();
+    let unlimited = crate::jetstream::api::AccountLimits::default();
+    assert_eq!(js[0].as_ref(), Some(&unlimited));
+    let b = js[1].as_ref().unwrap();
+    assert_eq!(
+        (b.max_memory_bytes, b.max_storage_bytes, b.max_streams, b.max_consumers),
+        (1_000_000, 2048, 3, 4)
+    );
+    assert!(b.max_bytes_required);
+    assert_eq!(b.storage_max_stream_bytes, 100);
+    assert_eq!(b.max_ack_pending, -1);
+    assert_eq!((js[2].as_ref(), js[4].as_ref()), (None, None));
+    assert_eq!(js[3].as_ref(), Some(&unlimited));
+    assert!(load_err("accounts { A { jetstream: maybe } }")
+        .contains("Expected 'enabled' or 'disabled' for string value, got 'maybe'"));
+    assert!(load_err("accounts { A { jetstream: { max_mem: \"lots\" } } }")
+        .contains("Expected a parseable size for \"max_mem\""));
+}
