@@ -19,8 +19,9 @@ use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-/// Two JetStream accounts (A unlimited, B limited), C without JetStream, and a `$G` user.
-/// `ad` may not delete streams through the API.
+/// JetStream accounts A (unlimited), B (limited in bytes and counts) and D (limited in
+/// stream sizes), C without JetStream, and a `$G` user. `ad` (of A) may not delete
+/// streams through the API.
 fn config(store: &Path) -> String {
     format!(
         r#"
@@ -39,6 +40,10 @@ accounts {{
     users: [ {{user: b, password: b}} ]
   }}
   C {{ users: [ {{user: c, password: c}} ] }}
+  D {{
+    jetstream: {{ max_bytes_required: true, store_max_stream_bytes: 1000, mem_max_stream_bytes: 500, max_ack_pending: 10 }}
+    users: [ {{user: d, password: d}} ]
+  }}
 }}
 "#,
         store.display()
@@ -347,6 +352,55 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
 #[tokio::test]
 async fn account_limits_are_enforced_with_nats_server_errors() {
     on_both!(limits_give_nats_server_errors);
+}
+
+async fn stream_size_rules(server: &TestServer) -> Result<(), String> {
+    let d = user(server, "d").await;
+    let expect = |answer: &Value, want: (u64, u64, &str)| {
+        check(
+            error_code(answer) == (want.0, want.1, want.2.to_string()),
+            || format!("want {want:?}, got {answer}"),
+        )
+    };
+    let answer = create(&d, json!({"name": "S", "subjects": ["s"]})).await;
+    expect(&answer, (400, 10113, "account requires a stream config to have max bytes set"))?;
+    let answer = create(&d, json!({"name": "S", "subjects": ["s"], "max_bytes": 2000})).await;
+    expect(&answer, (400, 10122, "stream max bytes exceeds account limit max stream bytes"))?;
+    let answer = create(
+        &d,
+        json!({"name": "S", "subjects": ["s"], "max_bytes": 600, "storage": "memory"}),
+    )
+    .await;
+    expect(&answer, (400, 10122, "stream max bytes exceeds account limit max stream bytes"))?;
+    let answer = create(&d, json!({"name": "S", "subjects": ["s"], "max_bytes": 1000})).await;
+    check(answer.get("error").is_none(), || format!("{answer}"))?;
+    let answer = json_request(
+        &d,
+        "$JS.API.CONSUMER.CREATE.S",
+        json!({"stream_name": "S", "config": {"ack_policy": "explicit", "max_ack_pending": 20}}),
+    )
+    .await;
+    expect(&answer, (400, 10121, "consumer max ack pending exceeds system limit of 10"))?;
+    let answer = json_request(
+        &d,
+        "$JS.API.CONSUMER.CREATE.S",
+        json!({"stream_name": "S", "config": {"ack_policy": "explicit"}}),
+    )
+    .await;
+    check(answer["config"]["max_ack_pending"] == 10, || format!("{answer}"))?;
+    let info = json_request(&d, "$JS.API.INFO", Value::Null).await;
+    check(
+        info["limits"]
+            == json!({"max_memory": -1, "max_storage": -1, "max_streams": -1, "max_consumers": -1, "max_ack_pending": 10, "memory_max_stream_bytes": 500, "storage_max_stream_bytes": 1000, "max_bytes_required": true})
+            && info["api"]["errors"] == 4,
+        || format!("INFO {info}"),
+    )?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_accounts_stream_size_rules_give_nats_server_errors() {
+    on_both!(stream_size_rules);
 }
 
 async fn not_enabled_answers(server: &TestServer) -> Result<(), String> {
@@ -779,7 +833,7 @@ async fn jsz_reports_each_account_as_nats_server_does() {
     assert_eq!(answers[0], answers[1]);
     // And what they agree on is right.
     let totals = &answers[0][0].1;
-    assert_eq!(totals["accounts"], 2);
+    assert_eq!(totals["accounts"], 3);
     assert_eq!(totals["streams"], 3);
     assert_eq!(totals["consumers"], 1);
     let b_detail = &answers[0][2].1["account_details"][0];

@@ -230,7 +230,7 @@ impl Meta {
         }
         self.serve(account.clone(), BTreeMap::new());
         for (name, request) in streams_on_disk(&account) {
-            let owner = self.least_loaded_core();
+            let owner = self.least_loaded_core(&account.name, &name);
             let config = request.config.clone();
             let body = serde_json::to_vec(&request).unwrap_or_default();
             match self.ask(owner, id, "OPEN", body).await {
@@ -519,7 +519,8 @@ impl Meta {
                 if self.overlapping(id, &config) {
                     return self.fail(id, message, TYPE, &JsError::stream_subject_overlap());
                 }
-                self.least_loaded_core()
+                let account_name = self.account(id).map(|a| a.name.clone()).unwrap_or_default();
+                self.least_loaded_core(&account_name, name)
             }
         };
         let request = CreateRequest {
@@ -542,8 +543,15 @@ impl Meta {
         }
     }
 
-    fn least_loaded_core(&self) -> usize {
-        (0..self.js.cores)
+    /// Where a new stream of `account` goes: the core with the fewest streams; among equally
+    /// loaded cores, the first from a start that the (account, stream) pair hashes to, so
+    /// streams of the same name in different accounts spread instead of piling up on the
+    /// first core.
+    fn least_loaded_core(&self, account: &str, stream: &str) -> usize {
+        let cores = self.js.cores.max(1);
+        let start = (placement_hash(account, stream) % cores as u64) as usize;
+        (0..cores)
+            .map(|offset| (start + offset) % cores)
             .min_by_key(|core| self.js.streams_per_core[*core].load(Ordering::Relaxed))
             .unwrap_or(0)
     }
@@ -676,6 +684,18 @@ impl Meta {
     }
 }
 
+/// FNV-1a of the account and stream names (a NUL between them, which neither contains):
+/// stable across runs and builds, unlike `std`'s randomly keyed hasher.
+fn placement_hash(account: &str, stream: &str) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+    account
+        .bytes()
+        .chain(std::iter::once(0))
+        .chain(stream.bytes())
+        .fold(OFFSET_BASIS, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+}
+
 /// nats-server's `checkBytesLimits` for the account: `adding` more bytes reserved on top
 /// of `reserved` must stay within the account's limit for `storage` (-1: none).
 fn check_reservation(
@@ -767,5 +787,49 @@ fn response_type(api_subject: &str) -> &'static str {
         ["CONSUMER", "LIST", ..] => "consumer_list_response",
         ["CONSUMER", "PAUSE", ..] => "consumer_pause_response",
         _ => "error_response",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{not_enabled_answer, placement_hash};
+    use serde_json::Value;
+
+    #[test]
+    fn placement_hashes_the_pair_not_the_name() {
+        assert_ne!(placement_hash("A", "S"), placement_hash("B", "S"));
+        assert_ne!(placement_hash("AB", "S"), placement_hash("A", "BS"));
+        // Stable: the same pair always lands on the same start (FNV-1a of "A\0S").
+        assert_eq!(placement_hash("A", "S"), placement_hash("A", "S"));
+        let spread: std::collections::BTreeSet<u64> = ["A", "B", "C", "D", "E", "F"]
+            .iter()
+            .map(|account| placement_hash(account, "ORDERS") % 2)
+            .collect();
+        assert_eq!(spread.len(), 2, "six accounts' ORDERS use both of two cores");
+    }
+
+    fn answer(subject: &str, body: &str) -> Option<Value> {
+        not_enabled_answer(subject, body.as_bytes()).map(|a| serde_json::from_slice(&a).unwrap())
+    }
+
+    #[test]
+    fn not_enabled_answers_as_nats_server_2_9_10() {
+        let info = answer("INFO", "").unwrap();
+        assert_eq!(
+            info.to_string(),
+            r#"{"error":{"code":503,"description":"JetStream not enabled for account","err_code":10039},"type":"io.nats.jetstream.api.v1.account_info_response"}"#
+        );
+        let names = answer("STREAM.NAMES", "").unwrap();
+        assert!(names["streams"].is_null() && names["total"] == 0);
+        let consumers = answer("CONSUMER.NAMES.S", "").unwrap();
+        assert_eq!(consumers["consumers"], serde_json::json!([]));
+        assert_eq!(answer("STREAM.PURGE.S", "").unwrap()["purged"], 0);
+        let create = answer("CONSUMER.CREATE.S", "").unwrap();
+        assert_eq!(create["error"]["err_code"], 10025, "body parsed first");
+        let create = answer("CONSUMER.DURABLE.CREATE.S.d", "{}").unwrap();
+        assert_eq!(create["error"]["err_code"], 10039);
+        for silent in ["CONSUMER.MSG.NEXT.S.d", "DIRECT.GET.S", "BOGUS", "STREAM.INFO"] {
+            assert!(answer(silent, "").is_none(), "{silent}");
+        }
     }
 }
