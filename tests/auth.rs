@@ -549,9 +549,16 @@ async fn accounts_without_a_jetstream_block_have_no_jetstream() {
             async_nats::ConnectOptions::with_user_and_password(user.into(), password.into()),
         )
         .await;
-        for subject in ["$JS.API.INFO", "$JS.API.STREAM.INFO.S", "$JS.API.STREAM.NAMES"] {
+        for subject in [
+            "$JS.API.INFO",
+            "$JS.API.STREAM.INFO.S",
+            "$JS.API.STREAM.NAMES",
+        ] {
             let answer = json_request(&client, subject, serde_json::Value::Null).await;
-            assert_eq!(answer["error"]["err_code"], 10039, "{user} {subject}: {answer}");
+            assert_eq!(
+                answer["error"]["err_code"], 10039,
+                "{user} {subject}: {answer}"
+            );
             assert_eq!(answer["error"]["code"], 503, "{user} {subject}: {answer}");
         }
     }

@@ -90,7 +90,12 @@ async fn publish(client: &async_nats::Client, subject: &str, payload: &str) -> V
 }
 
 async fn stream_messages(client: &async_nats::Client, stream: &str) -> Value {
-    let info = json_request(client, &format!("$JS.API.STREAM.INFO.{stream}"), Value::Null).await;
+    let info = json_request(
+        client,
+        &format!("$JS.API.STREAM.INFO.{stream}"),
+        Value::Null,
+    )
+    .await;
     info["state"]["messages"].clone()
 }
 
@@ -131,7 +136,9 @@ async fn same_names_are_different_streams(server: &TestServer) -> Result<(), Str
     let b = user(server, "b").await;
     for client in [&a, &b] {
         let created = create(client, json!({"name": "ORDERS", "subjects": ["orders.>"]})).await;
-        check(created.get("error").is_none(), || format!("create: {created}"))?;
+        check(created.get("error").is_none(), || {
+            format!("create: {created}")
+        })?;
     }
     for i in 0..3 {
         let ack = publish(&a, "orders.new", &format!("a{i}")).await;
@@ -139,8 +146,12 @@ async fn same_names_are_different_streams(server: &TestServer) -> Result<(), Str
     }
     let ack = publish(&b, "orders.new", "b0").await;
     check(ack["seq"] == 1, || format!("B ack {ack}"))?;
-    check(stream_messages(&a, "ORDERS").await == 3, || "A count".into())?;
-    check(stream_messages(&b, "ORDERS").await == 1, || "B count".into())?;
+    check(stream_messages(&a, "ORDERS").await == 3, || {
+        "A count".into()
+    })?;
+    check(stream_messages(&b, "ORDERS").await == 1, || {
+        "B count".into()
+    })?;
     for (client, streams) in [(&a, 1), (&b, 1)] {
         let info = json_request(client, "$JS.API.INFO", Value::Null).await;
         check(info["streams"] == streams, || format!("INFO {info}"))?;
@@ -155,7 +166,9 @@ async fn same_names_are_different_streams(server: &TestServer) -> Result<(), Str
     // Deleting B's stream leaves A's.
     let deleted = json_request(&b, "$JS.API.STREAM.DELETE.ORDERS", Value::Null).await;
     check(deleted["success"] == true, || format!("{deleted}"))?;
-    check(stream_messages(&a, "ORDERS").await == 3, || "A after B's delete".into())?;
+    check(stream_messages(&a, "ORDERS").await == 3, || {
+        "A after B's delete".into()
+    })?;
     Ok(())
 }
 
@@ -196,7 +209,9 @@ fn object_stream(bucket: &str) -> Value {
 
 async fn kv_bucket(client: &async_nats::Client, bucket: &str) -> Result<kv::Store, String> {
     let created = create(client, kv_stream(bucket)).await;
-    check(created.get("error").is_none(), || format!("create kv: {created}"))?;
+    check(created.get("error").is_none(), || {
+        format!("create kv: {created}")
+    })?;
     jetstream::new(client.clone())
         .get_key_value(bucket)
         .await
@@ -206,23 +221,46 @@ async fn kv_bucket(client: &async_nats::Client, bucket: &str) -> Result<kv::Stor
 async fn buckets_per_account(server: &TestServer) -> Result<(), String> {
     let a_client = user(server, "a").await;
     let b_client = user(server, "b").await;
-    let (a, b) = (jetstream::new(a_client.clone()), jetstream::new(b_client.clone()));
-    let buckets = vec![
+    let (a, b) = (
+        jetstream::new(a_client.clone()),
+        jetstream::new(b_client.clone()),
+    );
+    let buckets = [
         kv_bucket(&a_client, "cfg").await?,
         kv_bucket(&b_client, "cfg").await?,
     ];
-    buckets[0].put("colour", "red".into()).await.map_err(|e| e.to_string())?;
-    buckets[0].put("only.a", "1".into()).await.map_err(|e| e.to_string())?;
-    buckets[1].put("colour", "blue".into()).await.map_err(|e| e.to_string())?;
+    buckets[0]
+        .put("colour", "red".into())
+        .await
+        .map_err(|e| e.to_string())?;
+    buckets[0]
+        .put("only.a", "1".into())
+        .await
+        .map_err(|e| e.to_string())?;
+    buckets[1]
+        .put("colour", "blue".into())
+        .await
+        .map_err(|e| e.to_string())?;
     let get = |i: usize, key: &'static str| {
         let bucket = buckets[i].clone();
         async move { bucket.get(key).await.map_err(|e| e.to_string()) }
     };
-    check(get(0, "colour").await? == Some("red".into()), || "A colour".into())?;
-    check(get(1, "colour").await? == Some("blue".into()), || "B colour".into())?;
-    check(get(1, "only.a").await?.is_none(), || "B sees A's key".into())?;
-    let entry = buckets[1].entry("colour").await.map_err(|e| e.to_string())?;
-    check(entry.map(|e| e.revision) == Some(1), || "B's revision".into())?;
+    check(get(0, "colour").await? == Some("red".into()), || {
+        "A colour".into()
+    })?;
+    check(get(1, "colour").await? == Some("blue".into()), || {
+        "B colour".into()
+    })?;
+    check(get(1, "only.a").await?.is_none(), || {
+        "B sees A's key".into()
+    })?;
+    let entry = buckets[1]
+        .entry("colour")
+        .await
+        .map_err(|e| e.to_string())?;
+    check(entry.map(|e| e.revision) == Some(1), || {
+        "B's revision".into()
+    })?;
 
     // Object Store too: the same bucket and object name, separate contents.
     let mut objects = Vec::new();
@@ -231,7 +269,9 @@ async fn buckets_per_account(server: &TestServer) -> Result<(), String> {
         (&b_client, &b, b"B".as_slice()),
     ] {
         let created = create(client, object_stream("files")).await;
-        check(created.get("error").is_none(), || format!("create objects: {created}"))?;
+        check(created.get("error").is_none(), || {
+            format!("create objects: {created}")
+        })?;
         let store = context
             .get_object_store("files")
             .await
@@ -250,7 +290,9 @@ async fn buckets_per_account(server: &TestServer) -> Result<(), String> {
             .read_to_end(&mut data)
             .await
             .map_err(|e| e.to_string())?;
-        check(data == want, || format!("object {:?}", String::from_utf8_lossy(&data)))?;
+        check(data == want, || {
+            format!("object {:?}", String::from_utf8_lossy(&data))
+        })?;
     }
     Ok(())
 }
@@ -279,18 +321,39 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
         )
     };
     // Reservations: max_bytes past the account's storage / memory.
-    let answer = create(&b, json!({"name": "BIG", "subjects": ["big"], "max_bytes": 3000})).await;
-    expect(&answer, (500, 10047, "insufficient storage resources available"))?;
+    let answer = create(
+        &b,
+        json!({"name": "BIG", "subjects": ["big"], "max_bytes": 3000}),
+    )
+    .await;
+    expect(
+        &answer,
+        (500, 10047, "insufficient storage resources available"),
+    )?;
     let answer = create(
         &b,
         json!({"name": "BIGM", "subjects": ["bigm"], "storage": "memory", "max_bytes": 2000}),
     )
     .await;
-    expect(&answer, (500, 10028, "insufficient memory resources available"))?;
-    let answer = create(&b, json!({"name": "R", "subjects": ["r"], "max_bytes": 1500})).await;
+    expect(
+        &answer,
+        (500, 10028, "insufficient memory resources available"),
+    )?;
+    let answer = create(
+        &b,
+        json!({"name": "R", "subjects": ["r"], "max_bytes": 1500}),
+    )
+    .await;
     check(answer.get("error").is_none(), || format!("{answer}"))?;
-    let answer = create(&b, json!({"name": "R2", "subjects": ["r2"], "max_bytes": 600})).await;
-    expect(&answer, (500, 10047, "insufficient storage resources available"))?;
+    let answer = create(
+        &b,
+        json!({"name": "R2", "subjects": ["r2"], "max_bytes": 600}),
+    )
+    .await;
+    expect(
+        &answer,
+        (500, 10047, "insufficient storage resources available"),
+    )?;
     // An update may not grow past it either.
     let answer = json_request(
         &b,
@@ -298,9 +361,16 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
         json!({"name": "R", "subjects": ["r"], "max_bytes": 2500}),
     )
     .await;
-    expect(&answer, (500, 10047, "insufficient storage resources available"))?;
+    expect(
+        &answer,
+        (500, 10047, "insufficient storage resources available"),
+    )?;
     // More consumers per stream than the account allows.
-    let answer = create(&b, json!({"name": "C5", "subjects": ["c5"], "max_consumers": 5})).await;
+    let answer = create(
+        &b,
+        json!({"name": "C5", "subjects": ["c5"], "max_consumers": 5}),
+    )
+    .await;
     expect(&answer, (400, 10026, "maximum consumers limit reached"))?;
 
     for (name, storage) in [("F", "file"), ("M", "memory")] {
@@ -316,10 +386,12 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
     expect(&answer, (400, 10027, "maximum number of streams reached"))?;
 
     // Consumers per stream.
-    let consumer = json!({"stream_name": "F", "config": {"durable_name": "d1", "ack_policy": "explicit"}});
+    let consumer =
+        json!({"stream_name": "F", "config": {"durable_name": "d1", "ack_policy": "explicit"}});
     let answer = json_request(&b, "$JS.API.CONSUMER.DURABLE.CREATE.F.d1", consumer).await;
     check(answer.get("error").is_none(), || format!("{answer}"))?;
-    let consumer = json!({"stream_name": "F", "config": {"durable_name": "d2", "ack_policy": "explicit"}});
+    let consumer =
+        json!({"stream_name": "F", "config": {"durable_name": "d2", "ack_policy": "explicit"}});
     let answer = json_request(&b, "$JS.API.CONSUMER.DURABLE.CREATE.F.d2", consumer).await;
     expect(&answer, (400, 10026, "maximum consumers limit reached"))?;
 
@@ -330,7 +402,9 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
     for (subject, fits) in [("f", 15), ("m", 8)] {
         for i in 0..fits {
             let ack = publish(&b, subject, &payload).await;
-            check(ack.get("error").is_none(), || format!("{subject} #{i}: {ack}"))?;
+            check(ack.get("error").is_none(), || {
+                format!("{subject} #{i}: {ack}")
+            })?;
         }
         let ack = publish(&b, subject, &payload).await;
         expect(&ack, (400, 10002, "resource limits exceeded for account"))?;
@@ -344,7 +418,11 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
     )?;
     // A, unlimited, is not affected by B's limits.
     let a = user(server, "a").await;
-    let answer = create(&a, json!({"name": "BIG", "subjects": ["big"], "max_bytes": 3000})).await;
+    let answer = create(
+        &a,
+        json!({"name": "BIG", "subjects": ["big"], "max_bytes": 3000}),
+    )
+    .await;
     check(answer.get("error").is_none(), || format!("A: {answer}"))?;
     Ok(())
 }
@@ -363,16 +441,45 @@ async fn stream_size_rules(server: &TestServer) -> Result<(), String> {
         )
     };
     let answer = create(&d, json!({"name": "S", "subjects": ["s"]})).await;
-    expect(&answer, (400, 10113, "account requires a stream config to have max bytes set"))?;
-    let answer = create(&d, json!({"name": "S", "subjects": ["s"], "max_bytes": 2000})).await;
-    expect(&answer, (400, 10122, "stream max bytes exceeds account limit max stream bytes"))?;
+    expect(
+        &answer,
+        (
+            400,
+            10113,
+            "account requires a stream config to have max bytes set",
+        ),
+    )?;
+    let answer = create(
+        &d,
+        json!({"name": "S", "subjects": ["s"], "max_bytes": 2000}),
+    )
+    .await;
+    expect(
+        &answer,
+        (
+            400,
+            10122,
+            "stream max bytes exceeds account limit max stream bytes",
+        ),
+    )?;
     let answer = create(
         &d,
         json!({"name": "S", "subjects": ["s"], "max_bytes": 600, "storage": "memory"}),
     )
     .await;
-    expect(&answer, (400, 10122, "stream max bytes exceeds account limit max stream bytes"))?;
-    let answer = create(&d, json!({"name": "S", "subjects": ["s"], "max_bytes": 1000})).await;
+    expect(
+        &answer,
+        (
+            400,
+            10122,
+            "stream max bytes exceeds account limit max stream bytes",
+        ),
+    )?;
+    let answer = create(
+        &d,
+        json!({"name": "S", "subjects": ["s"], "max_bytes": 1000}),
+    )
+    .await;
     check(answer.get("error").is_none(), || format!("{answer}"))?;
     let answer = json_request(
         &d,
@@ -380,14 +487,23 @@ async fn stream_size_rules(server: &TestServer) -> Result<(), String> {
         json!({"stream_name": "S", "config": {"ack_policy": "explicit", "max_ack_pending": 20}}),
     )
     .await;
-    expect(&answer, (400, 10121, "consumer max ack pending exceeds system limit of 10"))?;
+    expect(
+        &answer,
+        (
+            400,
+            10121,
+            "consumer max ack pending exceeds system limit of 10",
+        ),
+    )?;
     let answer = json_request(
         &d,
         "$JS.API.CONSUMER.CREATE.S",
         json!({"stream_name": "S", "config": {"ack_policy": "explicit"}}),
     )
     .await;
-    check(answer["config"]["max_ack_pending"] == 10, || format!("{answer}"))?;
+    check(answer["config"]["max_ack_pending"] == 10, || {
+        format!("{answer}")
+    })?;
     let info = json_request(&d, "$JS.API.INFO", Value::Null).await;
     check(
         info["limits"]
@@ -432,7 +548,9 @@ async fn not_enabled_answers(server: &TestServer) -> Result<(), String> {
             json!({"stream_name": "S", "config": {"ack_policy": "explicit"}}),
         )
         .await;
-        check(error_code(&answer).1 == 10039, || format!("{name}: {answer}"))?;
+        check(error_code(&answer).1 == 10039, || {
+            format!("{name}: {answer}")
+        })?;
         // The client library sees the same.
         let error = jetstream::new(client.clone())
             .query_account()
@@ -462,7 +580,8 @@ async fn accounts_are_isolated(server: &TestServer) -> Result<(), String> {
         let created = create(client, json!({"name": "S", "subjects": ["s.>"]})).await;
         check(created.get("error").is_none(), || format!("{created}"))?;
     }
-    let consumer = json!({"stream_name": "S", "config": {"durable_name": "work", "ack_policy": "explicit"}});
+    let consumer =
+        json!({"stream_name": "S", "config": {"durable_name": "work", "ack_policy": "explicit"}});
     let answer = json_request(&a, "$JS.API.CONSUMER.DURABLE.CREATE.S.work", consumer).await;
     check(answer.get("error").is_none(), || format!("{answer}"))?;
 
@@ -481,7 +600,10 @@ async fn accounts_are_isolated(server: &TestServer) -> Result<(), String> {
     check(ack["stream"] == "S" && ack["seq"] == 1, || format!("{ack}"))?;
     // A pulls it: the delivery goes to A's inbox with A's ack subject.
     let inbox = a.new_inbox();
-    let mut pulled = a.subscribe(inbox.clone()).await.map_err(|e| e.to_string())?;
+    let mut pulled = a
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     a.publish_with_reply(
         "$JS.API.CONSUMER.MSG.NEXT.S.work",
         inbox,
@@ -522,11 +644,15 @@ async fn accounts_are_isolated(server: &TestServer) -> Result<(), String> {
     flush(&b).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let info = json_request(&a, "$JS.API.CONSUMER.INFO.S.work", Value::Null).await;
-    check(info["num_ack_pending"] == 1, || format!("after B's ack: {info}"))?;
+    check(info["num_ack_pending"] == 1, || {
+        format!("after B's ack: {info}")
+    })?;
     // B's API: its own S, which is empty, and no consumer "work".
     check(stream_messages(&b, "S").await == 0, || "B's S".into())?;
     let answer = json_request(&b, "$JS.API.CONSUMER.INFO.S.work", Value::Null).await;
-    check(error_code(&answer).1 == 10014, || format!("B consumer info {answer}"))?;
+    check(error_code(&answer).1 == 10014, || {
+        format!("B consumer info {answer}")
+    })?;
     let answer = json_request(&b, "$JS.API.STREAM.MSG.GET.S", json!({"seq": 1})).await;
     check(error_code(&answer).1 == 10037, || format!("B get {answer}"))?;
 
@@ -568,12 +694,16 @@ async fn advisories_stay_in_their_account(server: &TestServer) -> Result<(), Str
     flush(&b).await;
     let created = create(&b, json!({"name": "T", "subjects": ["t"]})).await;
     check(created.get("error").is_none(), || format!("{created}"))?;
-    let consumer = json!({"stream_name": "T", "config": {"durable_name": "d", "ack_policy": "explicit"}});
+    let consumer =
+        json!({"stream_name": "T", "config": {"durable_name": "d", "ack_policy": "explicit"}});
     let answer = json_request(&b, "$JS.API.CONSUMER.DURABLE.CREATE.T.d", consumer).await;
     check(answer.get("error").is_none(), || format!("{answer}"))?;
     publish(&b, "t", "x").await;
     let inbox = b.new_inbox();
-    let mut pulled = b.subscribe(inbox.clone()).await.map_err(|e| e.to_string())?;
+    let mut pulled = b
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     b.publish_with_reply("$JS.API.CONSUMER.MSG.NEXT.T.d", inbox, Bytes::from("1"))
         .await
         .map_err(|e| e.to_string())?;
@@ -621,7 +751,10 @@ fn frames(client: &mut RawClient, n: usize) -> Vec<Frame> {
 /// Publishes a request with `inbox` as its reply subject (each connection its own: two
 /// users of one account share its subject space).
 fn raw_request(client: &mut RawClient, inbox: &str, subject: &str, body: &str) {
-    client.send(format!("PUB {subject} {inbox} {}\r\n{body}\r\n", body.len()));
+    client.send(format!(
+        "PUB {subject} {inbox} {}\r\n{body}\r\n",
+        body.len()
+    ));
 }
 
 /// A publish permission on `$JS.API.STREAM.DELETE.>` stops the delete: the request never
@@ -645,11 +778,23 @@ fn the_api_respects_publish_permissions() {
             matches!(&frames(&mut admin, 1)[0], Frame::Msg(_)),
             "{under:?}"
         );
-        let (mut limited, _) =
-            RawClient::handshake(server.addr(), r#"{"verbose":false,"user":"ad","pass":"ad"}"#);
+        let (mut limited, _) = RawClient::handshake(
+            server.addr(),
+            r#"{"verbose":false,"user":"ad","pass":"ad"}"#,
+        );
         limited.send("SUB _INBOX.limited 1\r\n");
-        raw_request(&mut limited, "_INBOX.limited", "$JS.API.STREAM.DELETE.KEEP", "");
-        raw_request(&mut limited, "_INBOX.limited", "$JS.API.STREAM.INFO.KEEP", "");
+        raw_request(
+            &mut limited,
+            "_INBOX.limited",
+            "$JS.API.STREAM.DELETE.KEEP",
+            "",
+        );
+        raw_request(
+            &mut limited,
+            "_INBOX.limited",
+            "$JS.API.STREAM.INFO.KEEP",
+            "",
+        );
         let shown: Vec<String> = frames(&mut limited, 2)
             .iter()
             .map(|frame| match frame {
@@ -696,10 +841,7 @@ async fn fill_for_restart(server: &TestServer) {
             publish(client, "keep", &format!("m{i}")).await;
         }
         let bucket = kv_bucket(client, "state").await.unwrap();
-        bucket
-            .put("count", count.to_string().into())
-            .await
-            .unwrap();
+        bucket.put("count", count.to_string().into()).await.unwrap();
     }
 }
 
@@ -709,10 +851,7 @@ async fn check_after_restart(server: &TestServer) {
         assert_eq!(stream_messages(&client, "KEEP").await, count, "{name}");
         let info = json_request(&client, "$JS.API.INFO", Value::Null).await;
         assert_eq!(info["streams"], 2, "{name}: {info}");
-        let bucket = jetstream::new(client)
-            .get_key_value("state")
-            .await
-            .unwrap();
+        let bucket = jetstream::new(client).get_key_value("state").await.unwrap();
         assert_eq!(
             bucket.get("count").await.unwrap(),
             Some(Bytes::from(count.to_string())),
@@ -792,9 +931,14 @@ async fn jsz_reports_each_account_as_nats_server_does() {
         let a = user(&server, "a").await;
         let b = user(&server, "b").await;
         create(&a, json!({"name": "S", "subjects": ["s"]})).await;
-        create(&a, json!({"name": "M", "subjects": ["m"], "storage": "memory"})).await;
+        create(
+            &a,
+            json!({"name": "M", "subjects": ["m"], "storage": "memory"}),
+        )
+        .await;
         create(&b, json!({"name": "S", "subjects": ["s"]})).await;
-        let consumer = json!({"stream_name": "S", "config": {"durable_name": "d", "ack_policy": "explicit"}});
+        let consumer =
+            json!({"stream_name": "S", "config": {"durable_name": "d", "ack_policy": "explicit"}});
         json_request(&b, "$JS.API.CONSUMER.DURABLE.CREATE.S.d", consumer).await;
         for i in 0..4 {
             publish(&a, "s", &format!("a{i}")).await;
@@ -951,7 +1095,8 @@ async fn an_account_enabled_after_startup_gets_its_streams_and_limits() {
     let run_step = |n: u32| {
         step.store(n, Ordering::Release);
         assert!(
-            poll_until(Duration::from_secs(5), || (done.load(Ordering::Acquire) >= n)
+            poll_until(Duration::from_secs(5), || (done.load(Ordering::Acquire)
+                >= n)
                 .then_some(()))
             .is_some(),
             "step {n} not carried out"

@@ -516,12 +516,22 @@ fn account_jetstream_takes_nats_servers_forms() {
         "}\n",
     ));
     assert!(o.warnings.is_empty(), "{:?}", o.warnings);
-    let js: Vec<_> = o.auth.accounts.iter().map(|a| a.jetstream.clone()).collect();
+    let js: Vec<_> = o
+        .auth
+        .accounts
+        .iter()
+        .map(|a| a.jetstream.clone())
+        .collect();
     let unlimited = crate::jetstream::api::AccountLimits::default();
     assert_eq!(js[0].as_ref(), Some(&unlimited));
     let b = js[1].as_ref().unwrap();
     assert_eq!(
-        (b.max_memory_bytes, b.max_storage_bytes, b.max_streams, b.max_consumers),
+        (
+            b.max_memory_bytes,
+            b.max_storage_bytes,
+            b.max_streams,
+            b.max_consumers
+        ),
         (1_000_000, 2048, 3, 4)
     );
     assert!(b.max_bytes_required);
@@ -531,6 +541,8 @@ fn account_jetstream_takes_nats_servers_forms() {
     assert_eq!(js[3].as_ref(), Some(&unlimited));
     assert!(load_err("accounts { A { jetstream: maybe } }")
         .contains("Expected 'enabled' or 'disabled' for string value, got 'maybe'"));
-    assert!(load_err("accounts { A { jetstream: { max_mem: \"lots\" } } }")
-        .contains("Expected a parseable size for \"max_mem\""));
+    assert!(
+        load_err("accounts { A { jetstream: { max_mem: \"lots\" } } }")
+            .contains("Expected a parseable size for \"max_mem\"")
+    );
 }

@@ -115,7 +115,8 @@ impl Meta {
                     let account = std::str::from_utf8(&message.body)
                         .ok()
                         .and_then(|b| b.parse::<AccountId>().ok());
-                    let op = &message.subject[META_CONTROL_PREFIX.len().min(message.subject.len())..];
+                    let op =
+                        &message.subject[META_CONTROL_PREFIX.len().min(message.subject.len())..];
                     let work = match (op, account) {
                         (b"ENABLE", Some(account)) => Work::Enable(account),
                         (b"DISABLED", Some(account)) => Work::Disabled(account),
@@ -214,7 +215,9 @@ impl Meta {
             }
         });
         if let Err(error) = subscribed {
-            tracing::error!("JetStream: can not subscribe to the API of account {account}: {error}");
+            tracing::error!(
+                "JetStream: can not subscribe to the API of account {account}: {error}"
+            );
         }
         self.disabled.borrow_mut().insert(account, client);
     }
@@ -260,7 +263,11 @@ impl Meta {
 
     /// Runs `f` on the registry of `id` (empty if the account is unknown). Never held
     /// across an await.
-    fn with_registry<R>(&self, id: AccountId, f: impl FnOnce(&mut BTreeMap<String, Entry>) -> R) -> R {
+    fn with_registry<R>(
+        &self,
+        id: AccountId,
+        f: impl FnOnce(&mut BTreeMap<String, Entry>) -> R,
+    ) -> R {
         let mut accounts = self.accounts.borrow_mut();
         match accounts.get_mut(&id) {
             Some(meta) => f(&mut meta.registry),
@@ -464,7 +471,11 @@ impl Meta {
             ..api::ServerLimits::default()
         })?;
         let reserved = self.reserved(id, config.storage, &config.name);
-        let adding = if config.max_bytes > 0 { config.max_bytes } else { 1 };
+        let adding = if config.max_bytes > 0 {
+            config.max_bytes
+        } else {
+            1
+        };
         check_reservation(&account, config.storage, reserved, adding)
     }
 
@@ -511,9 +522,7 @@ impl Meta {
             registry.get(name).map(|e| (e.owner, e.config == config))
         });
         let owner = match existing {
-            Some((_, false)) => {
-                return self.fail(id, message, TYPE, &JsError::stream_name_exist())
-            }
+            Some((_, false)) => return self.fail(id, message, TYPE, &JsError::stream_name_exist()),
             Some((owner, true)) => owner,
             None => {
                 if self.overlapping(id, &config) {
@@ -562,8 +571,9 @@ impl Meta {
             Ok(config) => config,
             Err(error) => return self.fail(id, message, TYPE, &error),
         };
-        let current =
-            self.with_registry(id, |registry| registry.get(name).map(|e| (e.owner, e.config.clone())));
+        let current = self.with_registry(id, |registry| {
+            registry.get(name).map(|e| (e.owner, e.config.clone()))
+        });
         let Some((owner, old)) = current else {
             return self.fail(id, message, TYPE, &JsError::stream_not_found());
         };
@@ -612,7 +622,10 @@ impl Meta {
         let Some(owner) = owner else {
             return self.fail(id, message, TYPE, &JsError::stream_not_found());
         };
-        match self.ask(owner, id, "DELETE", name.as_bytes().to_vec()).await {
+        match self
+            .ask(owner, id, "DELETE", name.as_bytes().to_vec())
+            .await
+        {
             Ok(answer) => {
                 self.with_registry(id, |registry| registry.remove(name));
                 self.answer(id, message, answer.to_vec());
@@ -693,7 +706,9 @@ fn placement_hash(account: &str, stream: &str) -> u64 {
         .bytes()
         .chain(std::iter::once(0))
         .chain(stream.bytes())
-        .fold(OFFSET_BASIS, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+        .fold(OFFSET_BASIS, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+        })
 }
 
 /// nats-server's `checkBytesLimits` for the account: `adding` more bytes reserved on top
@@ -727,9 +742,9 @@ pub fn not_enabled_answer(api_subject: &str, body: &[u8]) -> Option<Vec<u8>> {
         ["STREAM", "DELETE", _] => "stream_delete_response",
         ["STREAM", "NAMES"] => "stream_names_response",
         ["STREAM", "LIST"] => "stream_list_response",
-        ["STREAM", "INFO", _]
-        | ["STREAM", "PURGE", _]
-        | ["STREAM", "MSG", "GET" | "DELETE", _] => response_type(api_subject),
+        ["STREAM", "INFO", _] | ["STREAM", "PURGE", _] | ["STREAM", "MSG", "GET" | "DELETE", _] => {
+            response_type(api_subject)
+        }
         ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
             if let Err(error) = serde_json::from_slice::<Value>(body) {
                 return Some(error_response(
@@ -739,11 +754,15 @@ pub fn not_enabled_answer(api_subject: &str, body: &[u8]) -> Option<Vec<u8>> {
             }
             "consumer_create_response"
         }
-        ["CONSUMER", "INFO" | "DELETE", _, _]
-        | ["CONSUMER", "NAMES" | "LIST", _] => response_type(api_subject),
+        ["CONSUMER", "INFO" | "DELETE", _, _] | ["CONSUMER", "NAMES" | "LIST", _] => {
+            response_type(api_subject)
+        }
         _ => return None,
     };
-    Some(error_response(type_name, JsError::not_enabled_for_account()))
+    Some(error_response(
+        type_name,
+        JsError::not_enabled_for_account(),
+    ))
 }
 
 /// An error answer with the fields nats-server keeps on errors of that response type
@@ -805,7 +824,11 @@ mod tests {
             .iter()
             .map(|account| placement_hash(account, "ORDERS") % 2)
             .collect();
-        assert_eq!(spread.len(), 2, "six accounts' ORDERS use both of two cores");
+        assert_eq!(
+            spread.len(),
+            2,
+            "six accounts' ORDERS use both of two cores"
+        );
     }
 
     fn answer(subject: &str, body: &str) -> Option<Value> {
@@ -828,7 +851,12 @@ mod tests {
         assert_eq!(create["error"]["err_code"], 10025, "body parsed first");
         let create = answer("CONSUMER.DURABLE.CREATE.S.d", "{}").unwrap();
         assert_eq!(create["error"]["err_code"], 10039);
-        for silent in ["CONSUMER.MSG.NEXT.S.d", "DIRECT.GET.S", "BOGUS", "STREAM.INFO"] {
+        for silent in [
+            "CONSUMER.MSG.NEXT.S.d",
+            "DIRECT.GET.S",
+            "BOGUS",
+            "STREAM.INFO",
+        ] {
             assert!(answer(silent, "").is_none(), "{silent}");
         }
     }

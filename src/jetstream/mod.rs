@@ -34,11 +34,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use accounts::{enable_account, serve_account_without_jetstream, EnableError, JsAccount};
 use crate::auth::Auth;
 use crate::config::{Options, SyncInterval};
 use crate::server::mesh::{AccountId, INTERNAL_ACCOUNT};
 use crate::server::shard::ShardState;
+pub use accounts::{enable_account, serve_account_without_jetstream, EnableError, JsAccount};
 
 /// What every core shares about JetStream: settings, and counters that the meta core and
 /// monitoring read. Streams themselves are never shared. The counters here are the

@@ -67,9 +67,7 @@ pub fn recovery_plan(accounts: &[Arc<JsAccount>], cores: usize) -> Vec<Planned> 
             found.push((account.clone(), name, request));
         }
     }
-    found.sort_by(|a, b| {
-        (a.2.created, &a.0.name, &a.1).cmp(&(b.2.created, &b.0.name, &b.1))
-    });
+    found.sort_by(|a, b| (a.2.created, &a.0.name, &a.1).cmp(&(b.2.created, &b.0.name, &b.1)));
     found
         .into_iter()
         .enumerate()

@@ -506,10 +506,10 @@ impl Stream {
         };
         let record_bytes =
             store::msg_size_bytes(store_kind, subject.len(), header_len, payload.len());
-        if self
-            .account
-            .would_exceed(config.storage, i64::try_from(record_bytes).unwrap_or(i64::MAX))
-        {
+        if self.account.would_exceed(
+            config.storage,
+            i64::try_from(record_bytes).unwrap_or(i64::MAX),
+        ) {
             return Err(JsError::account_resources_exceeded());
         }
         let appended = store

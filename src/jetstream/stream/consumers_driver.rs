@@ -382,7 +382,7 @@ impl Stream {
             .with_pacing(last_seq, burst);
         self.subscribe_consumer(&mut consumer);
         self.js.consumers.fetch_add(1, Ordering::Relaxed);
-            self.account.consumers.fetch_add(1, Ordering::Relaxed);
+        self.account.consumers.fetch_add(1, Ordering::Relaxed);
         self.consumers.borrow_mut().insert(name, consumer);
         self.work.set();
         Ok(())
