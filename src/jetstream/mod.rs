@@ -10,7 +10,10 @@
 //! - [`store`]: the stream's state as a pure state machine (record format, index, limits,
 //!   dedup), no I/O; [`disk`]: the segment files it is logged to, through io_uring.
 //! - [`meta`]: core 0 answers the account-level API (`$JS.API.INFO`, stream create, update,
-//!   delete, names, list) and forwards a stream's own API requests to its owning core.
+//!   delete, names, list) of every JetStream account, in that account's subject space, and
+//!   forwards a stream's own API requests to its owning core.
+//! - [`accounts`]: which accounts have JetStream, their limits and usage, and
+//!   [`enable_account`] for accounts that get JetStream after startup.
 //! - [`api`]: the JSON of the API: configs, infos, requests, responses, error codes.
 //!
 //! Cores talk to each other in tern's internal account (`$TERN.JS.<core>.>`), which no
