@@ -134,9 +134,22 @@ pub fn configured(
         .filter_map(|account| {
             let limits = account.jetstream.clone()?;
             let id = auth.account_id(&account.name)?;
+            if !is_directory_name(&account.name) {
+                tracing::error!(
+                    "JetStream not enabled for account {:?}: its name can not name a directory",
+                    account.name
+                );
+                return None;
+            }
             Some((id, account.name.clone(), limits))
         })
         .collect()
+}
+
+/// Whether an account name can be one directory under `<store_dir>/jetstream` (and not
+/// reach outside it).
+fn is_directory_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '\\', '\0']) && name != "." && name != ".."
 }
 
 /// Why [`enable_account`] could not enable an account.
@@ -169,7 +182,7 @@ pub fn enable_account(
     if account as usize >= state.accounts.len() {
         return Err(EnableError::UnknownAccount(account));
     }
-    if name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
+    if !is_directory_name(name) {
         return Err(EnableError::BadName(name.to_string()));
     }
     let owner = super::owner::Owner::on_core(state).ok_or(EnableError::NotRunning)?;
@@ -225,5 +238,15 @@ mod tests {
         });
         assert!(account.would_exceed(StorageType::File, 1));
         assert!(!account.would_exceed(StorageType::Memory, 10_000));
+    }
+
+    #[test]
+    fn account_directories_stay_under_the_store() {
+        for good in ["A", "$G", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUV", "a.b"] {
+            assert!(is_directory_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "a\\b", "a\0b"] {
+            assert!(!is_directory_name(bad), "{bad:?}");
+        }
     }
 }
