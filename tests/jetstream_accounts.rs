@@ -27,7 +27,9 @@ fn config(store: &Path) -> String {
         r#"
 jetstream {{ store_dir: "{}" }}
 authorization {{ users: [ {{user: g, password: g}} ] }}
+system_account: SYS
 accounts {{
+  SYS {{ users: [ {{user: s, password: s}} ] }}
   A {{
     jetstream: enabled
     users: [
@@ -566,6 +568,28 @@ async fn not_enabled_answers(server: &TestServer) -> Result<(), String> {
         check(names["total"] == 0, || format!("A: {names}"))?;
     }
     Ok(())
+}
+
+async fn system_account_answers(server: &TestServer) -> Result<(), String> {
+    // nats-server serves its API from the system account and drops the requests of that
+    // account's own clients there, all but INFO.
+    let system = user(server, "s").await;
+    let info = json_request(&system, "$JS.API.INFO", Value::Null).await;
+    check(error_code(&info).1 == 10039, || format!("INFO {info}"))?;
+    let create = tokio::time::timeout(
+        Duration::from_millis(500),
+        system.request("$JS.API.STREAM.CREATE.S", Bytes::from(r#"{"name":"S"}"#)),
+    )
+    .await;
+    check(create.is_err(), || {
+        format!("STREAM.CREATE answered: {create:?}")
+    })?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_system_account_answers_only_info() {
+    on_both!(system_account_answers);
 }
 
 #[tokio::test]

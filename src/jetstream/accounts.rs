@@ -242,7 +242,12 @@ mod tests {
 
     #[test]
     fn account_directories_stay_under_the_store() {
-        for good in ["A", "$G", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUV", "a.b"] {
+        for good in [
+            "A",
+            "$G",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUV",
+            "a.b",
+        ] {
             assert!(is_directory_name(good), "{good}");
         }
         for bad in ["", ".", "..", "../x", "a/b", "a\\b", "a\0b"] {

@@ -197,8 +197,14 @@ impl Meta {
         }
         let client = InternalClient::new(&self.state, account);
         let weak = Rc::downgrade(&client);
+        // nats-server serves its API from the system account, where it drops requests of
+        // the account's own clients: only INFO gets an answer there.
+        let system = account == self.state.shared.auth.system_account();
         let subscribed = client.subscribe("$JS.API.>", None, move |message| {
             let Some(client) = weak.upgrade() else { return };
+            if system && message.subject.as_ref() != b"$JS.API.INFO" {
+                return;
+            }
             let (Some(reply), Some(api_subject)) = (
                 message.reply.clone(),
                 std::str::from_utf8(&message.subject)
@@ -731,8 +737,8 @@ fn check_reservation(
 
 /// What nats-server 2.9.10 answers an API request in an account without JetStream: the
 /// request's response type with 10039, except that a consumer create first parses its
-/// body (an unparsable one is "invalid JSON"), and that pull requests, direct gets and
-/// unknown subjects get no answer at all.
+/// body (an unparsable one is "invalid JSON"), a consumer info first wants an empty body
+/// (10038), and that pull requests, direct gets and unknown subjects get no answer at all.
 pub fn not_enabled_answer(api_subject: &str, body: &[u8]) -> Option<Vec<u8>> {
     let tokens: Vec<&str> = api_subject.split('.').collect();
     let type_name = match tokens.as_slice() {
@@ -754,7 +760,13 @@ pub fn not_enabled_answer(api_subject: &str, body: &[u8]) -> Option<Vec<u8>> {
             }
             "consumer_create_response"
         }
-        ["CONSUMER", "INFO" | "DELETE", _, _] | ["CONSUMER", "NAMES" | "LIST", _] => {
+        ["CONSUMER", "INFO", _, _] => {
+            if let Err(error) = api::check_empty_request(body) {
+                return Some(error_response("consumer_info_response", error));
+            }
+            "consumer_info_response"
+        }
+        ["CONSUMER", "DELETE", _, _] | ["CONSUMER", "NAMES" | "LIST", _] => {
             response_type(api_subject)
         }
         _ => return None,
@@ -851,6 +863,19 @@ mod tests {
         assert_eq!(create["error"]["err_code"], 10025, "body parsed first");
         let create = answer("CONSUMER.DURABLE.CREATE.S.d", "{}").unwrap();
         assert_eq!(create["error"]["err_code"], 10039);
+        let info = answer("CONSUMER.INFO.S.d", "x").unwrap();
+        assert_eq!(
+            info["error"]["err_code"], 10038,
+            "an empty body is checked first"
+        );
+        assert_eq!(
+            answer("CONSUMER.INFO.S.d", "").unwrap()["error"]["err_code"],
+            10039
+        );
+        assert_eq!(
+            answer("STREAM.DELETE.S", "x").unwrap()["error"]["err_code"],
+            10039
+        );
         for silent in [
             "CONSUMER.MSG.NEXT.S.d",
             "DIRECT.GET.S",
