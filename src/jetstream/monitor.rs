@@ -673,6 +673,10 @@ impl JetStreamMonitor for Provider {
             .write(out, "tern_jetstream_publish_ack_duration_seconds");
     }
 
+    fn account_enabled(&self, account: &str) -> bool {
+        self.js.all_accounts().iter().any(|a| a.name == account)
+    }
+
     fn healthz(&self, _query: &HealthzQuery) -> Result<(), String> {
         // Standalone, as nats-server: JetStream is healthy once it runs, with or without
         // `js-enabled-only` / `js-server-only` (there is no meta group to be current with).

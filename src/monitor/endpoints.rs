@@ -124,7 +124,8 @@ pub fn accountz(monitor: &Monitor, query: &Query) -> Response {
                 update_time: shared.started,
                 expired: false,
                 complete: true,
-                jetstream_enabled: jetstream::provider(shared).is_some(),
+                jetstream_enabled: jetstream::provider(shared)
+                    .is_some_and(|provider| provider.account_enabled(global)),
                 leafnode_connections: 0,
                 client_connections: shared.connection_count(),
                 subscriptions: stats.num_subscriptions,

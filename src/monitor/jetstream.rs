@@ -76,6 +76,10 @@ pub trait JetStreamMonitor: Send + Sync {
 
     /// `Err(reason)` makes `/healthz` answer 503 `{"status":"unavailable","error":reason}`.
     fn healthz(&self, query: &HealthzQuery) -> Result<(), String>;
+
+    /// Whether the account named `account` has JetStream (`/accountz`'s
+    /// `jetstream_enabled`).
+    fn account_enabled(&self, account: &str) -> bool;
 }
 
 /// Installs the provider; a second call is refused (the first provider stays).
