@@ -82,6 +82,7 @@ impl JetStreamShared {
             .into_iter()
             .map(|(id, name, limits)| (id, Arc::new(JsAccount::new(id, &name, &root, limits))))
             .collect();
+        warn_about_unserved_streams(&root, &enabled);
         let accounts_without_jetstream = (0..auth.account_count() as AccountId)
             .filter(|id| *id != INTERNAL_ACCOUNT && !enabled.contains_key(id))
             .collect();
@@ -136,6 +137,31 @@ impl JetStreamShared {
 
     pub fn storage_used(&self) -> i64 {
         self.storage_bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// Streams left in the directory of an account that has no JetStream now (e.g. `$G`'s, from
+/// before accounts were configured) are not loaded; say so rather than hide them.
+fn warn_about_unserved_streams(
+    root: &std::path::Path,
+    enabled: &BTreeMap<AccountId, Arc<JsAccount>>,
+) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if enabled.values().any(|account| account.name == name) {
+            continue;
+        }
+        let streams = entry.path().join("streams");
+        let count = std::fs::read_dir(&streams).map_or(0, |dir| dir.flatten().count());
+        if count > 0 {
+            tracing::warn!(
+                "JetStream: {count} stream(s) in {} are not loaded: account {name:?} has no JetStream",
+                streams.display()
+            );
+        }
     }
 }
 
