@@ -401,15 +401,37 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
     // 22 + 1 + 100 + 8 = 131 bytes, so 15 fit in 2000 (R reserved nothing it stored);
     // a memory record is 1 + 100 + 16 = 117 bytes, so 8 fit in 1000.
     let payload = "x".repeat(100);
-    for (subject, fits) in [("f", 15), ("m", 8)] {
-        for i in 0..fits {
-            let ack = publish(&b, subject, &payload).await;
-            check(ack.get("error").is_none(), || {
-                format!("{subject} #{i}: {ack}")
-            })?;
+    for i in 0..15 {
+        let ack = publish(&b, "f", &payload).await;
+        check(ack.get("error").is_none(), || format!("f #{i}: {ack}"))?;
+    }
+    let ack = publish(&b, "f", &payload).await;
+    expect(&ack, (400, 10002, "resource limits exceeded for account"))?;
+    // Twelve publishes at once (they reach the stream together): still 8 fit, in order.
+    let inbox = b.new_inbox();
+    let mut acks = b
+        .subscribe(format!("{inbox}.*"))
+        .await
+        .map_err(|e| e.to_string())?;
+    flush(&b).await;
+    for i in 0..12 {
+        b.publish_with_reply("m", format!("{inbox}.{i}"), payload.clone().into())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    flush(&b).await;
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < 12 {
+        let ack = recv(&mut acks).await;
+        let i: usize = ack.subject.rsplit('.').next().unwrap().parse().unwrap();
+        answers.insert(i, serde_json::from_slice::<Value>(&ack.payload).unwrap());
+    }
+    for (i, ack) in &answers {
+        if *i < 8 {
+            check(ack["seq"] == *i as u64 + 1, || format!("m #{i}: {ack}"))?;
+        } else {
+            expect(ack, (400, 10002, "resource limits exceeded for account"))?;
         }
-        let ack = publish(&b, subject, &payload).await;
-        expect(&ack, (400, 10002, "resource limits exceeded for account"))?;
     }
     check(stream_messages(&b, "F").await == 15, || "F count".into())?;
     check(stream_messages(&b, "M").await == 8, || "M count".into())?;

@@ -95,6 +95,7 @@ impl JsAccount {
 
     /// Whether storing `record_bytes` more in a `storage` stream would pass the account's
     /// limit (nats-server's `wouldExceedLimits`: 10002 on the PubAck).
+    /// An unlimited account costs one load of a rarely written word.
     pub fn would_exceed(&self, storage: StorageType, record_bytes: i64) -> bool {
         let max = self.max_bytes(storage);
         max >= 0 && self.used_bytes(storage).saturating_add(record_bytes) > max

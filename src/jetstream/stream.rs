@@ -114,6 +114,10 @@ pub struct Stream {
     removals_seen: Cell<u64>,
     /// What this stream last added to the account's memory/storage totals.
     reported_bytes: Cell<i64>,
+    /// Bytes appended by publishes since the last `report_usage`: the account's usage
+    /// counters are shared by every core, so they are written once per batch, and a
+    /// publish is judged against them plus this.
+    unreported_bytes: Cell<i64>,
     /// Deleted messages whose bytes are overwritten once their tombstone is durable
     /// (`MSG.DELETE` without `no_erase`): segment, offset, replacement record.
     erase: RefCell<Vec<(u64, u64, Vec<u8>)>>,
@@ -259,6 +263,7 @@ impl Stream {
             capture_sids: RefCell::new(Vec::new()),
             direct_sids: RefCell::new(Vec::new()),
             reported_bytes: Cell::new(0),
+            unreported_bytes: Cell::new(0),
             consumers: RefCell::new(Default::default()),
             deleting: Cell::new(false),
             removals_seen: Cell::new(0),
@@ -403,6 +408,7 @@ impl Stream {
             .refresh(&self.config.borrow(), &state, self.consumer_count());
         self.refresh_consumer_details();
         let bytes = state.bytes as i64;
+        self.unreported_bytes.set(0);
         let delta = bytes - self.reported_bytes.get();
         if delta != 0 {
             self.add_usage(self.config.borrow().storage, delta);
@@ -506,10 +512,9 @@ impl Stream {
         };
         let record_bytes =
             store::msg_size_bytes(store_kind, subject.len(), header_len, payload.len());
-        if self.account.would_exceed(
-            config.storage,
-            i64::try_from(record_bytes).unwrap_or(i64::MAX),
-        ) {
+        let record_bytes = i64::try_from(record_bytes).unwrap_or(i64::MAX);
+        let adding = self.unreported_bytes.get().saturating_add(record_bytes);
+        if self.account.would_exceed(config.storage, adding) {
             return Err(JsError::account_resources_exceeded());
         }
         let appended = store
@@ -517,9 +522,7 @@ impl Stream {
             .map_err(|error| store_error(&error))?;
         let seq = appended.seq;
         dedup.record(msg_id, seq, appended.ts_ns);
-        // Counted now, not at the batch's end, so the next publish of the same batch is
-        // judged against it (removals by limits are settled in `report_usage`).
-        self.add_usage(config.storage, record_bytes as i64);
+        self.unreported_bytes.set(adding);
         drop(store);
         self.consumers_on_append(seq, &subject);
         let mut store = self.store.borrow_mut();
