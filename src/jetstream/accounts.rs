@@ -93,12 +93,22 @@ impl JsAccount {
         }
     }
 
-    /// Whether storing `record_bytes` more in a `storage` stream would pass the account's
-    /// limit (nats-server's `wouldExceedLimits`: 10002 on the PubAck).
-    /// An unlimited account costs one load of a rarely written word.
-    pub fn would_exceed(&self, storage: StorageType, record_bytes: i64) -> bool {
+    /// Reserves `record_bytes` of `storage` in the usage for a record about to be stored,
+    /// if that stays within the account's limit. One shared read-modify-write, paid only by
+    /// accounts with a limit; two streams racing at the limit may both be refused for a
+    /// moment, never both admitted past it.
+    pub fn reserve(&self, storage: StorageType, record_bytes: i64) -> Reservation {
         let max = self.max_bytes(storage);
-        max >= 0 && self.used_bytes(storage).saturating_add(record_bytes) > max
+        if max < 0 {
+            return Reservation::Unlimited;
+        }
+        let counter = self.usage_counter(storage);
+        let before = counter.fetch_add(record_bytes, Ordering::Relaxed);
+        if before.saturating_add(record_bytes) > max {
+            counter.fetch_sub(record_bytes, Ordering::Relaxed);
+            return Reservation::Refused;
+        }
+        Reservation::Reserved
     }
 
     pub fn usage_counter(&self, storage: StorageType) -> &AtomicI64 {
@@ -107,6 +117,17 @@ impl JsAccount {
             StorageType::File => &self.storage_bytes,
         }
     }
+}
+
+/// The outcome of [`JsAccount::reserve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// No limit for that storage: nothing reserved.
+    Unlimited,
+    /// Within the limit: the bytes now count in the account's usage.
+    Reserved,
+    /// Past the limit (10002): nothing reserved.
+    Refused,
 }
 
 /// The accounts that get JetStream at startup: `(id, name, limits)`.
@@ -230,15 +251,42 @@ mod tests {
         let account = JsAccount::new(2, "A", Path::new("/js"), limits);
         assert_eq!(account.streams_dir, Path::new("/js/A/streams"));
         account.memory_bytes.store(900, Ordering::Relaxed);
-        assert!(!account.would_exceed(StorageType::Memory, 100));
-        assert!(account.would_exceed(StorageType::Memory, 101));
-        assert!(!account.would_exceed(StorageType::File, i64::MAX));
+        assert_eq!(
+            account.reserve(StorageType::Memory, 101),
+            Reservation::Refused
+        );
+        assert_eq!(
+            account.used_bytes(StorageType::Memory),
+            900,
+            "a refusal reserves nothing"
+        );
+        assert_eq!(
+            account.reserve(StorageType::Memory, 100),
+            Reservation::Reserved
+        );
+        assert_eq!(account.used_bytes(StorageType::Memory), 1000);
+        assert_eq!(
+            account.reserve(StorageType::Memory, 1),
+            Reservation::Refused
+        );
+        assert_eq!(
+            account.reserve(StorageType::File, 1 << 40),
+            Reservation::Unlimited
+        );
+        assert_eq!(
+            account.used_bytes(StorageType::File),
+            0,
+            "unlimited: counted later"
+        );
         account.set_limits(AccountLimits {
             max_storage_bytes: 0,
             ..AccountLimits::default()
         });
-        assert!(account.would_exceed(StorageType::File, 1));
-        assert!(!account.would_exceed(StorageType::Memory, 10_000));
+        assert_eq!(account.reserve(StorageType::File, 1), Reservation::Refused);
+        assert_eq!(
+            account.reserve(StorageType::Memory, 10_000),
+            Reservation::Unlimited
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use shards::sync::Signal;
 
+use super::accounts::Reservation;
 use super::api::{self, ApiResponse, JsError, StorageType, StreamConfig};
 use super::disk::SegmentFiles;
 use super::owner::{CreateRequest, Owner, META_FILE};
@@ -114,10 +115,9 @@ pub struct Stream {
     removals_seen: Cell<u64>,
     /// What this stream last added to the account's memory/storage totals.
     reported_bytes: Cell<i64>,
-    /// Bytes appended by publishes since the last `report_usage`: the account's usage
-    /// counters are shared by every core, so they are written once per batch, and a
-    /// publish is judged against them plus this.
-    unreported_bytes: Cell<i64>,
+    /// What this stream last added to its account's usage (ahead of `reported_bytes` by
+    /// the records reserved since, in an account with a byte limit).
+    account_reported_bytes: Cell<i64>,
     /// Deleted messages whose bytes are overwritten once their tombstone is durable
     /// (`MSG.DELETE` without `no_erase`): segment, offset, replacement record.
     erase: RefCell<Vec<(u64, u64, Vec<u8>)>>,
@@ -263,7 +263,7 @@ impl Stream {
             capture_sids: RefCell::new(Vec::new()),
             direct_sids: RefCell::new(Vec::new()),
             reported_bytes: Cell::new(0),
-            unreported_bytes: Cell::new(0),
+            account_reported_bytes: Cell::new(0),
             consumers: RefCell::new(Default::default()),
             deleting: Cell::new(false),
             removals_seen: Cell::new(0),
@@ -389,17 +389,56 @@ impl Stream {
         api::PubAck::error_json(&self.config.borrow().name, error)
     }
 
-    /// Adds `delta` bytes to the server's and the account's usage of `storage`.
-    fn add_usage(&self, storage: StorageType, delta: i64) {
-        self.reported_bytes.set(self.reported_bytes.get() + delta);
-        let total = match storage {
-            StorageType::Memory => &self.js.memory_bytes,
-            StorageType::File => &self.js.storage_bytes,
+    /// Moves the server's and the account's usage of this stream's storage to `bytes`
+    /// (what the store holds now).
+    fn settle_usage(&self, bytes: i64) {
+        let storage = self.config.borrow().storage;
+        let delta = bytes - self.reported_bytes.replace(bytes);
+        if delta != 0 {
+            let total = match storage {
+                StorageType::Memory => &self.js.memory_bytes,
+                StorageType::File => &self.js.storage_bytes,
+            };
+            total.fetch_add(delta, Ordering::Relaxed);
+        }
+        let delta = bytes - self.account_reported_bytes.replace(bytes);
+        if delta != 0 {
+            self.account
+                .usage_counter(storage)
+                .fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+
+    /// The account's `max_mem` / `max_file` for one more record (nats-server's
+    /// `wouldExceedLimits`: 10002), judged by the record's stored size. In an account with
+    /// a limit the bytes are reserved in its usage at once, so streams on other cores see
+    /// them (the limit holds across the account's streams); an unlimited account is not
+    /// touched until the batch's end.
+    pub(super) fn admit_account_bytes(
+        &self,
+        storage: StorageType,
+        subject_len: usize,
+        header_len: usize,
+        payload_len: usize,
+    ) -> Result<(), JsError> {
+        let kind = match storage {
+            StorageType::Memory => store::StorageType::Memory,
+            StorageType::File => store::StorageType::File,
         };
-        total.fetch_add(delta, Ordering::Relaxed);
-        self.account
-            .usage_counter(storage)
-            .fetch_add(delta, Ordering::Relaxed);
+        let record_bytes = store::msg_size_bytes(kind, subject_len, header_len, payload_len);
+        let record_bytes = i64::try_from(record_bytes).unwrap_or(i64::MAX);
+        match self.account.reserve(storage, record_bytes) {
+            Reservation::Unlimited => Ok(()),
+            Reservation::Reserved => {
+                // Settled against what the store really holds at the batch's end (a record
+                // the store then refused, or removed, gives its bytes back there).
+                let reported = self.account_reported_bytes.get();
+                self.account_reported_bytes
+                    .set(reported.saturating_add(record_bytes));
+                Ok(())
+            }
+            Reservation::Refused => Err(JsError::account_resources_exceeded()),
+        }
     }
 
     fn report_usage(&self) {
@@ -407,12 +446,7 @@ impl Stream {
         self.snapshot
             .refresh(&self.config.borrow(), &state, self.consumer_count());
         self.refresh_consumer_details();
-        let bytes = state.bytes as i64;
-        self.unreported_bytes.set(0);
-        let delta = bytes - self.reported_bytes.get();
-        if delta != 0 {
-            self.add_usage(self.config.borrow().storage, delta);
-        }
+        self.settle_usage(state.bytes as i64);
     }
 
     // -----------------------------------------------------------------------------------
@@ -504,25 +538,12 @@ impl Stream {
         if used.saturating_add(size as i64) > limit {
             return Err(JsError::insufficient_resources());
         }
-        // The account's `max_mem` / `max_file`, judged by the record's stored size as
-        // nats-server's `wouldExceedLimits` does.
-        let store_kind = match config.storage {
-            StorageType::Memory => store::StorageType::Memory,
-            StorageType::File => store::StorageType::File,
-        };
-        let record_bytes =
-            store::msg_size_bytes(store_kind, subject.len(), header_len, payload.len());
-        let record_bytes = i64::try_from(record_bytes).unwrap_or(i64::MAX);
-        let adding = self.unreported_bytes.get().saturating_add(record_bytes);
-        if self.account.would_exceed(config.storage, adding) {
-            return Err(JsError::account_resources_exceeded());
-        }
+        self.admit_account_bytes(config.storage, subject.len(), header_len, payload.len())?;
         let appended = store
             .append(subject.clone(), headers.clone(), payload, now)
             .map_err(|error| store_error(&error))?;
         let seq = appended.seq;
         dedup.record(msg_id, seq, appended.ts_ns);
-        self.unreported_bytes.set(adding);
         drop(store);
         self.consumers_on_append(seq, &subject);
         let mut store = self.store.borrow_mut();
@@ -685,8 +706,7 @@ impl Stream {
         self.closed.set(true);
         self.work.set();
         self.finished.wait().await;
-        let bytes = self.reported_bytes.get();
-        self.add_usage(self.config.borrow().storage, -bytes);
+        self.settle_usage(0);
         let files = self.files.borrow_mut().take();
         if let Some(files) = files {
             files.destroy().await?;

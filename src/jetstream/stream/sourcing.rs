@@ -262,17 +262,23 @@ impl Stream {
                 return;
             }
         };
+        let storage = self.config.borrow().storage;
         let stored = if origin.mirror {
-            self.store_mirrored(&subject, headers, payload, &ack, now)
+            self.admit_account_bytes(storage, subject.len(), headers.len(), payload.len())
+                .and_then(|()| self.store_mirrored(&subject, headers, payload, &ack, now))
         } else {
             let mut block = HeaderBuilder::extend(&headers);
             let value = format!("{} {}", origin.header_key(), ack.stream_seq);
             block.header(STREAM_SOURCE, value.as_bytes());
-            self.store
-                .borrow_mut()
-                .append(subject.clone(), block.finish(), payload, now)
-                .map(|appended| appended.seq)
-                .map_err(|error| super::store_error(&error))
+            let headers = block.finish();
+            self.admit_account_bytes(storage, subject.len(), headers.len(), payload.len())
+                .and_then(|()| {
+                    self.store
+                        .borrow_mut()
+                        .append(subject.clone(), headers, payload, now)
+                        .map(|appended| appended.seq)
+                        .map_err(|error| super::store_error(&error))
+                })
         };
         origin.last_sseq = ack.stream_seq;
         match stored {
