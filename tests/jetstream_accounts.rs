@@ -456,6 +456,49 @@ async fn account_limits_are_enforced_with_nats_server_errors() {
     on_both!(limits_give_nats_server_errors);
 }
 
+async fn limit_across_streams(server: &TestServer) -> Result<(), String> {
+    // B may store 2000 bytes in files: 15 records of 131 bytes, whichever streams hold
+    // them. A mirror copies F while F is published to; together they stop at 15.
+    let b = user(server, "b").await;
+    let created = create(&b, json!({"name": "F", "subjects": ["f"]})).await;
+    check(created.get("error").is_none(), || format!("{created}"))?;
+    let created = create(&b, json!({"name": "MF", "mirror": {"name": "F"}})).await;
+    check(created.get("error").is_none(), || format!("{created}"))?;
+    let payload = "x".repeat(100);
+    let mut refused = 0;
+    for _ in 0..10 {
+        let ack = publish(&b, "f", &payload).await;
+        if error_code(&ack).1 == 10002 {
+            refused += 1;
+        }
+    }
+    let mut totals = (Value::Null, Value::Null, Value::Null);
+    for _ in 0..150 {
+        let f = stream_messages(&b, "F").await;
+        let mf = stream_messages(&b, "MF").await;
+        let info = json_request(&b, "$JS.API.INFO", Value::Null).await;
+        totals = (f, mf, info["storage"].clone());
+        let (Some(f), Some(mf)) = (totals.0.as_u64(), totals.1.as_u64()) else {
+            return Err(format!("{totals:?}"));
+        };
+        check(f + mf <= 15 && f == 10 - refused, || format!("{totals:?}"))?;
+        if f + mf == 15 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check(totals.2 == 15 * 131, || format!("stopped at {totals:?}"))?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let info = json_request(&b, "$JS.API.INFO", Value::Null).await;
+    check(info["storage"] == 15 * 131, || format!("later {info}"))?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_byte_limit_holds_across_an_accounts_streams() {
+    on_both!(limit_across_streams);
+}
+
 async fn stream_size_rules(server: &TestServer) -> Result<(), String> {
     let d = user(server, "d").await;
     let expect = |answer: &Value, want: (u64, u64, &str)| {
