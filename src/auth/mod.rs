@@ -13,6 +13,7 @@
 //! the caller as [`Decision::Bcrypt`] to run off the core ([`verify_bcrypt`]).
 
 pub mod imports;
+pub mod jwt;
 pub mod nkey;
 pub mod permissions;
 
