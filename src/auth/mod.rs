@@ -15,9 +15,11 @@
 pub mod imports;
 pub mod jwt;
 pub mod nkey;
+pub mod operator;
 pub mod permissions;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +40,8 @@ pub struct Login {
     pub user: String,
     /// `None`: everything is allowed (and nothing is checked on the hot path).
     pub permissions: Option<Arc<Permissions>>,
+    /// JWT users' limits and expiry (`None` for users of the configuration file).
+    pub limits: Option<Arc<operator::LoginLimits>>,
 }
 
 /// The outcome of [`Auth::check`].
@@ -103,6 +107,8 @@ pub struct Auth {
     routes: Vec<imports::AccountRoutes>,
     /// Users exist that may not connect over plain client connections.
     unusable_users: bool,
+    /// Operator mode: users log in with JWTs of the accounts it knows.
+    operator: Option<operator::OperatorMode>,
 }
 
 /// The first id of the configured accounts (after `$G` and tern's internal account).
@@ -111,6 +117,9 @@ const FIRST_CONFIGURED_ACCOUNT: AccountId = 2;
 impl Auth {
     pub fn from_options(options: &Options) -> Result<Auth, String> {
         let config = &options.auth;
+        if !config.operators.is_empty() {
+            return Auth::operator_mode(options);
+        }
         let mut names: Vec<String> = vec!["$G".to_string(), "$TERN".to_string()];
         for account in &config.accounts {
             if names.contains(&account.name) || account.name.is_empty() {
@@ -159,6 +168,7 @@ impl Auth {
             tls_map: options.tls.as_ref().is_some_and(|t| t.verify_and_map),
             routes,
             unusable_users: false,
+            operator: None,
         };
         if options.auth_token.is_some() && options.username.is_some() {
             return Err("can not have a token and a user configured at the same time".to_string());
@@ -192,6 +202,45 @@ impl Auth {
         Ok(auth)
     }
 
+    /// nats-server with `operator`: accounts and users come from JWTs only; `authorization`
+    /// users, tokens and `no_auth_user` play no part.
+    fn operator_mode(options: &Options) -> Result<Auth, String> {
+        let built = operator::build(options, FIRST_CONFIGURED_ACCOUNT)?;
+        let mut names: Vec<String> = vec!["$G".to_string(), "$TERN".to_string()];
+        names.extend(built.account_names.iter().cloned());
+        let system_account = names
+            .iter()
+            .position(|n| *n == built.system_account_name)
+            .map(|at| at as AccountId)
+            .ok_or_else(|| "system account missing".to_string())?;
+        let routes = imports::resolve(
+            &built.account_configs,
+            FIRST_CONFIGURED_ACCOUNT,
+            names.len(),
+        )?;
+        Ok(Auth {
+            account_names: names
+                .into_iter()
+                .map(|n| &*Box::leak(n.into_boxed_str()))
+                .collect(),
+            system_account,
+            token: None,
+            single_user: None,
+            users: HashMap::new(),
+            nkeys: HashMap::new(),
+            no_auth_user: None,
+            tls_map: false,
+            routes,
+            unusable_users: false,
+            operator: Some(built.mode),
+        })
+    }
+
+    /// Operator mode's accounts and trust, when configured.
+    pub fn operator(&self) -> Option<&operator::OperatorMode> {
+        self.operator.as_ref()
+    }
+
     fn add_users(
         &mut self,
         users: &[UserConfig],
@@ -223,6 +272,7 @@ impl Auth {
                     account,
                     user: nkey.clone(),
                     permissions,
+                    limits: None,
                 };
                 if self.nkeys.insert(nkey.clone(), login).is_some() {
                     return Err(format!("duplicate nkey {nkey:?} detected"));
@@ -234,6 +284,7 @@ impl Auth {
                         account,
                         user: name.clone(),
                         permissions,
+                        limits: None,
                     },
                 };
                 if self.users.insert(name.clone(), entry).is_some() {
@@ -252,7 +303,8 @@ impl Auth {
 
     /// Whether a connection must send CONNECT before anything but PING.
     pub fn enforced(&self) -> bool {
-        self.token.is_some()
+        self.operator.is_some()
+            || self.token.is_some()
             || self.single_user.is_some()
             || !self.users.is_empty()
             || !self.nkeys.is_empty()
@@ -261,7 +313,7 @@ impl Auth {
 
     /// Whether INFO carries a nonce for NKey signatures.
     pub fn needs_nonce(&self) -> bool {
-        !self.nkeys.is_empty()
+        !self.nkeys.is_empty() || self.operator.is_some()
     }
 
     pub fn account_count(&self) -> usize {
@@ -310,10 +362,38 @@ impl Auth {
         nonce: Option<&str>,
         tls_identity: Option<&TlsIdentity>,
     ) -> Decision {
+        self.check_from(connect, nonce, tls_identity, None)
+    }
+
+    /// [`Auth::check`] knowing the client's address, which JWT users' `src` limits need.
+    pub fn check_from(
+        &self,
+        connect: &ConnectOptions,
+        nonce: Option<&str>,
+        tls_identity: Option<&TlsIdentity>,
+        peer: Option<IpAddr>,
+    ) -> Decision {
+        if let Some(operator) = &self.operator {
+            return match operator.check(connect, nonce, peer, jwt::now_unix_s()) {
+                Ok((mut login, limits)) => {
+                    login.limits = Some(Arc::new(limits));
+                    Decision::Accept(login)
+                }
+                Err(refusal) if refusal.is_error_level() => {
+                    tracing::error!("{refusal}");
+                    Decision::Reject
+                }
+                Err(refusal) => {
+                    tracing::debug!("{refusal}");
+                    Decision::Reject
+                }
+            };
+        }
         let anonymous = || Login {
             account: GLOBAL_ACCOUNT,
             user: String::new(),
             permissions: None,
+            limits: None,
         };
         if !self.enforced() {
             return Decision::Accept(anonymous());
@@ -403,6 +483,7 @@ impl Auth {
                 account: GLOBAL_ACCOUNT,
                 user: name.to_string(),
                 permissions: None,
+                limits: None,
             }),
         }
     }
@@ -412,6 +493,7 @@ impl Auth {
             account: GLOBAL_ACCOUNT,
             user: user.to_string(),
             permissions: None,
+            limits: None,
         };
         let (secret, given, login) = if let Some(token) = &self.token {
             (token, connect.auth_token.as_deref(), login(""))

@@ -43,6 +43,8 @@ pub enum CloseReason {
     SlowConsumerPendingBytes,
     SlowConsumerWriteDeadline,
     StaleConnection,
+    AuthenticationExpired,
+    MaxAccountConnectionsExceeded,
     WriteError,
     ServerShutdown,
 }
@@ -59,6 +61,8 @@ impl CloseReason {
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
             CloseReason::WriteError => "Write Error",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
@@ -503,6 +507,9 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         connected: false,
         nonce,
         user: String::new(),
+        peer: peer.map(|p| p.ip()),
+        subs_max: None,
+        _account_slot: None,
     };
     session.read_loop(reader).await;
 
@@ -629,6 +636,12 @@ struct Session {
     nonce: Option<String>,
     /// Who authenticated (user name or NKey), for violation log lines.
     user: String,
+    /// The client's address (JWT users' `src` limits).
+    peer: Option<std::net::IpAddr>,
+    /// Subscriptions allowed by the login's JWTs (`None`: the server's limit only).
+    subs_max: Option<usize>,
+    /// Counts this connection against its JWT account's `conn` limit while it lives.
+    _account_slot: Option<crate::auth::operator::AccountConnSlot>,
 }
 
 enum Next {
@@ -811,10 +824,11 @@ impl Session {
             // A repeated CONNECT, or a server without authentication: the account stays.
             None
         } else {
-            let decision = self.state.shared.auth.check(
+            let decision = self.state.shared.auth.check_from(
                 &connect,
                 self.nonce.as_deref(),
                 self.client.tls.get().and_then(|t| t.identity.as_ref()),
+                self.peer,
             );
             let login = match decision {
                 Decision::Accept(login) => Some(login),
@@ -828,7 +842,12 @@ impl Session {
                     .then_some(login),
             };
             if login.is_none() || self.client.is_closed() {
-                let who = connect.user.as_deref().or(connect.nkey.as_deref());
+                // In operator mode nats-server names no user (the JWT's reason was logged).
+                let who = connect
+                    .user
+                    .as_deref()
+                    .or(connect.nkey.as_deref())
+                    .filter(|_| self.state.shared.auth.operator().is_none());
                 match who {
                     Some(who) => tracing::error!(
                         "cid:{} - authentication error - User {}",
@@ -855,6 +874,11 @@ impl Session {
             return Next::Stop;
         }
         let protocol = connect.protocol;
+        if let Some(limits) = login.as_ref().and_then(|l| l.limits.clone()) {
+            if !self.apply_login_limits(&limits) {
+                return Next::Stop;
+            }
+        }
         if let Some(login) = login {
             self.client.account.set(login.account);
             self.user = login.user;
@@ -881,6 +905,52 @@ impl Session {
         Next::Continue
     }
 
+    /// Applies a JWT login's limits: the account's connection count, subscriptions,
+    /// payload size and expiry. False when the connection was closed instead.
+    fn apply_login_limits(&mut self, limits: &crate::auth::operator::LoginLimits) -> bool {
+        if let Some(conns) = &limits.account_conns {
+            match conns.acquire() {
+                Some(slot) => self._account_slot = Some(slot),
+                None => {
+                    tracing::error!(
+                        "cid:{} - maximum account active connections exceeded",
+                        self.client.cid
+                    );
+                    self.client.close_with_err(
+                        "maximum account active connections exceeded",
+                        CloseReason::MaxAccountConnectionsExceeded,
+                    );
+                    return false;
+                }
+            }
+        }
+        self.subs_max = limits.subs_max;
+        if let Some(payload) = limits.payload_max_bytes {
+            let options = &self.state.shared.options;
+            self.parser.set_limits(ParserLimits {
+                max_control_line_bytes: options.max_control_line_bytes,
+                max_payload_bytes: payload.min(options.max_payload_bytes),
+            });
+        }
+        if let Some(expires_at_s) = limits.expires_at_unix_s {
+            let left_s = expires_at_s - crate::auth::jwt::now_unix_s();
+            let client = self.client.clone();
+            shards::task::spawn(async move {
+                if left_s > 0 {
+                    shards::time::sleep(Duration::from_secs(left_s as u64)).await;
+                }
+                if !client.is_closed() {
+                    tracing::debug!("cid:{} - User Authentication Expired", client.cid);
+                    client.close_with_err(
+                        "User Authentication Expired",
+                        CloseReason::AuthenticationExpired,
+                    );
+                }
+            });
+        }
+        true
+    }
+
     /// Some(interest seq) when the subscription was made (or already existed), None when
     /// an -ERR was sent instead.
     fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Option<u64> {
@@ -902,7 +972,8 @@ impl Session {
         let max = match self.state.shared.options.max_subscriptions {
             0 => SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX,
             n => n.min(SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX),
-        };
+        }
+        .min(self.subs_max.unwrap_or(usize::MAX));
         if self.client.subs.borrow().len() >= max {
             self.client.send_err("maximum subscriptions exceeded");
             return None;
