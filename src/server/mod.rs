@@ -26,7 +26,7 @@ use shards::sync::Signal;
 use shards::{RuntimeConfig, Shard};
 use thiserror::Error;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, LiveAuth};
 use crate::config::Options;
 use crate::limits::{
     CONTROL_POLL_MS, MESH_RING_BATCHES, READ_CHUNK_BYTES, STALL_TOTAL_PER_BATCH_US,
@@ -88,7 +88,9 @@ pub struct Shared {
     pub options: Options,
     pub server_id: String,
     pub server_name: String,
-    pub auth: Auth,
+    /// The authentication configuration in force; replaced by [`Shared::update_auth`].
+    /// Cores read their own copy (`ShardState::auth`), other threads `auth.load()`.
+    pub auth: LiveAuth,
     /// TLS on the client listener (`tls {}` or `--tls*`), built once at startup.
     pub tls: Option<crate::tls::TlsServer>,
     pub stats: Vec<ShardStats>,
@@ -133,6 +135,25 @@ impl Shared {
         self.connections.load(Ordering::Acquire)
     }
 
+    /// Replaces the authentication configuration with what `next` builds from the current
+    /// one (callable from any core or thread). Account ids must be kept (see
+    /// [`crate::auth::live`]). Every core then re-checks its connections against the new
+    /// version: those whose credentials no longer log in (or now log into another
+    /// account) are closed with `Authorization Violation`, the others get the new
+    /// permissions, and subscriptions those no longer allow are removed. Returns the new
+    /// version number.
+    pub fn update_auth(
+        &self,
+        next: impl FnOnce(&Auth) -> Result<Auth, String>,
+    ) -> Result<u64, String> {
+        self.auth.update(next)
+    }
+
+    /// [`Shared::update_auth`] with a complete new configuration.
+    pub fn install_auth(&self, auth: Auth) -> Result<u64, String> {
+        self.auth.update(move |_| Ok(auth))
+    }
+
     pub fn info(&self) -> ServerInfo {
         ServerInfo {
             server_id: self.server_id.clone(),
@@ -144,7 +165,7 @@ impl Shared {
             port: self.client_addr.port(),
             headers: true,
             max_payload: self.options.max_payload_bytes as i64,
-            auth_required: self.auth.required(),
+            auth_required: self.auth.load().required(),
             tls_required: self.tls.is_some(),
             tls_verify: self.tls.as_ref().is_some_and(|t| t.verify),
             jetstream: self.options.jetstream,
@@ -210,7 +231,7 @@ impl Server {
             options,
             server_id,
             server_name,
-            auth,
+            auth: LiveAuth::new(auth),
             tls,
             control,
             started: SystemTime::now(),
@@ -323,8 +344,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
     listener: ListenerSocket,
     init: I,
 ) {
-    let account_count = shared.auth.account_count();
-    let state = Rc::new(ShardState::new(shard, shared, account_count));
+    let state = Rc::new(ShardState::new(shard, shared));
     for peer in state.peers() {
         shards::task::spawn(flush_loop(state.clone(), peer));
         let state = state.clone();
@@ -430,6 +450,7 @@ async fn control_loop(state: Rc<ShardState>, stop_accepting: Rc<Signal>) {
     let mut lame_duck_since: Option<Instant> = None;
     loop {
         shards::time::sleep(Duration::from_millis(CONTROL_POLL_MS)).await;
+        state.sync_auth();
         state.publish_stats();
         let control = &state.shared.control;
         if control.shutdown_requested() {
