@@ -617,7 +617,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     shards::task::spawn(write_loop(
         client.clone(),
         writer,
-        Duration::from_millis(options.write_deadline_ms),
+        shared.clone(),
     ));
 
     if !admitted {
@@ -639,8 +639,8 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         state: state.clone(),
         client: client.clone(),
         parser: ClientParser::new(ParserLimits {
-            max_control_line_bytes: options.max_control_line_bytes,
-            max_payload_bytes: options.max_payload_bytes,
+            max_control_line_bytes: shared.limits.max_control_line_bytes(),
+            max_payload_bytes: shared.limits.max_payload_bytes(),
         }),
         verbose: true,
         pedantic: true,
@@ -673,10 +673,16 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     }
 }
 
-async fn write_loop(client: Rc<ClientShared>, mut writer: ClientWriter, write_deadline: Duration) {
+async fn write_loop(
+    client: Rc<ClientShared>,
+    mut writer: ClientWriter,
+    shared: std::sync::Arc<super::Shared>,
+) {
     let mut spare: Vec<u8> = Vec::new();
     loop {
         client.pending_signal.wait().await;
+        // Reloadable: read once per wake-up, not per chunk.
+        let write_deadline = Duration::from_millis(shared.limits.write_deadline_ms());
         loop {
             let mut out = std::mem::replace(
                 &mut *client.pending.borrow_mut(),
@@ -722,9 +728,9 @@ async fn write_loop(client: Rc<ClientShared>, mut writer: ClientWriter, write_de
 }
 
 async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
-    let options = &state.shared.options;
+    let limits = &state.shared.limits;
     if !client.authenticated.get() {
-        let deadline = Duration::from_millis(options.auth_timeout_ms);
+        let deadline = Duration::from_millis(limits.auth_timeout_ms());
         shards::time::sleep(deadline).await;
         if client.is_closed() {
             return;
@@ -735,19 +741,19 @@ async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
         }
     } else {
         shards::time::sleep(Duration::from_millis(
-            FIRST_PING_DELAY_MS.min(options.ping_interval_ms),
+            FIRST_PING_DELAY_MS.min(limits.ping_interval_ms()),
         ))
         .await;
     }
-    let interval = Duration::from_millis(options.ping_interval_ms.max(1));
     loop {
         if client.is_closed() {
             return;
         }
+        let interval = Duration::from_millis(limits.ping_interval_ms().max(1));
         // Like nats-server, a client that talked to us recently needs no PING.
         if client.last_read.get().elapsed() < interval {
             client.pings_outstanding.set(0);
-        } else if client.pings_outstanding.get() + 1 > options.ping_max {
+        } else if client.pings_outstanding.get() + 1 > limits.ping_max() {
             client.close_with_err("Stale Connection", CloseReason::StaleConnection);
             return;
         } else {

@@ -12,6 +12,7 @@ pub mod imports;
 pub mod internal;
 pub mod mesh;
 pub mod registry;
+pub mod reload;
 pub mod shard;
 pub mod transport;
 
@@ -91,6 +92,10 @@ pub struct Shared {
     /// The authentication configuration in force; replaced by [`Shared::update_auth`].
     /// Cores read their own copy (`ShardState::auth`), other threads `auth.load()`.
     pub auth: LiveAuth,
+    /// The options a reload compares the file with: `options` plus every reload since.
+    pub applied_options: Mutex<Options>,
+    /// The reloadable limits in force (see [`reload`]).
+    pub limits: reload::LiveLimits,
     /// TLS on the client listener (`tls {}` or `--tls*`), built once at startup.
     pub tls: Option<crate::tls::TlsServer>,
     pub stats: Vec<ShardStats>,
@@ -119,7 +124,7 @@ impl Shared {
     /// Counts a new connection against `max_connections`.
     pub fn admit_connection(&self) -> bool {
         let before = self.connections.fetch_add(1, Ordering::AcqRel);
-        if before >= self.options.max_connections {
+        if before >= self.limits.max_connections() {
             self.connections.fetch_sub(1, Ordering::AcqRel);
             return false;
         }
@@ -164,7 +169,7 @@ impl Shared {
             host: self.options.host.clone(),
             port: self.client_addr.port(),
             headers: true,
-            max_payload: self.options.max_payload_bytes as i64,
+            max_payload: self.limits.max_payload_bytes() as i64,
             auth_required: self.auth.load().required(),
             tls_required: self.tls.is_some(),
             tls_verify: self.tls.as_ref().is_some_and(|t| t.verify),
@@ -228,6 +233,8 @@ impl Server {
         let core_count = cores.len();
         let shared = Arc::new(Shared {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
+            applied_options: Mutex::new(options.clone()),
+            limits: reload::LiveLimits::new(&options),
             options,
             server_id,
             server_name,
