@@ -101,7 +101,7 @@ fn run(options: Options) -> Result<(), String> {
         shared.cores.len(),
         shared.cores
     );
-    install_signal_handlers(shared.clone())?;
+    install_signal_handlers(shared.clone(), std::env::args().collect())?;
     // Logged before "Listening ..." as nats-server does.
     let jetstream = shared.options.jetstream.then(|| {
         let js = std::sync::Arc::new(tern::jetstream::JetStreamShared::new(
@@ -214,7 +214,9 @@ impl Drop for RuntimeFiles {
     }
 }
 
-fn install_signal_handlers(shared: Arc<Shared>) -> Result<(), String> {
+/// `args`: the command line, read again with the configuration file on reload (flags keep
+/// overriding the file, as in nats-server).
+fn install_signal_handlers(shared: Arc<Shared>, args: Vec<String>) -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
     let mut signals =
         signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP])
@@ -239,9 +241,11 @@ fn install_signal_handlers(shared: Arc<Shared>) -> Result<(), String> {
                         tracing::info!("Entering lame duck mode, stop accepting new clients");
                         control.request_lame_duck();
                     }
-                    SIGHUP => tracing::warn!(
-                        "Reloading the configuration is not supported yet by tern; ignored"
-                    ),
+                    SIGHUP => {
+                        if let Err(error) = tern::server::reload::reload(&shared, args.clone()) {
+                            tracing::error!("Failed to reload server configuration: {error}");
+                        }
+                    }
                     SIGUSR1 => tern::logging::reopen(),
                     _ => {}
                 }

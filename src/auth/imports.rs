@@ -21,7 +21,7 @@ use crate::server::mesh::AccountId;
 
 /// Maps subjects matching `from` onto `to`: the wildcard tokens of `from` (in order) fill
 /// the wildcard tokens of `to`, which must have the same wildcards in the same order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SubjectMap {
     from: Vec<Vec<u8>>,
     to: Vec<Vec<u8>>,
@@ -99,14 +99,14 @@ impl SubjectMap {
 }
 
 /// A stream export someone imports: published in the exporter, copied into `importer`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StreamImport {
     pub importer: AccountId,
     pub map: SubjectMap,
 }
 
 /// A service the account imports: its requests on the local subject go to `exporter`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ServiceImport {
     pub exporter: AccountId,
     /// Local subject -> the exporter's subject.
@@ -117,7 +117,7 @@ pub struct ServiceImport {
     pub reply_ttl_ms: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AccountRoutes {
     pub streams_out: Vec<StreamImport>,
     pub services_in: Vec<ServiceImport>,
@@ -129,32 +129,28 @@ impl AccountRoutes {
     }
 }
 
-/// Resolves the imports of configured accounts (account `i` of `accounts` has id
-/// `first_id + i`) into routes indexed by account id.
+/// Resolves the imports of configured accounts (account `i` of `accounts` has id `ids[i]`)
+/// into routes indexed by account id.
 pub fn resolve(
     accounts: &[AccountConfig],
-    first_id: AccountId,
+    ids: &[AccountId],
     account_count: usize,
 ) -> Result<Vec<AccountRoutes>, String> {
     let mut routes: Vec<AccountRoutes> = (0..account_count)
         .map(|_| AccountRoutes::default())
         .collect();
-    let id_of = |name: &str| {
-        accounts
-            .iter()
-            .position(|a| a.name == name)
-            .map(|at| first_id + at as AccountId)
-    };
+    let position = |name: &str| accounts.iter().position(|a| a.name == name);
     for (at, importer) in accounts.iter().enumerate() {
-        let importer_id = first_id + at as AccountId;
+        let importer_id = ids[at];
         for import in &importer.imports {
-            let Some(exporter_id) = id_of(&import.account) else {
+            let Some(exporter_at) = position(&import.account) else {
                 return Err(format!(
                     "{}: import of account {:?}, which does not exist",
                     import.pos, import.account
                 ));
             };
-            let exporter = &accounts[(exporter_id - first_id) as usize];
+            let exporter_id = ids[exporter_at];
+            let exporter = &accounts[exporter_at];
             let export = exporter.exports.iter().find(|export| {
                 export.kind == import.kind
                     && is_subset(&import.subject, &export.subject)

@@ -14,6 +14,7 @@
 
 pub mod imports;
 pub mod jwt;
+pub mod live;
 pub mod nkey;
 pub mod operator;
 pub mod permissions;
@@ -30,6 +31,7 @@ use crate::limits::{BCRYPT_POLL_MS, BCRYPT_VERIFICATIONS_CONCURRENT_MAX};
 use crate::protocol::ConnectOptions;
 use crate::server::mesh::{AccountId, GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
 use crate::tls::TlsIdentity;
+pub use live::LiveAuth;
 pub use permissions::{ConnPermissions, Permissions};
 
 /// What a client authenticated as.
@@ -56,6 +58,7 @@ pub enum Decision {
     },
 }
 
+#[derive(Clone)]
 enum Secret {
     Plain(String),
     Bcrypt(String),
@@ -71,6 +74,7 @@ impl Secret {
     }
 }
 
+#[derive(Clone)]
 struct User {
     password: Secret,
     login: Login,
@@ -89,10 +93,17 @@ fn is_bcrypt(text: &str) -> bool {
         && b[6] == b'$'
 }
 
+/// One version of the authentication configuration. Versions are published through
+/// [`LiveAuth`]; a newer version keeps every account id of the one it replaces (see
+/// [`Auth::reloaded`], [`Auth::add_account`]).
+#[derive(Clone)]
 pub struct Auth {
-    /// Account names by id. Leaked once at start (a handful of short strings) so that
+    /// Account names by id. Leaked once per new name (a handful of short strings) so that
     /// monitoring rows can hold `&'static str` like the fixed names.
     account_names: Vec<&'static str>,
+    /// Accounts that were removed by a reload: their ids stay taken (cores index their
+    /// subject spaces by id) but nobody can log into them any more.
+    tombstones: Vec<bool>,
     system_account: AccountId,
     token: Option<Secret>,
     /// `--user/--pass` or `authorization { user, password }`.
@@ -111,24 +122,51 @@ pub struct Auth {
     operator: Option<operator::OperatorMode>,
 }
 
-/// The first id of the configured accounts (after `$G` and tern's internal account).
-const FIRST_CONFIGURED_ACCOUNT: AccountId = 2;
+/// An account name made `&'static` (see [`Auth::account_names`]).
+fn leak(name: &str) -> &'static str {
+    Box::leak(name.to_string().into_boxed_str())
+}
 
 impl Auth {
     pub fn from_options(options: &Options) -> Result<Auth, String> {
+        Auth::build(options, None)
+    }
+
+    /// The configuration `options` describe, as the version after `previous`: every
+    /// account keeps its id, new accounts get new ids, accounts no longer configured
+    /// become tombstones.
+    pub fn reloaded(options: &Options, previous: &Auth) -> Result<Auth, String> {
+        Auth::build(options, Some(previous))
+    }
+
+    fn build(options: &Options, previous: Option<&Auth>) -> Result<Auth, String> {
         let config = &options.auth;
         if !config.operators.is_empty() {
-            return Auth::operator_mode(options);
+            return Auth::operator_mode(options, previous);
         }
-        let mut names: Vec<String> = vec!["$G".to_string(), "$TERN".to_string()];
+        let mut names: Vec<&'static str> = match previous {
+            Some(previous) => previous.account_names.clone(),
+            None => vec!["$G", "$TERN"],
+        };
+        // Everything but `$G` and the internal account is a tombstone until configured.
+        let mut tombstones: Vec<bool> = (0..names.len()).map(|id| id > 1).collect();
+        let mut ids: Vec<AccountId> = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
-            if names.contains(&account.name) || account.name.is_empty() {
+            let at = names.iter().position(|n| *n == account.name);
+            let fresh = at.is_none_or(|at| tombstones[at] && !ids.contains(&(at as AccountId)));
+            if account.name.is_empty() || at.is_some_and(|at| at < 2) || !fresh {
                 return Err(format!(
                     "duplicate or reserved account name {:?}",
                     account.name
                 ));
             }
-            names.push(account.name.clone());
+            let id = at.unwrap_or_else(|| {
+                names.push(leak(&account.name));
+                tombstones.push(true);
+                names.len() - 1
+            });
+            tombstones[id] = false;
+            ids.push(id as AccountId);
         }
         let system_name = config
             .system_account
@@ -138,22 +176,24 @@ impl Auth {
             Some(0) | Some(1) => {
                 return Err(format!("{system_name:?} can not be the system account"))
             }
-            Some(at) => at as AccountId,
-            None if config.system_account.is_some() => {
+            Some(at) if !tombstones[at] || config.system_account.is_none() => {
+                tombstones[at] = false;
+                at as AccountId
+            }
+            _ if config.system_account.is_some() => {
                 return Err(format!("system account {system_name:?} not found"));
             }
-            None => {
-                names.push(system_name);
+            _ => {
+                names.push(leak(&system_name));
+                tombstones.push(false);
                 (names.len() - 1) as AccountId
             }
         };
 
-        let routes = imports::resolve(&config.accounts, FIRST_CONFIGURED_ACCOUNT, names.len())?;
+        let routes = imports::resolve(&config.accounts, &ids, names.len())?;
         let mut auth = Auth {
-            account_names: names
-                .into_iter()
-                .map(|n| &*Box::leak(n.into_boxed_str()))
-                .collect(),
+            account_names: names,
+            tombstones,
             system_account,
             token: options.auth_token.as_deref().map(Secret::new),
             single_user: options.username.as_ref().map(|u| {
@@ -181,8 +221,7 @@ impl Auth {
             GLOBAL_ACCOUNT,
             config.default_permissions.as_ref(),
         )?;
-        for (i, account) in config.accounts.iter().enumerate() {
-            let id = FIRST_CONFIGURED_ACCOUNT + i as AccountId;
+        for (account, &id) in config.accounts.iter().zip(&ids) {
             auth.add_users(&account.users, id, account.default_permissions.as_ref())?;
         }
         let has_users = !auth.users.is_empty() || !auth.nkeys.is_empty() || auth.unusable_users;
@@ -203,26 +242,28 @@ impl Auth {
     }
 
     /// nats-server with `operator`: accounts and users come from JWTs only; `authorization`
-    /// users, tokens and `no_auth_user` play no part.
-    fn operator_mode(options: &Options) -> Result<Auth, String> {
-        let built = operator::build(options, FIRST_CONFIGURED_ACCOUNT)?;
-        let mut names: Vec<String> = vec!["$G".to_string(), "$TERN".to_string()];
-        names.extend(built.account_names.iter().cloned());
-        let system_account = names
-            .iter()
-            .position(|n| *n == built.system_account_name)
-            .map(|at| at as AccountId)
-            .ok_or_else(|| "system account missing".to_string())?;
-        let routes = imports::resolve(
-            &built.account_configs,
-            FIRST_CONFIGURED_ACCOUNT,
-            names.len(),
-        )?;
-        Ok(Auth {
-            account_names: names
-                .into_iter()
-                .map(|n| &*Box::leak(n.into_boxed_str()))
-                .collect(),
+    /// users, tokens and `no_auth_user` play no part. After `previous`, every account keeps
+    /// its id (the ones no longer known become tombstones).
+    fn operator_mode(options: &Options, previous: Option<&Auth>) -> Result<Auth, String> {
+        let mut names: Vec<&'static str> = match previous {
+            Some(previous) => previous.account_names.clone(),
+            None => vec!["$G", "$TERN"],
+        };
+        let mut tombstones: Vec<bool> = (0..names.len()).map(|id| id > 1).collect();
+        let mut id_of = |name: &str| -> AccountId {
+            let at = names.iter().position(|n| *n == name).unwrap_or_else(|| {
+                names.push(leak(name));
+                tombstones.push(true);
+                names.len() - 1
+            });
+            tombstones[at] = false;
+            at as AccountId
+        };
+        let mode = operator::build(options, &mut id_of)?;
+        let system_account = id_of(mode.system_account_name());
+        let mut auth = Auth {
+            account_names: names,
+            tombstones,
             system_account,
             token: None,
             single_user: None,
@@ -230,15 +271,44 @@ impl Auth {
             nkeys: HashMap::new(),
             no_auth_user: None,
             tls_map: false,
-            routes,
+            routes: Vec::new(),
             unusable_users: false,
-            operator: Some(built.mode),
-        })
+            operator: Some(mode),
+        };
+        auth.resolve_jwt_routes()?;
+        Ok(auth)
+    }
+
+    /// Rebuilds every account's routes from the JWT accounts' exports and imports.
+    fn resolve_jwt_routes(&mut self) -> Result<(), String> {
+        let Some(mode) = &self.operator else {
+            return Ok(());
+        };
+        let (configs, ids) = mode.route_configs();
+        self.routes = imports::resolve(&configs, &ids, self.account_names.len())?;
+        Ok(())
     }
 
     /// Operator mode's accounts and trust, when configured.
     pub fn operator(&self) -> Option<&operator::OperatorMode> {
         self.operator.as_ref()
+    }
+
+    /// This version with one account JWT added or replaced (operator mode): the JWT must be
+    /// signed by a trusted operator key and not be older than the one it replaces. Returns
+    /// the new version and the account's id.
+    pub fn with_account_jwt(&self, token: &str) -> Result<(Auth, AccountId), String> {
+        let Some(mode) = &self.operator else {
+            return Err("not in operator mode".to_string());
+        };
+        let claims = mode.validate_account_jwt(token)?;
+        let mut next = self.clone();
+        let id = next.add_account(&claims.sub)?;
+        if let Some(mode) = next.operator.as_mut() {
+            mode.insert(id, claims);
+        }
+        next.resolve_jwt_routes()?;
+        Ok((next, id))
     }
 
     fn add_users(
@@ -329,8 +399,56 @@ impl Auth {
 
     /// The account a name means, if a client could ever be in it.
     pub fn account_id(&self, name: &str) -> Option<AccountId> {
-        let at = self.account_names.iter().position(|n| *n == name)? as AccountId;
-        (at != INTERNAL_ACCOUNT).then_some(at)
+        let at = self.account_names.iter().position(|n| *n == name)?;
+        (at as AccountId != INTERNAL_ACCOUNT && !self.tombstones[at]).then_some(at as AccountId)
+    }
+
+    /// Whether `account` was removed by a reload (its id stays taken).
+    pub fn is_tombstone(&self, account: AccountId) -> bool {
+        self.tombstones
+            .get(account as usize)
+            .copied()
+            .unwrap_or(true)
+    }
+
+    /// The ids of the accounts a client could be in, in id order (no tombstones).
+    pub fn live_accounts(&self) -> impl Iterator<Item = AccountId> + '_ {
+        (0..self.account_names.len())
+            .filter(|&at| at as AccountId != INTERNAL_ACCOUNT && !self.tombstones[at])
+            .map(|at| at as AccountId)
+    }
+
+    /// Adds an account with no users, exports or imports (or revives a tombstone of that
+    /// name), for a version built at runtime; returns its id, which every later version
+    /// keeps. An existing account's id is returned as is.
+    pub fn add_account(&mut self, name: &str) -> Result<AccountId, String> {
+        if name.is_empty() {
+            return Err("an account needs a name".to_string());
+        }
+        if let Some(at) = self.account_names.iter().position(|n| *n == name) {
+            if at as AccountId == INTERNAL_ACCOUNT {
+                return Err(format!("{name:?} is reserved"));
+            }
+            self.tombstones[at] = false;
+            return Ok(at as AccountId);
+        }
+        self.account_names.push(leak(name));
+        self.tombstones.push(false);
+        self.routes.push(imports::AccountRoutes::default());
+        Ok((self.account_names.len() - 1) as AccountId)
+    }
+
+    /// Whether `self` may replace `previous`: every account id of `previous` names the same
+    /// account here (ids are append-only).
+    pub fn keeps_ids_of(&self, previous: &Auth) -> bool {
+        self.account_names.len() >= previous.account_names.len()
+            && self.routes.len() == self.account_names.len()
+            && self.tombstones.len() == self.account_names.len()
+            && previous
+                .account_names
+                .iter()
+                .zip(&self.account_names)
+                .all(|(a, b)| a == b)
     }
 
     /// What a publish in `account` is also routed to (usually nothing).

@@ -39,25 +39,30 @@ use crate::server::mesh::AccountId;
 /// Connections of one account over the whole server, against its JWT's `conn` limit.
 #[derive(Debug)]
 pub struct AccountConns {
-    /// -1: no limit.
-    max: i64,
+    /// -1: no limit. Changes when a newer account JWT arrives.
+    max: AtomicI64,
     current: AtomicI64,
 }
 
 impl AccountConns {
     fn new(max: i64) -> AccountConns {
         AccountConns {
-            max,
+            max: AtomicI64::new(max),
             current: AtomicI64::new(0),
         }
+    }
+
+    fn limited(&self) -> bool {
+        self.max.load(Ordering::Acquire) >= 0
     }
 
     /// Takes a connection slot, released when the returned guard drops; `None` when the
     /// account is at its limit.
     pub fn acquire(self: &Arc<Self>) -> Option<AccountConnSlot> {
         let mut current = self.current.load(Ordering::Acquire);
+        let max = self.max.load(Ordering::Acquire);
         loop {
-            if self.max >= 0 && current >= self.max {
+            if max >= 0 && current >= max {
                 return None;
             }
             match self.current.compare_exchange(
@@ -126,26 +131,22 @@ impl JwtAccount {
 }
 
 /// Everything operator mode decides logins with.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OperatorMode {
     /// Keys whose signature makes an account JWT trusted.
     trusted_keys: Vec<String>,
     accounts: HashMap<String, Arc<JwtAccount>>,
-}
-
-/// The account table and routes operator mode gives [`super::Auth`].
-pub struct Built {
-    pub mode: OperatorMode,
-    /// Account names by id from [`super::FIRST_CONFIGURED_ACCOUNT`] on (public keys).
-    pub account_names: Vec<String>,
-    pub system_account_name: String,
-    /// The accounts as configured accounts (names, exports, imports) for route resolving.
-    pub account_configs: Vec<AccountConfig>,
+    system_account_name: String,
+    resolver: ResolverConfig,
 }
 
 /// Checks operator mode's configuration as nats-server's `validateTrustedOperators` does
 /// and loads the accounts known at start.
-pub fn build(options: &Options, first_id: AccountId) -> Result<Built, String> {
+/// `id_of` gives (or makes) an account's id by name.
+pub fn build(
+    options: &Options,
+    id_of: &mut dyn FnMut(&str) -> AccountId,
+) -> Result<OperatorMode, String> {
     let config = &options.auth;
     let Some(resolver) = &config.resolver else {
         return Err("operators require an account resolver to be configured".to_string());
@@ -234,24 +235,16 @@ pub fn build(options: &Options, first_id: AccountId) -> Result<Built, String> {
     }
 
     let system_account_name = system_account.unwrap_or_else(|| "$SYS".to_string());
-    let mut account_names: Vec<String> = loaded.iter().map(|c| c.sub.clone()).collect();
-    if !account_names.contains(&system_account_name) {
-        account_names.push(system_account_name.clone());
-    }
     let mut accounts = HashMap::new();
-    for (at, claims) in loaded.into_iter().enumerate() {
-        let account = account_from_claims(first_id + at as AccountId, claims);
+    for claims in loaded {
+        let account = account_from_claims(id_of(&claims.sub), claims, None);
         accounts.insert(account.public_key.clone(), Arc::new(account));
     }
-    let account_configs = route_configs(&account_names, &accounts);
-    Ok(Built {
-        mode: OperatorMode {
-            trusted_keys,
-            accounts,
-        },
-        account_names,
+    Ok(OperatorMode {
+        trusted_keys,
+        accounts,
         system_account_name,
-        account_configs,
+        resolver: resolver.clone(),
     })
 }
 
@@ -304,7 +297,12 @@ fn read_resolver_dir(dir: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(files)
 }
 
-fn account_from_claims(id: AccountId, claims: AccountClaims) -> JwtAccount {
+/// `conns`: the counter of the version this JWT replaces, which keeps counting.
+fn account_from_claims(
+    id: AccountId,
+    claims: AccountClaims,
+    conns: Option<Arc<AccountConns>>,
+) -> JwtAccount {
     let signing_keys = claims
         .nats
         .signing_keys
@@ -314,7 +312,13 @@ fn account_from_claims(id: AccountId, claims: AccountClaims) -> JwtAccount {
         .collect();
     let default_permissions =
         permissions_config(&claims.nats.default_permissions).map(|p| Arc::new(Permissions::compile(&p)));
-    let conns = Arc::new(AccountConns::new(claims.nats.limits.conn));
+    let conns = match conns {
+        Some(conns) => {
+            conns.max.store(claims.nats.limits.conn, Ordering::Release);
+            conns
+        }
+        None => Arc::new(AccountConns::new(claims.nats.limits.conn)),
+    };
     JwtAccount {
         id,
         public_key: claims.sub.clone(),
@@ -368,24 +372,21 @@ fn permissions_config(p: &jwt::Permissions) -> Option<PermissionsConfig> {
 /// The accounts' exports and the imports that are valid, as configured accounts, for
 /// [`super::imports::resolve`]. nats-server does not refuse to start over an import it can
 /// not satisfy: it logs it and leaves it out, and so does tern.
-fn route_configs(
-    names: &[String],
-    accounts: &HashMap<String, Arc<JwtAccount>>,
-) -> Vec<AccountConfig> {
+fn route_configs(accounts: &HashMap<String, Arc<JwtAccount>>) -> (Vec<AccountConfig>, Vec<AccountId>) {
     let pos = |key: &str| Pos {
         file: Arc::from(format!("account {key}")),
         line: 0,
         column: 0,
     };
-    let mut configs = Vec::with_capacity(names.len());
-    for name in names {
+    let mut sorted: Vec<&Arc<JwtAccount>> = accounts.values().collect();
+    sorted.sort_by_key(|a| a.id);
+    let mut configs = Vec::with_capacity(sorted.len());
+    let mut ids = Vec::with_capacity(sorted.len());
+    for account in sorted {
+        let name = &account.public_key;
         let mut config = AccountConfig {
             name: name.clone(),
             ..AccountConfig::default()
-        };
-        let Some(account) = accounts.get(name) else {
-            configs.push(config);
-            continue;
         };
         for export in &account.claims.nats.exports {
             let Some(kind) = export_kind(&export.kind) else {
@@ -419,8 +420,9 @@ fn route_configs(
             }
         }
         configs.push(config);
+        ids.push(account.id);
     }
-    configs
+    (configs, ids)
 }
 
 fn export_kind(kind: &str) -> Option<ExportKind> {
@@ -582,6 +584,44 @@ impl Refusal {
 }
 
 impl OperatorMode {
+    pub fn system_account_name(&self) -> &str {
+        &self.system_account_name
+    }
+
+    pub fn resolver(&self) -> &ResolverConfig {
+        &self.resolver
+    }
+
+    /// The known accounts' exports and valid imports as configured accounts, with their
+    /// ids, for [`super::imports::resolve`].
+    pub fn route_configs(&self) -> (Vec<AccountConfig>, Vec<AccountId>) {
+        route_configs(&self.accounts)
+    }
+
+    /// Decodes an account JWT pushed or looked up at runtime: trusted issuer, and not
+    /// older than the JWT it would replace.
+    pub fn validate_account_jwt(&self, token: &str) -> Result<AccountClaims, String> {
+        let claims = jwt::decode::<AccountNats>(token, ClaimType::Account)
+            .map_err(|e| format!("invalid account JWT: {e}"))?;
+        if !self.trusts(&claims.iss) {
+            return Err("account JWT not signed by a trusted operator".to_string());
+        }
+        if let Some(existing) = self.accounts.get(&claims.sub) {
+            if existing.claims.iat > claims.iat {
+                return Err("account JWT is older than the one in use".to_string());
+            }
+        }
+        Ok(claims)
+    }
+
+    /// Adds or replaces an account (see [`OperatorMode::validate_account_jwt`]).
+    pub fn insert(&mut self, id: AccountId, claims: AccountClaims) {
+        let conns = self.accounts.get(&claims.sub).map(|a| a.conns.clone());
+        let account = account_from_claims(id, claims, conns);
+        self.accounts
+            .insert(account.public_key.clone(), Arc::new(account));
+    }
+
     pub fn account(&self, public_key: &str) -> Option<&Arc<JwtAccount>> {
         self.accounts.get(public_key)
     }
@@ -694,7 +734,7 @@ impl OperatorMode {
             subs_max: min_limit(limits.subs, account_limits.subs),
             payload_max_bytes: min_limit(limits.payload, account_limits.payload),
             expires_at_unix_s: expires_at,
-            account_conns: (account.conns.max >= 0).then(|| account.conns.clone()),
+            account_conns: account.conns.limited().then(|| account.conns.clone()),
         };
         let login = Login {
             account: account.id,

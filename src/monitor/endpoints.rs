@@ -14,7 +14,7 @@ use super::jetstream::{self, HealthzQuery, JszQuery, JETSTREAM_NOT_ENABLED, JSZ_
 use super::subsz::{sublist_stats, SublistStats};
 use super::varz::total;
 use super::Monitor;
-use crate::server::mesh::{GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
+use crate::server::mesh::GLOBAL_ACCOUNT;
 use crate::server::registry::account_name;
 
 /// nats-server's `Routez` with no routes.
@@ -135,16 +135,15 @@ pub fn accountz(monitor: &Monitor, query: &Query) -> Response {
             return Response::error(400, format!("Account {name} does not exist"));
         }
     };
+    let auth = shared.auth.load();
     Response::json(&Accountz {
         server_id: &shared.server_id,
         now: SystemTime::now(),
-        system_account: shared.auth.account_name(shared.auth.system_account()),
+        system_account: auth.account_name(auth.system_account()),
         accounts: detail.is_none().then(|| {
-            // tern's internal account is no account a client or operator can use.
-            (0..shared.auth.account_count() as u32)
-                .filter(|&id| id != INTERNAL_ACCOUNT)
-                .map(|id| shared.auth.account_name(id))
-                .collect()
+            // tern's internal account is no account a client or operator can use, and a
+            // removed one is gone.
+            auth.live_accounts().map(|id| auth.account_name(id)).collect()
         }),
         account_detail: detail,
     })

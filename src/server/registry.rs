@@ -475,7 +475,7 @@ pub fn connection_closed(
         return;
     };
     let now = SystemTime::now();
-    let mut row = connection_row(&state.shared.auth, client, &meta, now, Instant::now());
+    let mut row = connection_row(&state.auth(), client, &meta, now, Instant::now());
     row.stop = Some(now);
     row.reason = Some(reason.as_str());
     row.subscription_count = subs.len();
@@ -485,7 +485,7 @@ pub fn connection_closed(
         .iter()
         .take(CLOSED_SUBSCRIPTIONS_KEPT_MAX)
         .map(|sub| {
-            let mut detail = sub_row(&state.shared.auth, client, sub);
+            let mut detail = sub_row(&state.auth(), client, sub);
             detail.max = 0;
             detail
         })
@@ -526,7 +526,7 @@ pub fn ring_full(state: &ShardState) {
 /// outbox figures and answers the monitoring queries that arrived since the last tick.
 pub fn on_tick(state: &ShardState) {
     let slot = state.shared.registry.core(state.id);
-    let global = &state.accounts[GLOBAL_ACCOUNT as usize];
+    let global = state.account(GLOBAL_ACCOUNT);
     slot.index_entries
         .store(global.local.borrow().len() as u64, Ordering::Relaxed);
     slot.cache_entries
@@ -565,7 +565,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
         if query.user.as_ref().is_some_and(|user| *user != meta.user) {
             continue;
         }
-        let account = state.shared.auth.account_name(client.account.get());
+        let account = state.auth().account_name(client.account.get());
         if query
             .account
             .as_ref()
@@ -574,7 +574,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
             continue;
         }
         rows.push(connection_row(
-            &state.shared.auth,
+            &state.auth(),
             client,
             meta,
             now,
@@ -596,7 +596,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
                 .values()
                 .take(take)
                 .map(|sub| {
-                    let mut detail = sub_row(&state.shared.auth, client, sub);
+                    let mut detail = sub_row(&state.auth(), client, sub);
                     // Under a connection, nats-server leaves the account out.
                     detail.account = "";
                     detail
@@ -620,7 +620,7 @@ fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreR
                     continue;
                 }
             }
-            rows.push(sub_row(&state.shared.auth, client, sub));
+            rows.push(sub_row(&state.auth(), client, sub));
         }
     }
     sort_subs(&mut rows);
