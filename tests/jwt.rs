@@ -738,3 +738,121 @@ fn operator_mode_configurations_are_checked_at_start() {
         );
     }
 }
+
+/// A full resolver over a directory holding only the system account's JWT.
+fn full_resolver_server(fixture: &Fixture, dir: &std::path::Path) -> TestServer {
+    let (sys_key, sys_jwt) = &fixture.accounts[0];
+    std::fs::write(dir.join(format!("{sys_key}.jwt")), sys_jwt).unwrap();
+    let config = format!(
+        "operator: \"{}\"\nsystem_account: {}\nresolver {{ type: full, dir: \"{}\" }}\n",
+        fixture.operator_jwt(),
+        fixture.sys.public_key(),
+        dir.display()
+    );
+    TestServer::start_with_config(&config, &[])
+}
+
+async fn request_text(client: &async_nats::Client, subject: String, body: String) -> String {
+    let reply = tokio::time::timeout(CLIENT_RECV_TIMEOUT, client.request(subject, body.into()))
+        .await
+        .expect("no answer")
+        .expect("request failed");
+    String::from_utf8(reply.payload.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn claim_updates_add_accounts_and_revoke_users_at_runtime() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = full_resolver_server(&fixture, dir.path());
+    let a_key = fixture.a.public_key();
+    let a_user = fixture.user_a(json!({}));
+    refused_user(&server, &a_user);
+
+    let sys_user = User::new(&fixture.sys, None, json!({}));
+    let sys_creds = sys_user.write_creds(dir.path(), "sys");
+    let sys = connect_with(
+        &server,
+        async_nats::ConnectOptions::with_credentials_file(sys_creds)
+            .await
+            .unwrap(),
+    )
+    .await;
+    // Garbage is refused; A's JWT is stored and its users may log in.
+    let answer: Value = serde_json::from_str(
+        &request_text(&sys, "$SYS.REQ.CLAIMS.UPDATE".into(), "garbage".into()).await,
+    )
+    .unwrap();
+    assert_eq!(answer["error"]["code"], 500, "{answer}");
+    let answer: Value = serde_json::from_str(
+        &request_text(
+            &sys,
+            "$SYS.REQ.CLAIMS.UPDATE".into(),
+            fixture.accounts[1].1.clone(),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    assert_eq!(answer["data"]["account"], a_key.as_str(), "{answer}");
+    assert!(dir.path().join(format!("{a_key}.jwt")).exists());
+    let mut connected = logged_in(&server, &a_user);
+    let looked_up = request_text(
+        &sys,
+        format!("$SYS.REQ.ACCOUNT.{a_key}.CLAIMS.LOOKUP"),
+        String::new(),
+    )
+    .await;
+    assert_eq!(looked_up, fixture.accounts[1].1);
+
+    // An update under another account's subject is refused.
+    let answer: Value = serde_json::from_str(
+        &request_text(
+            &sys,
+            format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", fixture.b.public_key()),
+            fixture.accounts[1].1.clone(),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(answer["error"]["code"], 500, "{answer}");
+
+    // A newer A revokes the connected user: it is cut off.
+    let revoking = encode(
+        &fixture.operator_signing,
+        json!({"sub": a_key, "iat": now_s() + 1, "name": "acct",
+               "nats": {"type": "account", "version": 2,
+                        "limits": {"subs": -1, "data": -1, "payload": -1, "conn": -1},
+                        "signing_keys": [fixture.a_signing.public_key()],
+                        "revocations": {a_user.key.public_key(): now_s() + 1}}}),
+    );
+    let answer: Value = serde_json::from_str(
+        &request_text(
+            &sys,
+            format!("$SYS.REQ.ACCOUNT.{a_key}.CLAIMS.UPDATE"),
+            revoking,
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    connected.expect_within(
+        "-ERR 'User Authentication Revoked'\r\n",
+        Duration::from_secs(5),
+    );
+    connected.expect_closed();
+    refused_user(&server, &a_user);
+    logged_in(&server, &fixture.user_a(json!({})));
+}
+
+#[test]
+fn accounts_stored_after_start_are_looked_up_at_connect() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = full_resolver_server(&fixture, dir.path());
+    let b_user = fixture.user_b(json!({}));
+    refused_user(&server, &b_user);
+    let (b_key, b_jwt) = &fixture.accounts[2];
+    std::fs::write(dir.path().join(format!("{b_key}.jwt")), b_jwt).unwrap();
+    logged_in(&server, &b_user);
+}

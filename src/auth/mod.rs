@@ -305,7 +305,7 @@ impl Auth {
         let mut next = self.clone();
         let id = next.add_account(&claims.sub)?;
         if let Some(mode) = next.operator.as_mut() {
-            mode.insert(id, claims);
+            mode.insert(id, claims, token);
         }
         next.resolve_jwt_routes()?;
         Ok((next, id))

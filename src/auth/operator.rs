@@ -112,6 +112,8 @@ pub struct JwtAccount {
     pub id: AccountId,
     pub public_key: String,
     pub claims: AccountClaims,
+    /// The JWT as received (answers `CLAIMS.LOOKUP`).
+    pub token: String,
     /// Keys that may sign this account's users besides its own, with their scope.
     signing_keys: HashMap<String, Option<UserPermissionLimits>>,
     default_permissions: Option<Arc<Permissions>>,
@@ -207,7 +209,7 @@ pub fn build(
     if let ResolverConfig::Dir { dir, .. } = resolver {
         sources.extend(read_resolver_dir(dir)?);
     }
-    let mut loaded: Vec<AccountClaims> = Vec::new();
+    let mut loaded: Vec<(AccountClaims, String)> = Vec::new();
     for (key, text) in sources {
         let claims = match jwt::decode::<AccountNats>(&text, ClaimType::Account) {
             Ok(claims) => claims,
@@ -227,17 +229,17 @@ pub fn build(
             tracing::warn!("account JWT for {key} not loaded: not signed by a trusted operator");
             continue;
         }
-        match loaded.iter_mut().find(|c| c.sub == claims.sub) {
-            Some(existing) if existing.iat >= claims.iat => {}
-            Some(existing) => *existing = claims,
-            None => loaded.push(claims),
+        match loaded.iter_mut().find(|(c, _)| c.sub == claims.sub) {
+            Some((existing, _)) if existing.iat >= claims.iat => {}
+            Some(existing) => *existing = (claims, text),
+            None => loaded.push((claims, text)),
         }
     }
 
     let system_account_name = system_account.unwrap_or_else(|| "$SYS".to_string());
     let mut accounts = HashMap::new();
-    for claims in loaded {
-        let account = account_from_claims(id_of(&claims.sub), claims, None);
+    for (claims, token) in loaded {
+        let account = account_from_claims(id_of(&claims.sub), claims, token, None);
         accounts.insert(account.public_key.clone(), Arc::new(account));
     }
     Ok(OperatorMode {
@@ -301,6 +303,7 @@ fn read_resolver_dir(dir: &Path) -> Result<Vec<(String, String)>, String> {
 fn account_from_claims(
     id: AccountId,
     claims: AccountClaims,
+    token: String,
     conns: Option<Arc<AccountConns>>,
 ) -> JwtAccount {
     let signing_keys = claims
@@ -323,6 +326,7 @@ fn account_from_claims(
         id,
         public_key: claims.sub.clone(),
         claims,
+        token,
         signing_keys,
         default_permissions,
         conns,
@@ -615,11 +619,29 @@ impl OperatorMode {
     }
 
     /// Adds or replaces an account (see [`OperatorMode::validate_account_jwt`]).
-    pub fn insert(&mut self, id: AccountId, claims: AccountClaims) {
+    pub fn insert(&mut self, id: AccountId, claims: AccountClaims, token: &str) {
         let conns = self.accounts.get(&claims.sub).map(|a| a.conns.clone());
-        let account = account_from_claims(id, claims, conns);
+        let account = account_from_claims(id, claims, token.trim().to_string(), conns);
         self.accounts
             .insert(account.public_key.clone(), Arc::new(account));
+    }
+
+    /// An account not known yet, from the resolver directory (a `full` or `cache`
+    /// resolver's store; nats-server's cache resolver would also ask other servers, which
+    /// a single tern server has none of). Only a valid account public key names a file.
+    pub fn lookup_stored(&self, key: &str) -> Option<String> {
+        let ResolverConfig::Dir { dir, .. } = &self.resolver else {
+            return None;
+        };
+        if !jwt::is_public_key(key, KeyPairType::Account) {
+            return None;
+        }
+        let path = dir.join(format!("{key}.jwt"));
+        let meta = std::fs::metadata(&path).ok()?;
+        if meta.len() as usize > crate::limits::JWT_BYTES_MAX {
+            return None;
+        }
+        std::fs::read_to_string(path).ok()
     }
 
     pub fn account(&self, public_key: &str) -> Option<&Arc<JwtAccount>> {
@@ -632,6 +654,25 @@ impl OperatorMode {
 
     pub fn trusts(&self, issuer: &str) -> bool {
         self.trusted_keys.iter().any(|k| k == issuer)
+    }
+
+    /// Whether this CONNECT's user JWT is revoked by its account (nats-server tells such
+    /// a connection `User Authentication Revoked` when an account update revokes it).
+    pub fn is_revoked(&self, connect: &ConnectOptions) -> bool {
+        let Some(token) = connect.jwt.as_deref() else {
+            return false;
+        };
+        let Ok(user) = jwt::decode::<UserNats>(token, ClaimType::User) else {
+            return false;
+        };
+        let key = if user.nats.issuer_account.is_empty() {
+            &user.iss
+        } else {
+            &user.nats.issuer_account
+        };
+        self.accounts
+            .get(key)
+            .is_some_and(|a| jwt::is_revoked(&a.claims.nats.revocations, &user.sub, user.iat))
     }
 
     /// Decides a CONNECT carrying a user JWT.
@@ -744,6 +785,25 @@ impl OperatorMode {
         };
         Ok((login, login_limits))
     }
+}
+
+/// The account a user JWT says it belongs to (`issuer_account`, else its issuer), read
+/// without checking anything: only to know which account to look up before the real check.
+pub fn user_account_key(token: &str) -> Option<String> {
+    use base64::Engine;
+    if token.len() > crate::limits::JWT_BYTES_MAX {
+        return None;
+    }
+    let body = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .ok()?;
+    let claims: jwt::Claims<UserNats> = serde_json::from_slice(&bytes).ok()?;
+    Some(if claims.nats.issuer_account.is_empty() {
+        claims.iss
+    } else {
+        claims.nats.issuer_account
+    })
 }
 
 /// nats-server's `minLimit` over a user's and an account's limit (-1: none), as a size.

@@ -45,6 +45,7 @@ pub enum CloseReason {
     StaleConnection,
     AuthenticationExpired,
     MaxAccountConnectionsExceeded,
+    Revoked,
     WriteError,
     ServerShutdown,
 }
@@ -63,6 +64,7 @@ impl CloseReason {
             CloseReason::StaleConnection => "Stale Connection",
             CloseReason::AuthenticationExpired => "Authentication Expired",
             CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
+            CloseReason::Revoked => "Credentials Revoked",
             CloseReason::WriteError => "Write Error",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
@@ -411,6 +413,14 @@ pub(super) fn recheck_connections(state: &Rc<ShardState>, auth: &Auth) {
             credentials.peer,
         ) {
             Decision::Accept(login) => reapply_login(state, &client, &credentials, login),
+            Decision::Reject
+                if auth
+                    .operator()
+                    .is_some_and(|mode| mode.is_revoked(&credentials.connect)) =>
+            {
+                tracing::debug!("cid:{} - User Authentication Revoked", client.cid);
+                client.close_with_err("User Authentication Revoked", CloseReason::Revoked);
+            }
             Decision::Reject => revoke(&client, &credentials, "credentials no longer valid"),
             Decision::Bcrypt {
                 hash,
@@ -984,6 +994,7 @@ impl Session {
             // A repeated CONNECT, or a server without authentication: the account stays.
             None
         } else {
+            self.resolve_jwt_account(&connect);
             // A configuration installed while a bcrypt check ran decides again.
             let login = loop {
                 self.state.sync_auth();
@@ -1078,6 +1089,37 @@ impl Session {
         super::registry::connection_connected(&self.state, self.client.cid, &connect);
         self.ok();
         Next::Continue
+    }
+
+    /// Operator mode: a user of an account not known yet gets its account looked up in
+    /// the resolver's store, and installed as a new authentication version if it is valid.
+    fn resolve_jwt_account(&self, connect: &ConnectOptions) {
+        let auth = self.state.auth();
+        let (Some(mode), Some(token)) = (auth.operator(), connect.jwt.as_deref()) else {
+            return;
+        };
+        let Some(key) = crate::auth::operator::user_account_key(token) else {
+            return;
+        };
+        if mode.account(&key).is_some() {
+            return;
+        }
+        let Some(account_jwt) = mode.lookup_stored(&key) else {
+            return;
+        };
+        const ALREADY: &str = "already resolved";
+        let installed = self.state.shared.update_auth(|current| {
+            if current.operator().is_some_and(|m| m.account(&key).is_some()) {
+                // Another connection installed it meanwhile.
+                return Err(ALREADY.to_string());
+            }
+            current.with_account_jwt(&account_jwt).map(|(next, _)| next)
+        });
+        match installed {
+            Ok(_) => tracing::debug!("account {key} resolved from the resolver store"),
+            Err(error) if error == ALREADY => {}
+            Err(error) => tracing::warn!("account {key} not resolved: {error}"),
+        }
     }
 
     /// Applies a JWT login's limits: the account's connection count, subscriptions,

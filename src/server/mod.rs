@@ -6,6 +6,7 @@
 //! peer's batches ([`shard`]), and a control loop that publishes counters and reacts to
 //! shutdown and lame-duck requests.
 
+pub mod claims;
 pub mod client;
 pub mod control;
 pub mod imports;
@@ -389,6 +390,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
         });
     }
     imports::start(&state);
+    claims::start(&state);
     init(&state);
     let stop_accepting = Rc::new(Signal::new());
     shards::task::spawn(accept_loop(

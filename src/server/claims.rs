@@ -1,0 +1,194 @@
+//! The account JWT resolver's `$SYS` services, as nats-server's full and cache resolvers
+//! (`DirAccResolver.Start`) answer them in the system account:
+//! - `$SYS.REQ.CLAIMS.UPDATE` and `$SYS.REQ.ACCOUNT.<key>.CLAIMS.UPDATE` (and the older
+//!   `$SYS.ACCOUNT.<key>.CLAIMS.UPDATE`): the payload is an account JWT (what `nsc push`
+//!   sends). A valid, trusted, not older JWT is stored as `<dir>/<key>.jwt` and installed as
+//!   a new authentication version: the account appears (or its users, limits, exports and
+//!   revocations change) on every core, and connections it no longer admits are closed.
+//! - `$SYS.REQ.ACCOUNT.<key>.CLAIMS.LOOKUP`: answered with the account's JWT.
+//!
+//! One core serves them (subscriptions reach it from every core). Storing a JWT is a small
+//! synchronous file write on that core; claim updates are rare administrative events.
+
+use std::path::{Path, PathBuf};
+use std::rc::{Rc, Weak};
+
+use bytes::Bytes;
+use serde_json::json;
+
+use super::client::InternalMessage;
+use super::internal::InternalClient;
+use super::shard::ShardState;
+use crate::config::auth::ResolverConfig;
+
+const UPDATE: &str = "$SYS.REQ.CLAIMS.UPDATE";
+const ACCOUNT_UPDATE: &str = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE";
+const ACCOUNT_UPDATE_OLD: &str = "$SYS.ACCOUNT.*.CLAIMS.UPDATE";
+const ACCOUNT_LOOKUP: &str = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP";
+
+/// Starts the services on core 0 when operator mode runs a directory resolver.
+pub fn start(state: &Rc<ShardState>) {
+    if state.id != 0 {
+        return;
+    }
+    let auth = state.auth();
+    let Some(mode) = auth.operator() else {
+        return;
+    };
+    let ResolverConfig::Dir { dir, .. } = mode.resolver().clone() else {
+        return;
+    };
+    let client = InternalClient::new(state, auth.system_account());
+    let weak_state: Weak<ShardState> = Rc::downgrade(state);
+    let weak_client: Weak<InternalClient> = Rc::downgrade(&client);
+    for subject in [UPDATE, ACCOUNT_UPDATE, ACCOUNT_UPDATE_OLD, ACCOUNT_LOOKUP] {
+        let (state, client_ref, dir) = (weak_state.clone(), weak_client.clone(), dir.clone());
+        let subscribed = client.subscribe(subject, None, move |message| {
+            let (Some(state), Some(client)) = (state.upgrade(), client_ref.upgrade()) else {
+                return;
+            };
+            if subject == ACCOUNT_LOOKUP {
+                lookup(&state, &client, &message);
+            } else {
+                update(&state, &client, &dir, subject, &message);
+            }
+        });
+        if let Err(error) = subscribed {
+            tracing::error!("can not serve {subject}: {error:?}");
+        }
+    }
+    state.services.borrow_mut().push(client);
+}
+
+/// The payload without headers, as text.
+fn payload(message: &InternalMessage) -> String {
+    let body = &message.body[message.header_len.unwrap_or(0).min(message.body.len())..];
+    String::from_utf8_lossy(body).trim().to_string()
+}
+
+/// The `<key>` token of `$SYS.REQ.ACCOUNT.<key>.CLAIMS.*` or `$SYS.ACCOUNT.<key>.CLAIMS.*`.
+fn subject_account(subject: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(subject).ok()?;
+    let tokens: Vec<&str> = text.split('.').collect();
+    match tokens.as_slice() {
+        ["$SYS", "REQ", "ACCOUNT", key, "CLAIMS", _] | ["$SYS", "ACCOUNT", key, "CLAIMS", _] => {
+            Some(key.to_string())
+        }
+        _ => None,
+    }
+}
+
+fn update(
+    state: &Rc<ShardState>,
+    client: &InternalClient,
+    dir: &Path,
+    pattern: &str,
+    message: &InternalMessage,
+) {
+    let token = payload(message);
+    let auth = state.auth();
+    let Some(mode) = auth.operator() else {
+        return;
+    };
+    let claims = match mode.validate_account_jwt(&token) {
+        Ok(claims) => claims,
+        Err(error) => {
+            return respond(
+                state,
+                client,
+                message,
+                "n/a",
+                Err(format!("jwt update resulted in error - {error}")),
+            )
+        }
+    };
+    let key = claims.sub.clone();
+    if pattern != UPDATE && subject_account(&message.subject).as_deref() != Some(key.as_str()) {
+        return respond(
+            state,
+            client,
+            message,
+            &key,
+            Err("jwt update resulted in error - subject does not match jwt content".to_string()),
+        );
+    }
+    if let Err(error) = store(dir, &key, &token) {
+        return respond(
+            state,
+            client,
+            message,
+            &key,
+            Err(format!("jwt update resulted in error - {error}")),
+        );
+    }
+    let installed = state
+        .shared
+        .update_auth(|current| current.with_account_jwt(&token).map(|(next, _)| next));
+    match installed {
+        Ok(_) => respond(state, client, message, &key, Ok("jwt updated")),
+        Err(error) => respond(
+            state,
+            client,
+            message,
+            &key,
+            Err(format!("jwt update resulted in error - {error}")),
+        ),
+    }
+}
+
+/// Writes `<dir>/<key>.jwt` through a temporary file, so a crash never leaves half a JWT.
+fn store(dir: &Path, key: &str, token: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let path: PathBuf = dir.join(format!("{key}.jwt"));
+    let temp = dir.join(format!(".{key}.jwt.tmp"));
+    std::fs::write(&temp, token)?;
+    std::fs::rename(&temp, &path)
+}
+
+fn lookup(state: &Rc<ShardState>, client: &InternalClient, message: &InternalMessage) {
+    let Some(reply) = message.reply.clone() else {
+        return;
+    };
+    let Some(key) = subject_account(&message.subject) else {
+        return;
+    };
+    let auth = state.auth();
+    let Some(token) = auth
+        .operator()
+        .and_then(|mode| mode.account(&key))
+        .map(|account| account.token.clone())
+    else {
+        tracing::debug!("account JWT lookup of {key}: not known");
+        return;
+    };
+    client.publish(reply, None, None, Bytes::from(token));
+}
+
+/// nats-server's `respondToUpdate`.
+fn respond(
+    state: &ShardState,
+    client: &InternalClient,
+    message: &InternalMessage,
+    account: &str,
+    outcome: Result<&str, String>,
+) {
+    let server = json!({
+        "name": state.shared.server_name,
+        "host": state.shared.options.host,
+        "id": state.shared.server_id,
+        "ver": crate::server::NATS_VERSION,
+    });
+    let response = match &outcome {
+        Ok(text) => {
+            tracing::debug!("{text} - {account}");
+            json!({"server": server, "data": {"account": account, "code": 200, "message": text}})
+        }
+        Err(text) => {
+            tracing::error!("{text} - {account}");
+            json!({"server": server, "error": {"account": account, "code": 500, "description": text}})
+        }
+    };
+    if let Some(reply) = message.reply.clone() {
+        client.publish(reply, None, None, Bytes::from(response.to_string()));
+    }
+}
