@@ -151,11 +151,7 @@ async fn creds_files_connect_with_async_nats() {
     flush(&subscriber_client).await;
 
     // The same account through creds text, a second user of a signing key.
-    let other = User::new(
-        &fixture.a_signing,
-        Some(&fixture.a.public_key()),
-        json!({}),
-    );
+    let other = User::new(&fixture.a_signing, Some(&fixture.a.public_key()), json!({}));
     let creds = common::jwt::creds(&other.jwt, &other.key.seed().unwrap());
     let options = async_nats::ConnectOptions::with_credentials(&creds).expect("creds text");
     let publisher = connect_with(&server, options).await;
@@ -168,11 +164,7 @@ async fn creds_files_connect_with_async_nats() {
 fn users_of_signing_keys_need_issuer_account_and_a_known_key() {
     let fixture = Fixture::new();
     let server = fixture.start();
-    let signed = User::new(
-        &fixture.a_signing,
-        Some(&fixture.a.public_key()),
-        json!({}),
-    );
+    let signed = User::new(&fixture.a_signing, Some(&fixture.a.public_key()), json!({}));
     logged_in(&server, &signed);
     // Signed by a key the account does not list.
     let stranger = KeyPair::new_account();
@@ -435,9 +427,7 @@ fn jwt_permissions_are_enforced_with_nats_errors() {
         errors,
         vec![
             &Frame::Err(r#"Permissions Violation for Subscription to "billing""#.to_string()),
-            &Frame::Err(
-                r#"Permissions Violation for Subscription to "orders.hidden""#.to_string()
-            ),
+            &Frame::Err(r#"Permissions Violation for Subscription to "orders.hidden""#.to_string()),
             &Frame::Err(r#"Permissions Violation for Publish to "orders.secret""#.to_string()),
             &Frame::Err(r#"Permissions Violation for Publish to "billing""#.to_string()),
         ],
@@ -488,7 +478,9 @@ fn user_and_account_limits_apply() {
     // Two connections of the account at once, not three.
     let _first = logged_in(&server, &fixture.user_a(json!({})));
     let _second = logged_in(&server, &fixture.user_a(json!({})));
-    let (mut third, frame) = raw_login(&server, |nonce| fixture.user_a(json!({})).connect_json(nonce));
+    let (mut third, frame) = raw_login(&server, |nonce| {
+        fixture.user_a(json!({})).connect_json(nonce)
+    });
     assert_eq!(
         frame,
         Frame::Err("maximum account active connections exceeded".to_string())

@@ -14,7 +14,8 @@ use std::net::IpAddr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use nkeys::{KeyPair, KeyPairType};
+use nkeys::KeyPair;
+pub use nkeys::KeyPairType;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -132,7 +133,10 @@ pub struct Claims<N: Default> {
     pub exp: i64,
     #[serde(deserialize_with = "nullable")]
     pub nbf: i64,
-    #[serde(bound(deserialize = "N: Deserialize<'de>"), deserialize_with = "nullable")]
+    #[serde(
+        bound(deserialize = "N: Deserialize<'de>"),
+        deserialize_with = "nullable"
+    )]
     pub nats: N,
 }
 
@@ -409,7 +413,7 @@ impl<'de> Deserialize<'de> for SigningKeys {
         #[serde(untagged)]
         enum Entry {
             Key(String),
-            Scoped(Scoped),
+            Scoped(Box<Scoped>),
         }
         let entries = Option::<Vec<Entry>>::deserialize(deserializer)?.unwrap_or_default();
         let mut keys = Vec::with_capacity(entries.len());
@@ -498,7 +502,10 @@ pub fn decode<N: DeserializeOwned + Default>(
     let header: Header = serde_json::from_slice(&decode_part(header, "header")?)
         .map_err(|e| JwtError::Header(e.to_string()))?;
     if !header.typ.eq_ignore_ascii_case("JWT") {
-        return Err(JwtError::Header(format!("not supported type {:?}", header.typ)));
+        return Err(JwtError::Header(format!(
+            "not supported type {:?}",
+            header.typ
+        )));
     }
     if !matches!(
         header.alg.to_ascii_lowercase().as_str(),
@@ -622,7 +629,7 @@ fn clock_seconds(text: &str) -> Option<i64> {
 /// nats-server's `validateTimes`, in UTC: `Ok(None)` when there are no time ranges,
 /// `Ok(Some(seconds left))` inside one, `Err` outside every range or when a range can not
 /// be read. A range whose start is after its end runs over midnight.
-pub fn time_window_left_s(ranges: &[TimeRange], now_s: i64) -> Result<Option<i64>, ()> {
+pub fn time_window_left_s(ranges: &[TimeRange], now_s: i64) -> Result<Option<i64>, OutsideTimes> {
     if ranges.is_empty() {
         return Ok(None);
     }
@@ -631,7 +638,7 @@ pub fn time_window_left_s(ranges: &[TimeRange], now_s: i64) -> Result<Option<i64
     for range in ranges {
         let (Some(start), Some(end)) = (clock_seconds(&range.start), clock_seconds(&range.end))
         else {
-            return Err(());
+            return Err(OutsideTimes);
         };
         let end = if start > end { end + day } else { end };
         // Today's window, or yesterday's if it runs over midnight into today.
@@ -642,8 +649,13 @@ pub fn time_window_left_s(ranges: &[TimeRange], now_s: i64) -> Result<Option<i64
             }
         }
     }
-    Err(())
+    Err(OutsideTimes)
 }
+
+/// Now is in none of a user's connect-time ranges (or one can not be read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("outside connect times")]
+pub struct OutsideTimes;
 
 #[cfg(test)]
 mod tests {

@@ -289,6 +289,15 @@ impl Auth {
         Ok(())
     }
 
+    /// The JetStream limits an operator-mode account's JWT grants (`None`: not a JWT
+    /// account). [`jwt::JetStreamLimits::enabled`] says whether it may use JetStream.
+    pub fn jwt_jetstream_limits(&self, account: AccountId) -> Option<jwt::JetStreamLimits> {
+        let mode = self.operator.as_ref()?;
+        mode.accounts()
+            .find(|a| a.id == account)
+            .map(|a| a.jetstream_limits())
+    }
+
     /// Operator mode's accounts and trust, when configured.
     pub fn operator(&self) -> Option<&operator::OperatorMode> {
         self.operator.as_ref()

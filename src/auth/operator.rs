@@ -313,8 +313,8 @@ fn account_from_claims(
         .iter()
         .map(|k| (k.key.clone(), k.scope.clone()))
         .collect();
-    let default_permissions =
-        permissions_config(&claims.nats.default_permissions).map(|p| Arc::new(Permissions::compile(&p)));
+    let default_permissions = permissions_config(&claims.nats.default_permissions)
+        .map(|p| Arc::new(Permissions::compile(&p)));
     let conns = match conns {
         Some(conns) => {
             conns.max.store(claims.nats.limits.conn, Ordering::Release);
@@ -357,8 +357,7 @@ fn permissions_config(p: &jwt::Permissions) -> Option<PermissionsConfig> {
             },
         }),
     };
-    if config.publish.is_none() && config.subscribe.is_none() && config.allow_responses.is_none()
-    {
+    if config.publish.is_none() && config.subscribe.is_none() && config.allow_responses.is_none() {
         return None;
     }
     // nats-server's `validateResponsePermissions`: with responses allowed and no publish
@@ -376,7 +375,9 @@ fn permissions_config(p: &jwt::Permissions) -> Option<PermissionsConfig> {
 /// The accounts' exports and the imports that are valid, as configured accounts, for
 /// [`super::imports::resolve`]. nats-server does not refuse to start over an import it can
 /// not satisfy: it logs it and leaves it out, and so does tern.
-fn route_configs(accounts: &HashMap<String, Arc<JwtAccount>>) -> (Vec<AccountConfig>, Vec<AccountId>) {
+fn route_configs(
+    accounts: &HashMap<String, Arc<JwtAccount>>,
+) -> (Vec<AccountConfig>, Vec<AccountId>) {
     let pos = |key: &str| Pos {
         file: Arc::from(format!("account {key}")),
         line: 0,

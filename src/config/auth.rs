@@ -686,10 +686,9 @@ pub fn parse_operators(key_pos: &Pos, value: &Spanned, problems: &mut Problems) 
         };
         match read_operator_jwt(&source) {
             Ok(jwt) => operators.push(jwt),
-            Err(reason) => problems.invalid(
-                key_pos,
-                format!("error parsing operator JWT: {reason}"),
-            ),
+            Err(reason) => {
+                problems.invalid(key_pos, format!("error parsing operator JWT: {reason}"))
+            }
         }
     }
     operators
@@ -800,7 +799,10 @@ pub fn parse_resolver(
                 }
             }
             if dir.is_empty() {
-                problems.invalid(key_pos, "dir has no value and needs to point to a directory");
+                problems.invalid(
+                    key_pos,
+                    "dir has no value and needs to point to a directory",
+                );
                 return None;
             }
             if let Ok(meta) = std::fs::metadata(&dir) {

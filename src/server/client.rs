@@ -637,11 +637,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         shared.release_connection();
         return;
     };
-    shards::task::spawn(write_loop(
-        client.clone(),
-        writer,
-        shared.clone(),
-    ));
+    shards::task::spawn(write_loop(client.clone(), writer, shared.clone()));
 
     if !admitted {
         tracing::warn!("cid:{cid} - maximum connections exceeded");
@@ -1109,7 +1105,10 @@ impl Session {
         };
         const ALREADY: &str = "already resolved";
         let installed = self.state.shared.update_auth(|current| {
-            if current.operator().is_some_and(|m| m.account(&key).is_some()) {
+            if current
+                .operator()
+                .is_some_and(|m| m.account(&key).is_some())
+            {
                 // Another connection installed it meanwhile.
                 return Err(ALREADY.to_string());
             }

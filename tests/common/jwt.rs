@@ -133,7 +133,13 @@ pub struct User {
 impl User {
     pub fn new(signer: &KeyPair, issuer_account: Option<&str>, extra: Value) -> User {
         let key = KeyPair::new_user();
-        let jwt = user_jwt(signer, &key.public_key(), issuer_account, extra, Value::Null);
+        let jwt = user_jwt(
+            signer,
+            &key.public_key(),
+            issuer_account,
+            extra,
+            Value::Null,
+        );
         User { key, jwt }
     }
 
