@@ -33,7 +33,8 @@ static LOG_FILE: OnceLock<Arc<LogFile>> = OnceLock::new();
 
 /// Changes the level of the installed subscriber (config reload). Boxed because the
 /// handle's type names the writer, which differs between a file and stderr.
-type SetLevel = Box<dyn Fn(tracing::level_filters::LevelFilter) -> Result<(), String> + Send + Sync>;
+type SetLevel =
+    Box<dyn Fn(tracing::level_filters::LevelFilter) -> Result<(), String> + Send + Sync>;
 static SET_LEVEL: OnceLock<SetLevel> = OnceLock::new();
 
 /// Whether lines carry a timestamp (`logtime`), changed by a config reload.
@@ -95,9 +96,7 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
             builder.try_init()
         }
         None => {
-            let builder = builder
-                .with_writer(std::io::stderr)
-                .with_filter_reloading();
+            let builder = builder.with_writer(std::io::stderr).with_filter_reloading();
             let handle = builder.reload_handle();
             let _ = SET_LEVEL.set(Box::new(move |level| {
                 handle

@@ -57,10 +57,7 @@ impl LiveAuth {
     /// keep the current account ids. Every core applies the new version (re-checking its
     /// connections) at its next control tick, or earlier when one of its clients
     /// publishes or connects.
-    pub fn update(
-        &self,
-        next: impl FnOnce(&Auth) -> Result<Auth, String>,
-    ) -> Result<u64, String> {
+    pub fn update(&self, next: impl FnOnce(&Auth) -> Result<Auth, String>) -> Result<u64, String> {
         let _updating = self
             .updating
             .lock()

@@ -297,6 +297,24 @@ impl Auth {
             || self.unusable_users
     }
 
+    /// Whether the user or NKey a CONNECT names is configured at all (a reload that
+    /// removed it closes its connections without an error, as nats-server does).
+    pub fn knows_identity(&self, connect: &ConnectOptions) -> bool {
+        if let Some(nkey) = connect.nkey.as_deref().filter(|k| !k.is_empty()) {
+            return self.nkeys.contains_key(nkey);
+        }
+        match connect.user.as_deref().filter(|u| !u.is_empty()) {
+            Some(user) => {
+                self.users.contains_key(user)
+                    || self
+                        .single_user
+                        .as_ref()
+                        .is_some_and(|(name, _)| name == user)
+            }
+            None => true,
+        }
+    }
+
     /// Whether INFO carries a nonce for NKey signatures.
     pub fn needs_nonce(&self) -> bool {
         !self.nkeys.is_empty()

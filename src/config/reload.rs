@@ -140,7 +140,8 @@ pub fn diff(old: &Options, new: &Options) -> Result<Changes, String> {
         ));
     }
     let (old_auth, new_auth) = (without_positions(&old.auth), without_positions(&new.auth));
-    if old_auth.users != new_auth.users || old_auth.default_permissions != new_auth.default_permissions
+    if old_auth.users != new_auth.users
+        || old_auth.default_permissions != new_auth.default_permissions
     {
         changes.push("authorization users".to_string());
     }
@@ -150,7 +151,10 @@ pub fn diff(old: &Options, new: &Options) -> Result<Changes, String> {
     if old.no_auth_user != new.no_auth_user {
         // Only dropping it together with its user is allowed (nats-server's rule).
         let user_gone = |name: &str| {
-            !new.auth.users.iter().chain(new.auth.accounts.iter().flat_map(|a| &a.users))
+            !new.auth
+                .users
+                .iter()
+                .chain(new.auth.accounts.iter().flat_map(|a| &a.users))
                 .any(|u| u.user.as_deref() == Some(name))
         };
         let allowed = match (&old.no_auth_user, &new.no_auth_user) {
@@ -212,10 +216,7 @@ pub fn diff(old: &Options, new: &Options) -> Result<Changes, String> {
         ));
     }
     if old.max_control_line_bytes != new.max_control_line_bytes {
-        changes.push(format!(
-            "max_control_line = {}",
-            new.max_control_line_bytes
-        ));
+        changes.push(format!("max_control_line = {}", new.max_control_line_bytes));
     }
     if old.max_payload_bytes != new.max_payload_bytes {
         changes.push(format!("max_payload = {}", new.max_payload_bytes));
@@ -334,8 +335,13 @@ mod tests {
     #[test]
     fn reloadable_changes_are_listed_and_others_refused() {
         let old = options("port: 4222\naccounts { A { users = [ {user: a, password: p} ] } }\n");
-        let moved = options("\n\nport: 4222\naccounts {\n A { users = [ {user: a, password: p} ] } }\n");
-        assert_eq!(diff(&old, &moved).unwrap(), Vec::<String>::new(), "positions only");
+        let moved =
+            options("\n\nport: 4222\naccounts {\n A { users = [ {user: a, password: p} ] } }\n");
+        assert_eq!(
+            diff(&old, &moved).unwrap(),
+            Vec::<String>::new(),
+            "positions only"
+        );
         let new = options(
             "port: 4222\ndebug: true\nmax_payload: 2000\naccounts { A { users = [ {user: a, password: q} ] } }\n",
         );
@@ -367,7 +373,8 @@ mod tests {
             diff(&old, &user_stays).unwrap_err(),
             "config reload not supported for NoAuthUser: old=a, new="
         );
-        let other = options("authorization { users = [ {user: a}, {user: b} ] }\nno_auth_user: b\n");
+        let other =
+            options("authorization { users = [ {user: a}, {user: b} ] }\nno_auth_user: b\n");
         assert!(diff(&old, &other).is_err());
     }
 }

@@ -143,7 +143,9 @@ pub fn accountz(monitor: &Monitor, query: &Query) -> Response {
         accounts: detail.is_none().then(|| {
             // tern's internal account is no account a client or operator can use, and a
             // removed one is gone.
-            auth.live_accounts().map(|id| auth.account_name(id)).collect()
+            auth.live_accounts()
+                .map(|id| auth.account_name(id))
+                .collect()
         }),
         account_detail: detail,
     })

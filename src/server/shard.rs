@@ -67,7 +67,9 @@ pub struct ShardState {
     accounts: RefCell<Vec<Rc<AccountState>>>,
     /// This core's copy of the authentication configuration, and its version: replaced by
     /// [`ShardState::sync_auth`] when `Shared::auth` has a newer one. An `Rc` around the
-    /// `Arc` so taking it on the publish path costs no atomic operation.
+    /// `Arc` so taking it on the publish path costs no atomic operation (the extra
+    /// allocation is made once per version).
+    #[allow(clippy::redundant_allocation)]
     auth: RefCell<Rc<Arc<crate::auth::Auth>>>,
     auth_version: Cell<u64>,
     /// Indexed by peer core; our own slot is unused.
@@ -164,6 +166,7 @@ impl ShardState {
     }
 
     /// The authentication configuration this core applies.
+    #[allow(clippy::redundant_allocation)]
     pub fn auth(&self) -> Rc<Arc<crate::auth::Auth>> {
         self.auth.borrow().clone()
     }
