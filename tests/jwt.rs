@@ -698,7 +698,7 @@ fn operator_mode_configurations_are_checked_at_start() {
             "system_account in config and operator JWT must be identical",
         ),
         (
-            format!("operator: \"/nonexistent/op.jwt\"\nresolver: MEMORY\n"),
+            "operator: \"/nonexistent/op.jwt\"\nresolver: MEMORY\n".to_string(),
             "error parsing operator JWT: open /nonexistent/op.jwt: no such file or directory",
         ),
         (

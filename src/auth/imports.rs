@@ -117,6 +117,110 @@ pub struct ServiceImport {
     pub reply_ttl_ms: u64,
 }
 
+/// An account's exports and imports as configured, for `/accountz` (nats-server's
+/// `ExtExport`/`ExtImport`): services first, then streams, each in file order.
+#[derive(Debug, Default, Clone)]
+pub struct AccountInterfaces {
+    pub exports: Vec<ExportInfo>,
+    pub imports: Vec<ImportInfo>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportInfo {
+    pub subject: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_accounts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportInfo {
+    /// A stream's subject in the exporter; a service's local subject.
+    pub subject: String,
+    pub account: String,
+    /// Services: the exporter's subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Streams: the subject importers see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_subject: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub invalid: bool,
+    pub share: bool,
+    pub tracking: bool,
+}
+
+/// The [`AccountInterfaces`] of configured accounts (account `i` has id `ids[i]`), by id.
+pub fn describe(
+    accounts: &[AccountConfig],
+    ids: &[AccountId],
+    account_count: usize,
+) -> Vec<AccountInterfaces> {
+    let mut all: Vec<AccountInterfaces> = (0..account_count)
+        .map(|_| AccountInterfaces::default())
+        .collect();
+    for (account, &id) in accounts.iter().zip(ids) {
+        let interfaces = &mut all[id as usize];
+        for kind in [ExportKind::Service, ExportKind::Stream] {
+            for export in account.exports.iter().filter(|e| e.kind == kind) {
+                interfaces.exports.push(ExportInfo {
+                    subject: export.subject.clone(),
+                    kind: kind_name(kind),
+                    response_type: (kind == ExportKind::Service).then_some(
+                        match export.response_type {
+                            ResponseType::Singleton => "Singleton",
+                            ResponseType::Stream => "Streamed",
+                            ResponseType::Chunked => "Chunked",
+                        },
+                    ),
+                    approved_accounts: export.accounts.clone(),
+                });
+            }
+        }
+        for kind in [ExportKind::Stream, ExportKind::Service] {
+            for import in account.imports.iter().filter(|i| i.kind == kind) {
+                let (subject, to, local_subject) = match kind {
+                    ExportKind::Stream => {
+                        let local = match (&import.prefix, &import.to) {
+                            (Some(prefix), _) => format!("{prefix}.{}", import.subject),
+                            (None, Some(to)) => to.clone(),
+                            (None, None) => import.subject.clone(),
+                        };
+                        (import.subject.clone(), None, Some(local))
+                    }
+                    ExportKind::Service => (
+                        import.to.clone().unwrap_or_else(|| import.subject.clone()),
+                        Some(import.subject.clone()),
+                        None,
+                    ),
+                };
+                interfaces.imports.push(ImportInfo {
+                    subject,
+                    account: import.account.clone(),
+                    to,
+                    local_subject,
+                    kind: kind_name(kind),
+                    invalid: false,
+                    share: false,
+                    tracking: false,
+                });
+            }
+        }
+    }
+    all
+}
+
+fn kind_name(kind: ExportKind) -> &'static str {
+    match kind {
+        ExportKind::Stream => "stream",
+        ExportKind::Service => "service",
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct AccountRoutes {
     pub streams_out: Vec<StreamImport>,
@@ -144,8 +248,14 @@ pub fn resolve(
         let importer_id = ids[at];
         for import in &importer.imports {
             let Some(exporter_at) = position(&import.account) else {
+                let kind = match import.kind {
+                    ExportKind::Stream => "stream",
+                    ExportKind::Service => "service",
+                };
+                // nats-server's words; also what importing from `$G` gets (it has no
+                // configurable exports).
                 return Err(format!(
-                    "{}: import of account {:?}, which does not exist",
+                    "{}: {:?} account not defined for {kind} import",
                     import.pos, import.account
                 ));
             };

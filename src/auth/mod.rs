@@ -116,6 +116,8 @@ pub struct Auth {
     tls_map: bool,
     /// Exports and imports, by account id.
     routes: Vec<imports::AccountRoutes>,
+    /// The same as configured, for monitoring, by account id.
+    interfaces: Vec<imports::AccountInterfaces>,
     /// Users exist that may not connect over plain client connections.
     unusable_users: bool,
     /// Operator mode: users log in with JWTs of the accounts it knows.
@@ -152,6 +154,14 @@ impl Auth {
         let mut tombstones: Vec<bool> = (0..names.len()).map(|id| id > 1).collect();
         let mut ids: Vec<AccountId> = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
+            if account.name == "$G" {
+                let pos = account
+                    .pos
+                    .as_ref()
+                    .map(|p| format!("{p}: "))
+                    .unwrap_or_default();
+                return Err(format!("{pos}\"$G\" is a Reserved Account"));
+            }
             let at = names.iter().position(|n| *n == account.name);
             let fresh = at.is_none_or(|at| tombstones[at] && !ids.contains(&(at as AccountId)));
             if account.name.is_empty() || at.is_some_and(|at| at < 2) || !fresh {
@@ -191,6 +201,7 @@ impl Auth {
         };
 
         let routes = imports::resolve(&config.accounts, &ids, names.len())?;
+        let interfaces = imports::describe(&config.accounts, &ids, names.len());
         let mut auth = Auth {
             account_names: names,
             tombstones,
@@ -207,6 +218,7 @@ impl Auth {
             no_auth_user: options.no_auth_user.clone(),
             tls_map: options.tls.as_ref().is_some_and(|t| t.verify_and_map),
             routes,
+            interfaces,
             unusable_users: false,
             operator: None,
         };
@@ -272,6 +284,7 @@ impl Auth {
             no_auth_user: None,
             tls_map: false,
             routes: Vec::new(),
+            interfaces: Vec::new(),
             unusable_users: false,
             operator: Some(mode),
         };
@@ -286,6 +299,7 @@ impl Auth {
         };
         let (configs, ids) = mode.route_configs();
         self.routes = imports::resolve(&configs, &ids, self.account_names.len())?;
+        self.interfaces = imports::describe(&configs, &ids, self.account_names.len());
         Ok(())
     }
 
@@ -390,6 +404,24 @@ impl Auth {
             || self.unusable_users
     }
 
+    /// Whether the user or NKey a CONNECT names is configured at all (a reload that
+    /// removed it closes its connections without an error, as nats-server does).
+    pub fn knows_identity(&self, connect: &ConnectOptions) -> bool {
+        if let Some(nkey) = connect.nkey.as_deref().filter(|k| !k.is_empty()) {
+            return self.nkeys.contains_key(nkey);
+        }
+        match connect.user.as_deref().filter(|u| !u.is_empty()) {
+            Some(user) => {
+                self.users.contains_key(user)
+                    || self
+                        .single_user
+                        .as_ref()
+                        .is_some_and(|(name, _)| name == user)
+            }
+            None => true,
+        }
+    }
+
     /// Whether INFO carries a nonce for NKey signatures.
     pub fn needs_nonce(&self) -> bool {
         !self.nkeys.is_empty() || self.operator.is_some()
@@ -444,6 +476,7 @@ impl Auth {
         self.account_names.push(leak(name));
         self.tombstones.push(false);
         self.routes.push(imports::AccountRoutes::default());
+        self.interfaces.push(imports::AccountInterfaces::default());
         Ok((self.account_names.len() - 1) as AccountId)
     }
 
@@ -452,6 +485,7 @@ impl Auth {
     pub fn keeps_ids_of(&self, previous: &Auth) -> bool {
         self.account_names.len() >= previous.account_names.len()
             && self.routes.len() == self.account_names.len()
+            && self.interfaces.len() == self.account_names.len()
             && self.tombstones.len() == self.account_names.len()
             && previous
                 .account_names
@@ -463,6 +497,11 @@ impl Auth {
     /// What a publish in `account` is also routed to (usually nothing).
     pub fn routes(&self, account: AccountId) -> &imports::AccountRoutes {
         &self.routes[account as usize]
+    }
+
+    /// An account's exports and imports as configured (for `/accountz`).
+    pub fn interfaces(&self, account: AccountId) -> Option<&imports::AccountInterfaces> {
+        self.interfaces.get(account as usize)
     }
 
     /// Accounts that export a service someone imports: their responses are routed back.

@@ -119,8 +119,10 @@ pub enum ResponseType {
     /// Exactly one (the default).
     #[default]
     Singleton,
-    /// Any number, until the response threshold passes (`stream` and `chunked`).
+    /// Any number, until the response threshold passes (`stream`).
     Stream,
+    /// As `Stream` (`chunked`: one response in several messages).
+    Chunked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -534,11 +536,11 @@ fn parse_exports(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<Ex
                         Some(t) if t.eq_ignore_ascii_case("singleton") => {
                             response_type = ResponseType::Singleton
                         }
-                        Some(t)
-                            if t.eq_ignore_ascii_case("stream")
-                                || t.eq_ignore_ascii_case("chunked") =>
-                        {
+                        Some(t) if t.eq_ignore_ascii_case("stream") => {
                             response_type = ResponseType::Stream
+                        }
+                        Some(t) if t.eq_ignore_ascii_case("chunked") => {
+                            response_type = ResponseType::Chunked
                         }
                         Some(t) => problems
                             .invalid(&entry.value.pos, format!("Unknown response type: {t:?}")),

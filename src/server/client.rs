@@ -421,7 +421,17 @@ pub(super) fn recheck_connections(state: &Rc<ShardState>, auth: &Auth) {
                 tracing::debug!("cid:{} - User Authentication Revoked", client.cid);
                 client.close_with_err("User Authentication Revoked", CloseReason::Revoked);
             }
-            Decision::Reject => revoke(&client, &credentials, "credentials no longer valid"),
+            // nats-server closes a removed user's connection without a word, and answers
+            // credentials that no longer match with an authorization violation.
+            Decision::Reject if !auth.knows_identity(&credentials.connect) => {
+                tracing::debug!(
+                    "cid:{} - {} removed by a reload",
+                    client.cid,
+                    credentials.describe()
+                );
+                client.close(CloseReason::ClientClosed, true);
+            }
+            Decision::Reject => revoke(&client, &credentials),
             Decision::Bcrypt {
                 hash,
                 password,
@@ -443,7 +453,7 @@ pub(super) fn recheck_connections(state: &Rc<ShardState>, auth: &Auth) {
                         }));
                         reapply_login(&state, &client, &credentials, login);
                     } else {
-                        revoke(&client, &credentials, "credentials no longer valid");
+                        revoke(&client, &credentials);
                     }
                 });
             }
@@ -452,12 +462,12 @@ pub(super) fn recheck_connections(state: &Rc<ShardState>, auth: &Auth) {
 }
 
 /// nats-server's `authViolation` on reload.
-fn revoke(client: &ClientShared, credentials: &Credentials, why: &str) {
+fn revoke(client: &ClientShared, credentials: &Credentials) {
     if client.is_closed() {
         return;
     }
     tracing::error!(
-        "cid:{} - authentication error - {} ({why})",
+        "cid:{} - authentication error - {}",
         client.cid,
         credentials.describe()
     );
@@ -479,7 +489,11 @@ fn reapply_login(
     if login.account != client.account.get() {
         // Its subscriptions live in the old account's subject space: moving them is not
         // worth it for a configuration change; the client reconnects into the new account.
-        revoke(client, credentials, "user moved to another account");
+        tracing::debug!(
+            "cid:{} - user moved to another account by a reload",
+            client.cid
+        );
+        client.close(CloseReason::ClientClosed, true);
         return;
     }
     let permissions = login.permissions.map(|p| Rc::new(ConnPermissions::new(p)));

@@ -216,6 +216,8 @@ struct PendingQuery {
 pub enum CoreQuery {
     Connections(ConnectionsQuery),
     Subscriptions(SubscriptionsQuery),
+    /// One account's figures on the core (`/accountz?acc=`).
+    Account(AccountId),
 }
 
 /// Which of a core's open connections to describe (`/connz`).
@@ -256,6 +258,19 @@ pub enum CoreReply {
     Subscriptions {
         rows: Vec<SubRow>,
     },
+    Account(AccountFigures),
+}
+
+/// One account's figures on one core.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct AccountFigures {
+    /// Client connections logged into the account.
+    pub connections: usize,
+    /// Entries in its subject index (clients' and the server's own subscriptions).
+    pub subscriptions: u64,
+    pub cache_entries: u64,
+    pub inserts: u64,
+    pub removes: u64,
 }
 
 /// One connection as `/connz` shows it.
@@ -545,6 +560,7 @@ pub fn on_tick(state: &ShardState) {
         let reply = match &pending.query {
             CoreQuery::Connections(query) => answer_connections(state, query),
             CoreQuery::Subscriptions(query) => answer_subscriptions(state, query),
+            CoreQuery::Account(account) => answer_account(state, *account),
         };
         // The channel has room for every core's answer; a monitor that gave up is gone.
         let _ = pending.reply_to.try_send((state.id, reply));
@@ -608,6 +624,31 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
         total: clients.len(),
         rows,
     }
+}
+
+fn answer_account(state: &ShardState, account: AccountId) -> CoreReply {
+    let connections = state
+        .clients
+        .borrow()
+        .values()
+        .filter(|c| c.internal.is_none() && c.authenticated.get() && c.account.get() == account)
+        .count();
+    if account as usize >= state.account_count() {
+        // Newer than this core's configuration: nothing here yet.
+        return CoreReply::Account(AccountFigures {
+            connections,
+            ..AccountFigures::default()
+        });
+    }
+    let acct = state.account(account);
+    let local = acct.local.borrow();
+    CoreReply::Account(AccountFigures {
+        connections,
+        subscriptions: local.len() as u64,
+        cache_entries: local.cache_len() as u64,
+        inserts: acct.inserts.get(),
+        removes: acct.removes.get(),
+    })
 }
 
 fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreReply {

@@ -45,6 +45,9 @@ pub struct AccountState {
     pub local: RefCell<SubjectIndex<SubRef>>,
     pub remote: RefCell<RemoteInterest>,
     pub counts: RefCell<InterestCounts>,
+    /// Subscriptions added to and removed from `local` (for `/accountz`).
+    pub inserts: Cell<u64>,
+    pub removes: Cell<u64>,
 }
 
 impl AccountState {
@@ -53,6 +56,8 @@ impl AccountState {
             local: RefCell::new(SubjectIndex::new()),
             remote: RefCell::new(RemoteInterest::new()),
             counts: RefCell::new(InterestCounts::new()),
+            inserts: Cell::new(0),
+            removes: Cell::new(0),
         }
     }
 }
@@ -67,7 +72,9 @@ pub struct ShardState {
     accounts: RefCell<Vec<Rc<AccountState>>>,
     /// This core's copy of the authentication configuration, and its version: replaced by
     /// [`ShardState::sync_auth`] when `Shared::auth` has a newer one. An `Rc` around the
-    /// `Arc` so taking it on the publish path costs no atomic operation.
+    /// `Arc` so taking it on the publish path costs no atomic operation (the extra
+    /// allocation is made once per version).
+    #[allow(clippy::redundant_allocation)]
     auth: RefCell<Rc<Arc<crate::auth::Auth>>>,
     auth_version: Cell<u64>,
     /// Indexed by peer core; our own slot is unused.
@@ -164,6 +171,7 @@ impl ShardState {
     }
 
     /// The authentication configuration this core applies.
+    #[allow(clippy::redundant_allocation)]
     pub fn auth(&self) -> Rc<Arc<crate::auth::Auth>> {
         self.auth.borrow().clone()
     }
@@ -217,6 +225,7 @@ impl ShardState {
         acct.local
             .borrow_mut()
             .insert(&sub.subject, queue, SubRef(sub.clone()))?;
+        acct.inserts.set(acct.inserts.get() + 1);
         super::registry::subscription_inserted(self);
         let count = acct.counts.borrow_mut().add(&sub.subject, queue);
         Ok(self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count))
@@ -232,6 +241,7 @@ impl ShardState {
         {
             return 0;
         }
+        acct.removes.set(acct.removes.get() + 1);
         super::registry::subscription_removed(self);
         let count = acct.counts.borrow_mut().remove(&sub.subject, queue);
         self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count)
