@@ -848,3 +848,36 @@ fn accounts_stored_after_start_are_looked_up_at_connect() {
     std::fs::write(dir.path().join(format!("{b_key}.jwt")), b_jwt).unwrap();
     logged_in(&server, &b_user);
 }
+
+/// `HH:MM:SS` of a Unix time, in UTC (the test machines' and servers' zone).
+fn clock(unix_s: i64) -> String {
+    let s = unix_s.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+}
+
+#[test]
+fn connect_times_limit_when_users_connect() {
+    let fixture = Fixture::new();
+    let server = fixture.start();
+    let now = now_s();
+    let inside = json!({"times": [{"start": clock(now - 3600), "end": clock(now + 3600)}]});
+    logged_in(&server, &fixture.user_a(inside));
+    let later = json!({"times": [{"start": clock(now + 3600), "end": clock(now + 7200)}]});
+    refused_user(&server, &fixture.user_a(later));
+    assert!(server.wait_for_log("Outside connect times", Duration::from_secs(5)));
+}
+
+#[test]
+fn refusals_are_logged_without_a_user_name() {
+    let fixture = Fixture::new();
+    let server = fixture.start();
+    refused(&server, |_| {
+        json!({"user": "someone", "pass": "x", "jwt": "garbage"}).to_string()
+    });
+    assert!(server.wait_for_log("authentication error", Duration::from_secs(5)));
+    assert!(
+        !server.log().contains("someone"),
+        "operator mode names no user:\n{}",
+        server.log()
+    );
+}
