@@ -881,3 +881,66 @@ fn refusals_are_logged_without_a_user_name() {
         server.log()
     );
 }
+
+#[tokio::test]
+async fn deleted_accounts_are_cut_off_and_listed_no_more() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (a_key, a_jwt) = &fixture.accounts[1];
+    std::fs::write(dir.path().join(format!("{a_key}.jwt")), a_jwt).unwrap();
+    let (sys_key, sys_jwt) = &fixture.accounts[0];
+    std::fs::write(dir.path().join(format!("{sys_key}.jwt")), sys_jwt).unwrap();
+    let config = format!(
+        "operator: \"{}\"\nsystem_account: {sys_key}\nresolver {{ type: full, dir: \"{}\", allow_delete: true }}\n",
+        fixture.operator_jwt(),
+        dir.path().display()
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    let mut connected = logged_in(&server, &fixture.user_a(json!({})));
+    let sys_creds = User::new(&fixture.sys, None, json!({})).write_creds(dir.path(), "sys");
+    let sys = connect_with(
+        &server,
+        async_nats::ConnectOptions::with_credentials_file(sys_creds)
+            .await
+            .unwrap(),
+    )
+    .await;
+    let listed: Value = serde_json::from_str(
+        &request_text(&sys, "$SYS.REQ.CLAIMS.LIST".into(), String::new()).await,
+    )
+    .unwrap();
+    let mut expected = vec![a_key.clone(), sys_key.clone()];
+    expected.sort();
+    let mut got: Vec<String> = serde_json::from_value(listed["data"].clone()).unwrap();
+    got.sort();
+    assert_eq!(got, expected, "{listed}");
+
+    // Only the operator may ask, self-signed.
+    let by_account = encode(
+        &fixture.a,
+        json!({"sub": a_key, "nats": {"accounts": [a_key]}}),
+    );
+    let answer: Value = serde_json::from_str(
+        &request_text(&sys, "$SYS.REQ.CLAIMS.DELETE".into(), by_account).await,
+    )
+    .unwrap();
+    assert_eq!(answer["error"]["code"], 500, "{answer}");
+
+    let request = encode(
+        &fixture.operator,
+        json!({"sub": fixture.operator.public_key(), "nats": {"accounts": [a_key]}}),
+    );
+    let answer: Value = serde_json::from_str(
+        &request_text(&sys, "$SYS.REQ.CLAIMS.DELETE".into(), request).await,
+    )
+    .unwrap();
+    assert_eq!(answer["data"]["code"], 200, "{answer}");
+    assert_eq!(answer["data"]["message"], "deleted 1 accounts", "{answer}");
+    connected.expect_within(
+        "-ERR 'Account Authentication Expired'\r\n",
+        Duration::from_secs(5),
+    );
+    connected.expect_closed();
+    refused_user(&server, &fixture.user_a(json!({})));
+    assert!(!dir.path().join(format!("{a_key}.jwt")).exists());
+}

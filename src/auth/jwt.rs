@@ -65,6 +65,9 @@ pub enum ClaimType {
     Account,
     User,
     Activation,
+    /// Any type and version, issued by and about an operator key (nats-io/jwt's
+    /// `DecodeGeneric`, as the resolver's delete request uses it).
+    OperatorGeneric,
 }
 
 impl ClaimType {
@@ -74,6 +77,7 @@ impl ClaimType {
             ClaimType::Account => "account",
             ClaimType::User => "user",
             ClaimType::Activation => "activation",
+            ClaimType::OperatorGeneric => "generic",
         }
     }
 
@@ -82,7 +86,9 @@ impl ClaimType {
     /// activations.
     fn issuer_type(self) -> (KeyPairType, &'static str) {
         match self {
-            ClaimType::Operator | ClaimType::Account => (KeyPairType::Operator, "operator"),
+            ClaimType::Operator | ClaimType::Account | ClaimType::OperatorGeneric => {
+                (KeyPairType::Operator, "operator")
+            }
             ClaimType::User | ClaimType::Activation => (KeyPairType::Account, "account"),
         }
     }
@@ -91,7 +97,7 @@ impl ClaimType {
     /// accepted here: tern matches activations to one importer).
     fn subject_type(self) -> (KeyPairType, &'static str) {
         match self {
-            ClaimType::Operator => (KeyPairType::Operator, "operator"),
+            ClaimType::Operator | ClaimType::OperatorGeneric => (KeyPairType::Operator, "operator"),
             ClaimType::Account | ClaimType::Activation => (KeyPairType::Account, "account"),
             ClaimType::User => (KeyPairType::User, "user"),
         }
@@ -468,6 +474,14 @@ pub type AccountClaims = Claims<AccountNats>;
 pub type UserClaims = Claims<UserNats>;
 pub type ActivationClaims = Claims<ActivationNats>;
 
+/// The resolver's delete request: `nats.accounts` lists the accounts to delete.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteNats {
+    #[serde(deserialize_with = "nullable")]
+    pub accounts: Vec<String>,
+}
+
 /// Seconds since the Unix epoch.
 pub fn now_unix_s() -> i64 {
     std::time::SystemTime::now()
@@ -519,10 +533,10 @@ pub fn decode<N: DeserializeOwned + Default>(
     let body_bytes = decode_part(body, "claims")?;
     let generic: Claims<Generic> =
         serde_json::from_slice(&body_bytes).map_err(|e| JwtError::Claims(e.to_string()))?;
-    if generic.nats.version != CLAIMS_VERSION {
+    if generic.nats.version != CLAIMS_VERSION && expected != ClaimType::OperatorGeneric {
         return Err(JwtError::Version(generic.nats.version));
     }
-    if generic.nats.kind != expected.name() {
+    if generic.nats.kind != expected.name() && expected != ClaimType::OperatorGeneric {
         return Err(JwtError::Type {
             expected: expected.name(),
             got: generic.nats.kind,

@@ -334,6 +334,29 @@ impl Auth {
         Ok((next, id))
     }
 
+    /// This version without the accounts `keys` (operator mode, the resolver's delete
+    /// request): their ids become tombstones, so their connections are cut off and their
+    /// users refused until a new JWT brings them back.
+    pub fn without_accounts(&self, keys: &[String]) -> Result<Auth, String> {
+        if self.operator.is_none() {
+            return Err("not in operator mode".to_string());
+        }
+        let mut next = self.clone();
+        for key in keys {
+            if let Some(at) = next.account_names.iter().position(|n| n == key) {
+                if at as AccountId == next.system_account {
+                    return Err("not allowed to delete system account".to_string());
+                }
+                next.tombstones[at] = true;
+            }
+            if let Some(mode) = next.operator.as_mut() {
+                mode.remove(key);
+            }
+        }
+        next.resolve_jwt_routes()?;
+        Ok(next)
+    }
+
     fn add_users(
         &mut self,
         users: &[UserConfig],

@@ -645,6 +645,11 @@ impl OperatorMode {
         std::fs::read_to_string(path).ok()
     }
 
+    /// Forgets an account (see [`super::Auth::without_accounts`]).
+    pub fn remove(&mut self, key: &str) {
+        self.accounts.remove(key);
+    }
+
     pub fn account(&self, public_key: &str) -> Option<&Arc<JwtAccount>> {
         self.accounts.get(public_key)
     }

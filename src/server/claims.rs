@@ -6,6 +6,10 @@
 //!   a new authentication version: the account appears (or its users, limits, exports and
 //!   revocations change) on every core, and connections it no longer admits are closed.
 //! - `$SYS.REQ.ACCOUNT.<key>.CLAIMS.LOOKUP`: answered with the account's JWT.
+//! - `$SYS.REQ.CLAIMS.LIST`: the stored accounts' keys.
+//! - `$SYS.REQ.CLAIMS.DELETE` (with `allow_delete`): a JWT self-signed by a trusted
+//!   operator key whose `nats.accounts` lists accounts to delete; their files are renamed
+//!   `<key>.jwt.deleted` (nats-server's rename mode) and their connections cut off.
 //!
 //! One core serves them (subscriptions reach it from every core). Storing a JWT is a small
 //! synchronous file write on that core; claim updates are rare administrative events.
@@ -25,6 +29,8 @@ const UPDATE: &str = "$SYS.REQ.CLAIMS.UPDATE";
 const ACCOUNT_UPDATE: &str = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE";
 const ACCOUNT_UPDATE_OLD: &str = "$SYS.ACCOUNT.*.CLAIMS.UPDATE";
 const ACCOUNT_LOOKUP: &str = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP";
+const LIST: &str = "$SYS.REQ.CLAIMS.LIST";
+const DELETE: &str = "$SYS.REQ.CLAIMS.DELETE";
 
 /// Starts the services on core 0 when operator mode runs a directory resolver.
 pub fn start(state: &Rc<ShardState>) {
@@ -35,22 +41,33 @@ pub fn start(state: &Rc<ShardState>) {
     let Some(mode) = auth.operator() else {
         return;
     };
-    let ResolverConfig::Dir { dir, .. } = mode.resolver().clone() else {
+    let ResolverConfig::Dir {
+        dir, allow_delete, ..
+    } = mode.resolver().clone()
+    else {
         return;
     };
     let client = InternalClient::new(state, auth.system_account());
     let weak_state: Weak<ShardState> = Rc::downgrade(state);
     let weak_client: Weak<InternalClient> = Rc::downgrade(&client);
-    for subject in [UPDATE, ACCOUNT_UPDATE, ACCOUNT_UPDATE_OLD, ACCOUNT_LOOKUP] {
+    for subject in [
+        UPDATE,
+        ACCOUNT_UPDATE,
+        ACCOUNT_UPDATE_OLD,
+        ACCOUNT_LOOKUP,
+        LIST,
+        DELETE,
+    ] {
         let (state, client_ref, dir) = (weak_state.clone(), weak_client.clone(), dir.clone());
         let subscribed = client.subscribe(subject, None, move |message| {
             let (Some(state), Some(client)) = (state.upgrade(), client_ref.upgrade()) else {
                 return;
             };
-            if subject == ACCOUNT_LOOKUP {
-                lookup(&state, &client, &message);
-            } else {
-                update(&state, &client, &dir, subject, &message);
+            match subject {
+                ACCOUNT_LOOKUP => lookup(&state, &client, &message),
+                LIST => list(&state, &client, &dir, &message),
+                DELETE => delete(&state, &client, &dir, allow_delete, &message),
+                _ => update(&state, &client, &dir, subject, &message),
             }
         });
         if let Err(error) = subscribed {
@@ -164,6 +181,126 @@ fn lookup(state: &Rc<ShardState>, client: &InternalClient, message: &InternalMes
     client.publish(reply, None, None, Bytes::from(token));
 }
 
+/// The account keys stored in `dir`.
+fn stored_keys(dir: &Path) -> Vec<String> {
+    let mut keys: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .take(crate::limits::RESOLVER_DIR_FILES_MAX)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let key = name.strip_suffix(".jwt")?;
+                    crate::auth::jwt::is_public_key(key, crate::auth::jwt::KeyPairType::Account)
+                        .then(|| key.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+fn list(state: &ShardState, client: &InternalClient, dir: &Path, message: &InternalMessage) {
+    let Some(reply) = message.reply.clone() else {
+        return;
+    };
+    let response = json!({"server": server_info(state), "data": stored_keys(dir)});
+    client.publish(reply, None, None, Bytes::from(response.to_string()));
+}
+
+fn delete(
+    state: &Rc<ShardState>,
+    client: &InternalClient,
+    dir: &Path,
+    allow_delete: bool,
+    message: &InternalMessage,
+) {
+    use crate::auth::jwt::{decode, ClaimType, DeleteNats};
+    let auth = state.auth();
+    let Some(mode) = auth.operator() else {
+        return;
+    };
+    let request = decode::<DeleteNats>(&payload(message), ClaimType::OperatorGeneric);
+    let by = request.as_ref().map(|r| r.sub.clone()).unwrap_or_default();
+    let checked = match &request {
+        Err(error) => Err(error.to_string()),
+        Ok(_) if !allow_delete => Err("delete must be enabled in server config".to_string()),
+        Ok(request) if request.sub != request.iss => Err("not self signed".to_string()),
+        Ok(request) if !mode.trusts(&request.iss) => Err("not trusted".to_string()),
+        Ok(request)
+            if request.nats.accounts.is_empty()
+                || request.nats.accounts.iter().any(|k| {
+                    !crate::auth::jwt::is_public_key(k, crate::auth::jwt::KeyPairType::Account)
+                }) =>
+        {
+            Err("malformed request".to_string())
+        }
+        Ok(request)
+            if request
+                .nats
+                .accounts
+                .iter()
+                .any(|k| k == mode.system_account_name()) =>
+        {
+            Err("not allowed to delete system account".to_string())
+        }
+        Ok(request) => Ok(request.nats.accounts.clone()),
+    };
+    let keys = match checked {
+        Ok(keys) => keys,
+        Err(error) => {
+            return respond(
+                state,
+                client,
+                message,
+                "",
+                Err(format!("delete accounts request by {by} failed - {error}")),
+            )
+        }
+    };
+    let mut errors = Vec::new();
+    let mut deleted = 0;
+    for key in &keys {
+        let path = dir.join(format!("{key}.jwt"));
+        match std::fs::rename(&path, dir.join(format!("{key}.jwt.deleted"))) {
+            Ok(()) => deleted += 1,
+            Err(error) => errors.push(format!("{}: {error}", path.display())),
+        }
+    }
+    if let Err(error) = state
+        .shared
+        .update_auth(|current| current.without_accounts(&keys))
+    {
+        errors.push(error);
+    }
+    let outcome = if errors.is_empty() {
+        Ok(format!("deleted {deleted} accounts"))
+    } else {
+        Err(format!(
+            "deleted {deleted} accounts, failed for {} - {}",
+            errors.len(),
+            errors.join("\n")
+        ))
+    };
+    respond(
+        state,
+        client,
+        message,
+        "",
+        outcome.as_deref().map_err(|e| e.clone()),
+    );
+}
+
+fn server_info(state: &ShardState) -> serde_json::Value {
+    json!({
+        "name": state.shared.server_name,
+        "host": state.shared.options.host,
+        "id": state.shared.server_id,
+        "ver": crate::server::NATS_VERSION,
+    })
+}
+
 /// nats-server's `respondToUpdate`.
 fn respond(
     state: &ShardState,
@@ -172,20 +309,24 @@ fn respond(
     account: &str,
     outcome: Result<&str, String>,
 ) {
-    let server = json!({
-        "name": state.shared.server_name,
-        "host": state.shared.options.host,
-        "id": state.shared.server_id,
-        "ver": crate::server::NATS_VERSION,
-    });
+    let server = server_info(state);
+    // An empty account (delete requests) is left out, as nats-server does.
+    let mut body = serde_json::Map::new();
+    if !account.is_empty() {
+        body.insert("account".into(), json!(account));
+    }
     let response = match &outcome {
         Ok(text) => {
             tracing::debug!("{text} - {account}");
-            json!({"server": server, "data": {"account": account, "code": 200, "message": text}})
+            body.insert("code".into(), json!(200));
+            body.insert("message".into(), json!(text));
+            json!({"server": server, "data": body})
         }
         Err(text) => {
             tracing::error!("{text} - {account}");
-            json!({"server": server, "error": {"account": account, "code": 500, "description": text}})
+            body.insert("code".into(), json!(500));
+            body.insert("description".into(), json!(text));
+            json!({"server": server, "error": body})
         }
     };
     if let Some(reply) = message.reply.clone() {

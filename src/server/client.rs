@@ -413,6 +413,16 @@ pub(super) fn recheck_connections(state: &Rc<ShardState>, auth: &Auth) {
             credentials.peer,
         ) {
             Decision::Accept(login) => reapply_login(state, &client, &credentials, login),
+            // A deleted account: nats-server expires it, cutting its connections off.
+            Decision::Reject
+                if auth.operator().is_some() && auth.is_tombstone(client.account.get()) =>
+            {
+                tracing::debug!("cid:{} - Account Authentication Expired", client.cid);
+                client.close_with_err(
+                    "Account Authentication Expired",
+                    CloseReason::AuthenticationExpired,
+                );
+            }
             Decision::Reject
                 if auth
                     .operator()
