@@ -930,10 +930,9 @@ async fn deleted_accounts_are_cut_off_and_listed_no_more() {
         &fixture.operator,
         json!({"sub": fixture.operator.public_key(), "nats": {"accounts": [a_key]}}),
     );
-    let answer: Value = serde_json::from_str(
-        &request_text(&sys, "$SYS.REQ.CLAIMS.DELETE".into(), request).await,
-    )
-    .unwrap();
+    let answer: Value =
+        serde_json::from_str(&request_text(&sys, "$SYS.REQ.CLAIMS.DELETE".into(), request).await)
+            .unwrap();
     assert_eq!(answer["data"]["code"], 200, "{answer}");
     assert_eq!(answer["data"]["message"], "deleted 1 accounts", "{answer}");
     connected.expect_within(
@@ -943,4 +942,40 @@ async fn deleted_accounts_are_cut_off_and_listed_no_more() {
     connected.expect_closed();
     refused_user(&server, &fixture.user_a(json!({})));
     assert!(!dir.path().join(format!("{a_key}.jwt")).exists());
+}
+
+#[test]
+fn scoped_templates_expand_names_and_tags() {
+    let scoped = KeyPair::new_account();
+    let fixture = Fixture::with(
+        json!({"tags": ["region:eu"],
+               "signing_keys": [{"kind": "user_scope", "key": scoped.public_key(), "role": "t",
+                                 "template": {"pub": {"allow": ["user.{{name()}}.>",
+                                                                "dept.{{tag(dept)}}",
+                                                                "region.{{account-tag(region)}}"]},
+                                              "subs": -1, "data": -1, "payload": -1}}]}),
+        json!({}),
+    );
+    let server = fixture.start();
+    let key = KeyPair::new_user();
+    let jwt = encode(
+        &scoped,
+        json!({"sub": key.public_key(), "name": "ann",
+               "nats": {"type": "user", "version": 2, "subs": 0, "data": 0, "payload": 0,
+                        "tags": ["dept:sales", "dept:ops"],
+                        "issuer_account": fixture.a.public_key()}}),
+    );
+    let user = User { key, jwt };
+    let mut client = logged_in(&server, &user);
+    client.send(
+        "PUB user.ann.x 1\r\na\r\nPUB dept.sales 1\r\na\r\nPUB dept.ops 1\r\na\r\n\
+         PUB region.eu 1\r\na\r\nPUB dept.hr 1\r\na\r\nPUB user.bob.x 1\r\na\r\n",
+    );
+    assert_eq!(
+        client.sync(),
+        vec![
+            Frame::Err(r#"Permissions Violation for Publish to "dept.hr""#.to_string()),
+            Frame::Err(r#"Permissions Violation for Publish to "user.bob.x""#.to_string()),
+        ]
+    );
 }

@@ -293,6 +293,8 @@ pub struct UserNats {
     pub limits: UserPermissionLimits,
     #[serde(deserialize_with = "nullable")]
     pub issuer_account: String,
+    #[serde(deserialize_with = "nullable")]
+    pub tags: Vec<String>,
 }
 
 /// An account's JetStream limits (`nats.limits`), kept for per-account JetStream. Absent
@@ -445,6 +447,8 @@ impl<'de> Deserialize<'de> for SigningKeys {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct AccountNats {
+    #[serde(deserialize_with = "nullable")]
+    pub tags: Vec<String>,
     #[serde(deserialize_with = "nullable")]
     pub imports: Vec<Import>,
     #[serde(deserialize_with = "nullable")]

@@ -565,6 +565,8 @@ pub enum Refusal {
     UnknownIssuer,
     #[error("User JWT is not valid: scoped users require no permissions or limits set")]
     ScopedWithPermissions,
+    #[error("User JWT generated invalid permissions")]
+    TemplatePermissions,
     #[error("Account JWT has expired")]
     AccountExpired,
     #[error("Account does not allow bearer token")]
@@ -711,6 +713,7 @@ impl OperatorMode {
             .accounts
             .get(account_key)
             .ok_or_else(|| Refusal::UnknownAccount(account_key.clone()))?;
+        let expanded: UserPermissionLimits;
         let limits = if user.iss == account.public_key {
             &user.nats.limits
         } else {
@@ -721,7 +724,9 @@ impl OperatorMode {
                     if user.nats.limits != UserPermissionLimits::default() {
                         return Err(Refusal::ScopedWithPermissions);
                     }
-                    template
+                    expanded = expand_template(template, &user, account)
+                        .ok_or(Refusal::TemplatePermissions)?;
+                    &expanded
                 }
             }
         };
@@ -791,6 +796,104 @@ impl OperatorMode {
         };
         Ok((login, login_limits))
     }
+}
+
+/// nats-server's `processUserPermissionsTemplate`: a scoped signing key's template may use
+/// `{{name()}}`, `{{subject()}}`, `{{account-name()}}`, `{{account-subject()}}`,
+/// `{{tag(x)}}` and `{{account-tag(x)}}` as whole subject tokens; a tag yields one subject
+/// per value (`x:value` tags). An allow subject that comes out invalid is dropped (and an
+/// allow list left empty becomes a deny of `>`); a deny subject that does refuses the user
+/// (`None`).
+fn expand_template(
+    template: &UserPermissionLimits,
+    user: &UserClaims,
+    account: &JwtAccount,
+) -> Option<UserPermissionLimits> {
+    let tag_values = |tags: &[String], name: &str| -> Vec<String> {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        tags.iter()
+            .filter_map(|t| t.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    };
+    // One token's possible values; an unknown function yields an invalid token.
+    let expand_token = |token: &str| -> Vec<String> {
+        let Some(op) = token.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")) else {
+            return vec![token.to_string()];
+        };
+        let op = op.trim().to_ascii_lowercase();
+        let inner = |name: &str| {
+            op.strip_prefix(name)
+                .and_then(|rest| rest.strip_suffix(')'))
+                .map(str::to_string)
+        };
+        match op.as_str() {
+            "name()" => vec![user.name.clone()],
+            "subject()" => vec![user.sub.clone()],
+            "account-name()" => vec![account.claims.name.clone()],
+            "account-subject()" => vec![account.public_key.clone()],
+            _ => {
+                if let Some(name) = inner("account-tag(") {
+                    tag_values(&account.claims.nats.tags, &name)
+                } else if let Some(name) = inner("tag(") {
+                    tag_values(&user.nats.tags, &name)
+                } else {
+                    vec![" ".to_string()]
+                }
+            }
+        }
+    };
+    let apply = |list: &[String], fail_on_bad: bool| -> Option<Vec<String>> {
+        if !list.iter().any(|s| s.contains("{{")) {
+            return Some(list.to_vec());
+        }
+        let mut out = Vec::new();
+        for subject in list {
+            let mut subjects = vec![String::new()];
+            for (i, token) in subject.split('.').enumerate() {
+                let values = expand_token(token);
+                let mut next = Vec::with_capacity(subjects.len() * values.len().max(1));
+                for prefix in &subjects {
+                    for value in &values {
+                        next.push(if i == 0 {
+                            value.clone()
+                        } else {
+                            format!("{prefix}.{value}")
+                        });
+                    }
+                }
+                subjects = next;
+                // A tag with many values in several tokens must not explode.
+                if subjects.len() > 1024 {
+                    return None;
+                }
+            }
+            if subjects.is_empty() && fail_on_bad {
+                return None;
+            }
+            for subject in subjects {
+                if crate::routing::is_valid_subject(subject.as_bytes()) {
+                    out.push(subject);
+                } else if fail_on_bad {
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    };
+    let mut limits = template.clone();
+    let sub_allow_given = !limits.subscribe.allow.is_empty();
+    let pub_allow_given = !limits.publish.allow.is_empty();
+    limits.subscribe.allow = apply(&template.subscribe.allow, false)?;
+    limits.subscribe.deny = apply(&template.subscribe.deny, true)?;
+    limits.publish.allow = apply(&template.publish.allow, false)?;
+    limits.publish.deny = apply(&template.publish.deny, true)?;
+    if sub_allow_given && limits.subscribe.allow.is_empty() {
+        limits.subscribe.deny.push(">".to_string());
+    }
+    if pub_allow_given && limits.publish.allow.is_empty() {
+        limits.publish.deny.push(">".to_string());
+    }
+    Some(limits)
 }
 
 /// The account a user JWT says it belongs to (`issuer_account`, else its issuer), read
