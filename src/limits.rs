@@ -154,3 +154,7 @@ pub const JWT_BYTES_MAX: usize = 1024 * 1024;
 /// Account JWT files read from a resolver directory at start, at most: a directory
 /// holding more is refused rather than read without bound.
 pub const RESOLVER_DIR_FILES_MAX: usize = 100_000;
+
+/// A JWT login's expiry timer sleeps at most this long before it looks again, so the
+/// timer of a connection that already ended goes away within this time.
+pub const JWT_EXPIRY_CHECK_S: u64 = 60;

@@ -979,3 +979,24 @@ fn scoped_templates_expand_names_and_tags() {
         ]
     );
 }
+
+#[test]
+fn an_expiring_account_cuts_its_users_off() {
+    let fixture = Fixture::new();
+    let mut fixture = fixture;
+    let a_key = fixture.a.public_key();
+    fixture.accounts[1].1 = encode(
+        &fixture.operator_signing,
+        json!({"sub": a_key, "name": "acct", "exp": now_s() + 2,
+               "nats": {"type": "account", "version": 2,
+                        "limits": {"subs": -1, "data": -1, "payload": -1, "conn": -1}}}),
+    );
+    let server = fixture.start();
+    let mut client = logged_in(&server, &fixture.user_a(json!({})));
+    client.expect_within(
+        "-ERR 'Account Authentication Expired'\r\n",
+        Duration::from_secs(5),
+    );
+    client.expect_closed();
+    refused_user(&server, &fixture.user_a(json!({})));
+}

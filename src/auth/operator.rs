@@ -102,6 +102,8 @@ pub struct LoginLimits {
     /// When the login stops being valid (the user JWT's `exp`, or the end of its
     /// connect-time window), seconds since the Unix epoch.
     pub expires_at_unix_s: Option<i64>,
+    /// When the account's JWT expires, seconds since the Unix epoch.
+    pub account_expires_at_unix_s: Option<i64>,
     /// The account's connection counter, when its JWT limits connections.
     pub account_conns: Option<Arc<AccountConns>>,
 }
@@ -786,6 +788,7 @@ impl OperatorMode {
             subs_max: min_limit(limits.subs, account_limits.subs),
             payload_max_bytes: min_limit(limits.payload, account_limits.payload),
             expires_at_unix_s: expires_at,
+            account_expires_at_unix_s: (account.claims.exp > 0).then_some(account.claims.exp),
             account_conns: account.conns.limited().then(|| account.conns.clone()),
         };
         let login = Login {

@@ -21,9 +21,10 @@ use super::shard::ShardState;
 use super::transport::{ClientReader, ClientWriter};
 use crate::auth::{Auth, ConnPermissions, Decision, Login};
 use crate::limits::{
-    FIRST_PING_DELAY_MS, OUTBOUND_BUFFER_RETAIN_BYTES, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
-    READ_CHUNK_MIN_BYTES, SHORT_READS_BEFORE_SHRINK, STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US,
-    STALL_WAIT_MIN_US, SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
+    FIRST_PING_DELAY_MS, JWT_EXPIRY_CHECK_S, OUTBOUND_BUFFER_RETAIN_BYTES,
+    READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES, READ_CHUNK_MIN_BYTES, SHORT_READS_BEFORE_SHRINK,
+    STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US, STALL_WAIT_MIN_US,
+    SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
 };
 use crate::protocol::{
     encode_err, encode_msg_line, no_responders_headers, ClientOp, ClientParser, ConnectOptions,
@@ -813,6 +814,28 @@ async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
     }
 }
 
+/// Closes a JWT login's connection when its credentials expire (nats-server's
+/// `authExpired` / `accountAuthExpired`). Sleeps at most [`JWT_EXPIRY_CHECK_S`] at a time
+/// and holds the connection weakly, so a connection that ends first is not kept alive
+/// (nor its timer) until a far-away expiry.
+async fn expire_at(client: std::rc::Weak<ClientShared>, expires_at_s: i64, text: &'static str) {
+    loop {
+        let left_s = expires_at_s - crate::auth::jwt::now_unix_s();
+        match client.upgrade() {
+            Some(client) if client.is_closed() => return,
+            Some(client) if left_s <= 0 => {
+                tracing::debug!("cid:{} - {text}", client.cid);
+                client.close_with_err(text, CloseReason::AuthenticationExpired);
+                return;
+            }
+            Some(_) => {}
+            None => return,
+        }
+        let nap_s = (left_s as u64).min(JWT_EXPIRY_CHECK_S);
+        shards::time::sleep(Duration::from_secs(nap_s)).await;
+    }
+}
+
 /// The reader side's state.
 struct Session {
     state: Rc<ShardState>,
@@ -1172,21 +1195,19 @@ impl Session {
                 max_payload_bytes: payload.min(options.max_payload_bytes),
             });
         }
-        if let Some(expires_at_s) = limits.expires_at_unix_s {
-            let left_s = expires_at_s - crate::auth::jwt::now_unix_s();
-            let client = self.client.clone();
-            shards::task::spawn(async move {
-                if left_s > 0 {
-                    shards::time::sleep(Duration::from_secs(left_s as u64)).await;
-                }
-                if !client.is_closed() {
-                    tracing::debug!("cid:{} - User Authentication Expired", client.cid);
-                    client.close_with_err(
-                        "User Authentication Expired",
-                        CloseReason::AuthenticationExpired,
-                    );
-                }
-            });
+        let expiries = [
+            (limits.expires_at_unix_s, "User Authentication Expired"),
+            (
+                limits.account_expires_at_unix_s,
+                "Account Authentication Expired",
+            ),
+        ];
+        if let Some((expires_at_s, text)) = expiries
+            .into_iter()
+            .filter_map(|(at, text)| at.map(|at| (at, text)))
+            .min_by_key(|(at, _)| *at)
+        {
+            shards::task::spawn(expire_at(Rc::downgrade(&self.client), expires_at_s, text));
         }
         true
     }
