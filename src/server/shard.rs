@@ -105,6 +105,8 @@ pub struct ShardState {
     /// Replies to service requests this core sent into other accounts (see
     /// [`super::imports`]).
     pub service_replies: super::imports::ServiceReplies,
+    /// The system account's client on this core (advisories, see [`super::system`]).
+    pub system: std::cell::OnceCell<Rc<super::system::SystemClient>>,
     rng: RefCell<SmallRng>,
 }
 
@@ -144,6 +146,7 @@ impl ShardState {
             retired: ClientCounters::default(),
             connections_seen: super::registry::CoreConnections::default(),
             service_replies: super::imports::ServiceReplies::default(),
+            system: std::cell::OnceCell::new(),
             rng: RefCell::new(SmallRng::from_entropy()),
         }
     }
