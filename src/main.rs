@@ -112,6 +112,8 @@ fn run(options: Options) -> Result<(), String> {
         js
     });
 
+    let mut monitor_addr: std::net::SocketAddr = ([0, 0, 0, 0], 0).into();
+    let mut monitor_listener = None;
     let monitor_url = match shared.options.http_port {
         Some(port) => {
             let (listener, addr) =
@@ -122,11 +124,18 @@ fn run(options: Options) -> Result<(), String> {
                     )
                 })?;
             tracing::info!("Starting http monitor on {addr}");
-            tern::monitor::spawn(listener, shared.clone(), addr);
+            monitor_addr = addr;
+            monitor_listener = Some(listener);
             Some(format!("http://{}", advertised(addr)))
         }
         None => None,
     };
+    let monitor = tern::monitor::new_monitor(shared.clone(), monitor_addr);
+    if let Some(listener) = monitor_listener {
+        tern::monitor::spawn(listener, monitor.clone());
+    }
+    // `$SYS.REQ` requests are answered from the same builders as the HTTP endpoints.
+    tern::monitor::system::start(monitor)?;
     let client_addr = server.client_addr();
     tracing::info!("Listening for client connections on {client_addr}");
     if shared.tls.is_some() {

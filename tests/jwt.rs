@@ -157,7 +157,14 @@ async fn creds_files_connect_with_async_nats() {
     let publisher = connect_with(&server, options).await;
     publisher.publish("greet", "hello".into()).await.unwrap();
     flush(&publisher).await;
-    assert_eq!(recv(&mut subscriber).await.payload, "hello");
+    match tokio::time::timeout(CLIENT_RECV_TIMEOUT, subscriber.next()).await {
+        Ok(Some(message)) => assert_eq!(message.payload, "hello"),
+        other => panic!(
+            "no message ({:?}); log:\n{}",
+            other.map(|m| m.is_some()),
+            server.log()
+        ),
+    }
 }
 
 #[test]
@@ -745,10 +752,13 @@ fn full_resolver_server(fixture: &Fixture, dir: &std::path::Path) -> TestServer 
 }
 
 async fn request_text(client: &async_nats::Client, subject: String, body: String) -> String {
-    let reply = tokio::time::timeout(CLIENT_RECV_TIMEOUT, client.request(subject, body.into()))
-        .await
-        .expect("no answer")
-        .expect("request failed");
+    let reply = tokio::time::timeout(
+        CLIENT_RECV_TIMEOUT,
+        client.request(subject.clone(), body.into()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no answer on {subject}"))
+    .unwrap_or_else(|e| panic!("request on {subject} failed: {e}"));
     String::from_utf8(reply.payload.to_vec()).unwrap()
 }
 

@@ -11,8 +11,10 @@
 //!   operator key whose `nats.accounts` lists accounts to delete; their files are renamed
 //!   `<key>.jwt.deleted` (nats-server's rename mode) and their connections cut off.
 //!
-//! One core serves them (subscriptions reach it from every core). Storing a JWT is a small
-//! synchronous file write on that core; claim updates are rare administrative events.
+//! Every core subscribes in one queue group, so a request is answered by one core and a
+//! client never waits for another core's interest to reach its own. Storing a JWT is a
+//! small synchronous file write on the answering core; claim updates are rare
+//! administrative events.
 
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
@@ -32,11 +34,11 @@ const ACCOUNT_LOOKUP: &str = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP";
 const LIST: &str = "$SYS.REQ.CLAIMS.LIST";
 const DELETE: &str = "$SYS.REQ.CLAIMS.DELETE";
 
-/// Starts the services on core 0 when operator mode runs a directory resolver.
+/// The queue group of the services' subscriptions: one core answers each request.
+const QUEUE: &str = "_claims_";
+
+/// Starts this core's share of the services when operator mode runs a directory resolver.
 pub fn start(state: &Rc<ShardState>) {
-    if state.id != 0 {
-        return;
-    }
     let auth = state.auth();
     let Some(mode) = auth.operator() else {
         return;
@@ -59,7 +61,7 @@ pub fn start(state: &Rc<ShardState>) {
         DELETE,
     ] {
         let (state, client_ref, dir) = (weak_state.clone(), weak_client.clone(), dir.clone());
-        let subscribed = client.subscribe(subject, None, move |message| {
+        let subscribed = client.subscribe(subject, Some(QUEUE), move |message| {
             let (Some(state), Some(client)) = (state.upgrade(), client_ref.upgrade()) else {
                 return;
             };
@@ -103,6 +105,8 @@ fn update(
     message: &InternalMessage,
 ) {
     let token = payload(message);
+    // A version installed by an earlier request (on this core or another) applies first.
+    state.sync_auth();
     let auth = state.auth();
     let Some(mode) = auth.operator() else {
         return;
@@ -129,18 +133,13 @@ fn update(
             Err("jwt update resulted in error - subject does not match jwt content".to_string()),
         );
     }
-    if let Err(error) = store(dir, &key, &token) {
-        return respond(
-            state,
-            client,
-            message,
-            &key,
-            Err(format!("jwt update resulted in error - {error}")),
-        );
-    }
-    let installed = state
-        .shared
-        .update_auth(|current| current.with_account_jwt(&token).map(|(next, _)| next));
+    // Validated again and stored under the update lock: of two updates racing on two
+    // cores, the newer JWT is the one installed and left on disk.
+    let installed = state.shared.update_auth(|current| {
+        let (next, _) = current.with_account_jwt(&token)?;
+        store(dir, &key, &token, state.id).map_err(|e| e.to_string())?;
+        Ok(next)
+    });
     match installed {
         Ok(_) => respond(state, client, message, &key, Ok("jwt updated")),
         Err(error) => respond(
@@ -153,11 +152,12 @@ fn update(
     }
 }
 
-/// Writes `<dir>/<key>.jwt` through a temporary file, so a crash never leaves half a JWT.
-fn store(dir: &Path, key: &str, token: &str) -> std::io::Result<()> {
+/// Writes `<dir>/<key>.jwt` through a temporary file (one per core, as two cores may
+/// store the same account at once), so a crash never leaves half a JWT.
+fn store(dir: &Path, key: &str, token: &str, core: usize) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let path: PathBuf = dir.join(format!("{key}.jwt"));
-    let temp = dir.join(format!(".{key}.jwt.tmp"));
+    let temp = dir.join(format!(".{key}.jwt.{core}.tmp"));
     std::fs::write(&temp, token)?;
     std::fs::rename(&temp, &path)
 }
@@ -169,6 +169,8 @@ fn lookup(state: &Rc<ShardState>, client: &InternalClient, message: &InternalMes
     let Some(key) = subject_account(&message.subject) else {
         return;
     };
+    // A version installed by an earlier request (on this core or another) applies first.
+    state.sync_auth();
     let auth = state.auth();
     let Some(token) = auth
         .operator()
@@ -217,6 +219,8 @@ fn delete(
     message: &InternalMessage,
 ) {
     use crate::auth::jwt::{decode, ClaimType, DeleteNats};
+    // A version installed by an earlier request (on this core or another) applies first.
+    state.sync_auth();
     let auth = state.auth();
     let Some(mode) = auth.operator() else {
         return;

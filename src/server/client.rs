@@ -707,6 +707,11 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     state.retire_counters(&client.counters);
     shared.release_connection();
     let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
+    if client.credentials.borrow().is_some() {
+        if let Some(info) = super::registry::event_client(&state, cid) {
+            super::system::client_disconnected(&state, &client, &info, reason);
+        }
+    }
     super::registry::connection_closed(&state, &client, &subs, reason);
     if reason.is_slow_consumer() {
         shared.stats[state.id].note_slow_consumer();
@@ -1104,7 +1109,8 @@ impl Session {
                 return Next::Stop;
             }
         }
-        if !self.client.authenticated.get() || self.client.credentials.borrow().is_none() {
+        let first_connect = self.client.credentials.borrow().is_none();
+        if !self.client.authenticated.get() || first_connect {
             *self.client.credentials.borrow_mut() = Some(Rc::new(Credentials {
                 connect: connect.clone(),
                 nonce: self.nonce.clone(),
@@ -1130,6 +1136,11 @@ impl Session {
         }
         self.connected = true;
         super::registry::connection_connected(&self.state, self.client.cid, &connect);
+        if first_connect {
+            if let Some(info) = super::registry::event_client(&self.state, self.client.cid) {
+                super::system::client_connected(&self.state, &self.client, &info);
+            }
+        }
         self.ok();
         Next::Continue
     }

@@ -15,6 +15,7 @@ pub mod mesh;
 pub mod registry;
 pub mod reload;
 pub mod shard;
+pub mod system;
 pub mod transport;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -97,6 +98,8 @@ pub struct Shared {
     pub applied_options: Mutex<Options>,
     /// The reloadable limits in force (see [`reload`]).
     pub limits: reload::LiveLimits,
+    /// The system account's request services and advisories (see [`system`]).
+    pub system: system::SystemShared,
     /// TLS on the client listener (`tls {}` or `--tls*`), built once at startup.
     pub tls: Option<crate::tls::TlsServer>,
     pub stats: Vec<ShardStats>,
@@ -236,6 +239,7 @@ impl Server {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
             applied_options: Mutex::new(options.clone()),
             limits: reload::LiveLimits::new(&options),
+            system: system::SystemShared::default(),
             options,
             server_id,
             server_name,
@@ -390,6 +394,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
         });
     }
     imports::start(&state);
+    system::start(&state);
     claims::start(&state);
     init(&state);
     let stop_accepting = Rc::new(Signal::new());

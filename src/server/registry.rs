@@ -218,6 +218,8 @@ pub enum CoreQuery {
     Subscriptions(SubscriptionsQuery),
     /// One account's figures on the core (`/accountz?acc=`).
     Account(AccountId),
+    /// The accounts with client connections on the core (statsz).
+    ActiveAccounts,
 }
 
 /// Which of a core's open connections to describe (`/connz`).
@@ -245,6 +247,8 @@ pub enum SubsWanted {
 pub struct SubscriptionsQuery {
     /// Only subscriptions a message on this literal subject would reach.
     pub test: Option<String>,
+    /// Only subscriptions of this account.
+    pub account: Option<AccountId>,
     /// Rows to return at most: the request's offset + limit.
     pub keep: usize,
 }
@@ -259,6 +263,7 @@ pub enum CoreReply {
         rows: Vec<SubRow>,
     },
     Account(AccountFigures),
+    ActiveAccounts(Vec<AccountId>),
 }
 
 /// One account's figures on one core.
@@ -458,6 +463,20 @@ pub fn connection_connected(state: &ShardState, cid: u64, connect: &ConnectOptio
         .set(meta.start_instant.elapsed().max(Duration::from_nanos(1)));
 }
 
+/// What a system advisory tells about a connection.
+pub fn event_client(state: &ShardState, cid: u64) -> Option<super::system::EventClient> {
+    let conns = state.connections_seen.conns.borrow();
+    let meta = conns.get(&cid)?;
+    Some(super::system::EventClient {
+        start: meta.start,
+        host: meta.ip.clone(),
+        user: meta.user.clone(),
+        lang: meta.lang.clone(),
+        version: meta.version.clone(),
+        rtt: meta.rtt.get(),
+    })
+}
+
 /// The server sent this connection a PING.
 pub fn ping_sent(state: &ShardState, cid: u64) {
     if let Some(meta) = state.connections_seen.conns.borrow().get(&cid) {
@@ -561,6 +580,18 @@ pub fn on_tick(state: &ShardState) {
             CoreQuery::Connections(query) => answer_connections(state, query),
             CoreQuery::Subscriptions(query) => answer_subscriptions(state, query),
             CoreQuery::Account(account) => answer_account(state, *account),
+            CoreQuery::ActiveAccounts => {
+                let mut accounts: Vec<AccountId> = state
+                    .clients
+                    .borrow()
+                    .values()
+                    .filter(|c| c.internal.is_none() && c.credentials.borrow().is_some())
+                    .map(|c| c.account.get())
+                    .collect();
+                accounts.sort_unstable();
+                accounts.dedup();
+                CoreReply::ActiveAccounts(accounts)
+            }
         };
         // The channel has room for every core's answer; a monitor that gave up is gone.
         let _ = pending.reply_to.try_send((state.id, reply));
@@ -655,6 +686,9 @@ fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreR
     let clients = state.clients.borrow();
     let mut rows = Vec::new();
     for client in clients.values() {
+        if query.account.is_some_and(|a| a != client.account.get()) {
+            continue;
+        }
         for sub in client.subs.borrow().values() {
             if let Some(test) = &query.test {
                 if !subject_matches_filter(&sub.subject, test.as_bytes()) {

@@ -105,6 +105,8 @@ pub struct ShardState {
     /// Replies to service requests this core sent into other accounts (see
     /// [`super::imports`]).
     pub service_replies: super::imports::ServiceReplies,
+    /// The system account's client on this core (advisories, see [`super::system`]).
+    pub system: std::cell::OnceCell<Rc<super::system::SystemClient>>,
     rng: RefCell<SmallRng>,
 }
 
@@ -144,6 +146,7 @@ impl ShardState {
             retired: ClientCounters::default(),
             connections_seen: super::registry::CoreConnections::default(),
             service_replies: super::imports::ServiceReplies::default(),
+            system: std::cell::OnceCell::new(),
             rng: RefCell::new(SmallRng::from_entropy()),
         }
     }
@@ -226,7 +229,11 @@ impl ShardState {
             .borrow_mut()
             .insert(&sub.subject, queue, SubRef(sub.clone()))?;
         acct.inserts.set(acct.inserts.get() + 1);
-        super::registry::subscription_inserted(self);
+        // The server-wide figures (/subsz, /varz) are the global account's, like its index
+        // size in `registry::on_tick`; other accounts have theirs in `AccountState`.
+        if account == super::mesh::GLOBAL_ACCOUNT {
+            super::registry::subscription_inserted(self);
+        }
         let count = acct.counts.borrow_mut().add(&sub.subject, queue);
         Ok(self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count))
     }
@@ -242,7 +249,9 @@ impl ShardState {
             return 0;
         }
         acct.removes.set(acct.removes.get() + 1);
-        super::registry::subscription_removed(self);
+        if account == super::mesh::GLOBAL_ACCOUNT {
+            super::registry::subscription_removed(self);
+        }
         let count = acct.counts.borrow_mut().remove(&sub.subject, queue);
         self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count)
     }
