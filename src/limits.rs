@@ -144,3 +144,23 @@ pub const SERVICE_REPLIES_PENDING_MAX: usize = 65_536;
 /// How long a service import's reply mapping lives (nats-server's default response
 /// threshold, 2 minutes); a later reply is dropped.
 pub const SERVICE_REPLY_TTL_MS: u64 = 2 * 60_000;
+
+/// How long a core waits for the answer to a `$SYS.REQ` request before giving up (the
+/// monitoring side itself waits at most `CORE_QUERY_TIMEOUT_MS` for the cores).
+pub const SYSTEM_REQUEST_TIMEOUT_MS: u64 = 5_000;
+/// `$SYS.REQ` requests waiting for the monitoring side at once; more are dropped.
+pub const SYSTEM_REQUESTS_QUEUED_MAX: usize = 64;
+
+/// Bytes of one JWT (operator, account, user or activation) accepted for decoding. A user
+/// JWT arrives in CONNECT, already bounded by `max_control_line`; account JWTs come from
+/// the config, the resolver directory or `$SYS` claim updates (bounded by max_payload).
+/// nats-server's decoder has no own bound; 1 MiB is far above any real account JWT.
+pub const JWT_BYTES_MAX: usize = 1024 * 1024;
+
+/// Account JWT files read from a resolver directory at start, at most: a directory
+/// holding more is refused rather than read without bound.
+pub const RESOLVER_DIR_FILES_MAX: usize = 100_000;
+
+/// A JWT login's expiry timer sleeps at most this long before it looks again, so the
+/// timer of a connection that already ended goes away within this time.
+pub const JWT_EXPIRY_CHECK_S: u64 = 60;

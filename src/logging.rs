@@ -6,6 +6,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::{Event, Level, Subscriber};
@@ -30,23 +31,52 @@ pub struct LogSettings<'a> {
 /// reopen`) can reach it.
 static LOG_FILE: OnceLock<Arc<LogFile>> = OnceLock::new();
 
+/// Changes the level of the installed subscriber (config reload). Boxed because the
+/// handle's type names the writer, which differs between a file and stderr.
+type SetLevel =
+    Box<dyn Fn(tracing::level_filters::LevelFilter) -> Result<(), String> + Send + Sync>;
+static SET_LEVEL: OnceLock<SetLevel> = OnceLock::new();
+
+/// Whether lines carry a timestamp (`logtime`), changed by a config reload.
+static LOGTIME: AtomicBool = AtomicBool::new(true);
+
+fn level_filter(debug: bool, trace: bool) -> tracing::level_filters::LevelFilter {
+    if trace {
+        tracing::level_filters::LevelFilter::TRACE
+    } else if debug {
+        tracing::level_filters::LevelFilter::DEBUG
+    } else {
+        tracing::level_filters::LevelFilter::INFO
+    }
+}
+
+/// A filter of one level for every target (an `EnvFilter` because only that one is
+/// reloadable through the fmt builder).
+fn level_env_filter(level: tracing::level_filters::LevelFilter) -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::default().add_directive(level.into())
+}
+
+/// Applies reloaded `debug`, `trace` and `logtime` to the installed subscriber. The level
+/// change rebuilds tracing's callsite cache, so disabled levels stay a static check.
+pub fn set_levels(debug: bool, trace: bool, logtime: bool) -> Result<(), String> {
+    LOGTIME.store(logtime, Ordering::Relaxed);
+    match SET_LEVEL.get() {
+        Some(set) => set(level_filter(debug, trace)),
+        None => Ok(()),
+    }
+}
+
 /// Installs the global subscriber; call once, before anything logs.
 pub fn init(settings: &LogSettings) -> Result<(), String> {
-    let level = if settings.trace {
-        Level::TRACE
-    } else if settings.debug {
-        Level::DEBUG
-    } else {
-        Level::INFO
-    };
+    let level = level_filter(settings.debug, settings.trace);
+    LOGTIME.store(settings.logtime, Ordering::Relaxed);
     let format = NatsFormat {
         pid: std::process::id(),
-        logtime: settings.logtime,
         json: settings.json,
     };
     // Plain text always: nats-server's lines carry no colour codes, and log readers match them.
     let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_env_filter(level_env_filter(level))
         .with_ansi(false)
         .event_format(format);
     let result = match settings.file {
@@ -56,9 +86,25 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
                     .map_err(|e| format!("can not open log file {}: {e}", path.display()))?,
             );
             let _ = LOG_FILE.set(file.clone());
-            builder.with_writer(file).try_init()
+            let builder = builder.with_writer(file).with_filter_reloading();
+            let handle = builder.reload_handle();
+            let _ = SET_LEVEL.set(Box::new(move |level| {
+                handle
+                    .reload(level_env_filter(level))
+                    .map_err(|e| e.to_string())
+            }));
+            builder.try_init()
         }
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => {
+            let builder = builder.with_writer(std::io::stderr).with_filter_reloading();
+            let handle = builder.reload_handle();
+            let _ = SET_LEVEL.set(Box::new(move |level| {
+                handle
+                    .reload(level_env_filter(level))
+                    .map_err(|e| e.to_string())
+            }));
+            builder.try_init()
+        }
     };
     result.map_err(|e| e.to_string())?;
     // glommio reports through the `log` crate; without the bridge its warnings vanish.
@@ -183,7 +229,6 @@ fn open_append(path: &Path) -> io::Result<File> {
 
 struct NatsFormat {
     pid: u32,
-    logtime: bool,
     json: bool,
 }
 
@@ -260,7 +305,7 @@ where
             return self.format_json(writer, event);
         }
         write!(writer, "[{}] ", self.pid)?;
-        if self.logtime {
+        if LOGTIME.load(Ordering::Relaxed) {
             write_local_time(&mut writer)?;
             writer.write_char(' ')?;
         }

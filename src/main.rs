@@ -101,18 +101,20 @@ fn run(options: Options) -> Result<(), String> {
         shared.cores.len(),
         shared.cores
     );
-    install_signal_handlers(shared.clone())?;
+    install_signal_handlers(shared.clone(), std::env::args().collect())?;
     // Logged before "Listening ..." as nats-server does.
     let jetstream = shared.options.jetstream.then(|| {
         let js = std::sync::Arc::new(tern::jetstream::JetStreamShared::new(
             &shared.options,
-            &shared.auth,
+            &shared.auth.load(),
             shared.cores.len(),
         ));
         tern::jetstream::log_startup(&js);
         js
     });
 
+    let mut monitor_addr: std::net::SocketAddr = ([0, 0, 0, 0], 0).into();
+    let mut monitor_listener = None;
     let monitor_url = match shared.options.http_port {
         Some(port) => {
             let (listener, addr) =
@@ -123,11 +125,18 @@ fn run(options: Options) -> Result<(), String> {
                     )
                 })?;
             tracing::info!("Starting http monitor on {addr}");
-            tern::monitor::spawn(listener, shared.clone(), addr);
+            monitor_addr = addr;
+            monitor_listener = Some(listener);
             Some(format!("http://{}", advertised(addr)))
         }
         None => None,
     };
+    let monitor = tern::monitor::new_monitor(shared.clone(), monitor_addr);
+    if let Some(listener) = monitor_listener {
+        tern::monitor::spawn(listener, monitor.clone());
+    }
+    // `$SYS.REQ` requests are answered from the same builders as the HTTP endpoints.
+    tern::monitor::system::start(monitor)?;
     let client_addr = server.client_addr();
     tracing::info!("Listening for client connections on {client_addr}");
     if shared.tls.is_some() {
@@ -215,7 +224,9 @@ impl Drop for RuntimeFiles {
     }
 }
 
-fn install_signal_handlers(shared: Arc<Shared>) -> Result<(), String> {
+/// `args`: the command line, read again with the configuration file on reload (flags keep
+/// overriding the file, as in nats-server).
+fn install_signal_handlers(shared: Arc<Shared>, args: Vec<String>) -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
     let mut signals =
         signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP])
@@ -240,9 +251,11 @@ fn install_signal_handlers(shared: Arc<Shared>) -> Result<(), String> {
                         tracing::info!("Entering lame duck mode, stop accepting new clients");
                         control.request_lame_duck();
                     }
-                    SIGHUP => tracing::warn!(
-                        "Reloading the configuration is not supported yet by tern; ignored"
-                    ),
+                    SIGHUP => {
+                        if let Err(error) = tern::server::reload::reload(&shared, args.clone()) {
+                            tracing::error!("Failed to reload server configuration: {error}");
+                        }
+                    }
                     SIGUSR1 => tern::logging::reopen(),
                     _ => {}
                 }

@@ -879,3 +879,136 @@ accounts {
     );
     assert!(requester.sync_msgs().is_empty());
 }
+
+/// The details `/accountz?acc=` gives that both servers agree on: everything but the
+/// subscription counts (nats-server's own internal subscriptions are in them) and the
+/// system service imports and exports nats-server adds to every account and to `$SYS`
+/// (tern serves system requests to the system account only, see tests/internal_services.rs).
+fn comparable_account_detail(detail: &serde_json::Value) -> serde_json::Value {
+    let mut info = detail["account_detail"].clone();
+    let object = info.as_object_mut().expect("account_detail");
+    for key in ["update_time", "subscriptions"] {
+        assert!(object.remove(key).is_some(), "no {key} in {detail}");
+    }
+    let stats = object.remove("sublist_stats").expect("sublist_stats");
+    let mut stat_keys: Vec<&String> = stats.as_object().unwrap().keys().collect();
+    stat_keys.sort();
+    object.insert("sublist_stats".into(), serde_json::json!(stat_keys));
+    let sorted = |value: Option<serde_json::Value>, keep: &dyn Fn(&serde_json::Value) -> bool| {
+        let mut items: Vec<serde_json::Value> = value
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| keep(i))
+            .collect();
+        items.sort_by_key(|i| i.to_string());
+        items
+    };
+    let imports = sorted(object.remove("imports"), &|i| i["account"] != "$SYS");
+    let exports = sorted(object.remove("exports"), &|e| {
+        !e["subject"].as_str().unwrap_or("").starts_with("$SYS.")
+    });
+    object.insert("imports".into(), serde_json::json!(imports));
+    object.insert("exports".into(), serde_json::json!(exports));
+    info
+}
+
+#[test]
+fn accountz_details_match_nats_server() {
+    let config = EXPORTS.replace(
+        "  C {",
+        "  D { exports = [ {service: \"chunks\", response_type: chunked} ] }\n  C {",
+    );
+    let config = config.replace(
+        "{service: \"svc.>\", accounts: [B]}",
+        "{service: \"svc.>\", accounts: [B]}\n      {service: \"stream.svc\", response_type: stream}",
+    );
+    let tern = ServerBuilder::new()
+        .config(&config)
+        .args(&["-m", "-1"])
+        .start();
+    let reference = ServerBuilder::new()
+        .config(&config)
+        .args(&["-m", "-1"])
+        .start_reference();
+    let mut details = Vec::new();
+    for server in [&tern, &reference] {
+        let mut b = raw(server, "b", "pb");
+        b.send("SUB from_a.news.x 1\r\nSUB time 2\r\n");
+        b.sync();
+        let _b2 = raw(server, "b", "pb");
+        let monitor = server.monitor_addr().expect("monitor address");
+        let mut per_server = Vec::new();
+        for account in ["A", "B", "C", "D", "%24SYS"] {
+            let detail = http_json(monitor, &format!("/accountz?acc={account}"));
+            per_server.push(comparable_account_detail(&detail));
+        }
+        let b_detail = &http_json(monitor, "/accountz?acc=B")["account_detail"];
+        assert!(
+            b_detail["subscriptions"].as_u64().unwrap() >= 2,
+            "{b_detail}"
+        );
+        details.push(per_server);
+    }
+    assert_eq!(details[0], details[1]);
+    // And they say what the configuration says.
+    let b = &details[0][1];
+    assert_eq!(b["client_connections"], 2);
+    assert_eq!(
+        b["imports"][0],
+        serde_json::json!({"subject": "news.>", "account": "A", "local_subject": "from_a.news.>",
+            "type": "stream", "invalid": false, "share": false, "tracking": false})
+    );
+    assert_eq!(
+        b["imports"][1],
+        serde_json::json!({"subject": "time", "account": "A", "to": "svc.time",
+            "type": "service", "invalid": false, "share": false, "tracking": false})
+    );
+    assert_eq!(details[0][4]["is_system"], true);
+}
+
+#[test]
+fn importing_from_the_global_account_is_refused_as_by_nats_server() {
+    let config = r#"
+accounts {
+  A { users = [ {user: a, password: pa} ], imports = [ {stream: {account: "$G", subject: "g.>"}} ] }
+}
+"#;
+    let reference_config =
+        "accounts {\n  \"$G\" { exports = [ {stream: \"g.>\"} ] }\n  A { users = [ {user: a} ] }\n}\n";
+    let mut outputs = Vec::new();
+    for binary in [server_binary(), reference_binary()] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut texts = Vec::new();
+        for text in [config, reference_config] {
+            let path = dir.path().join("server.conf");
+            std::fs::write(&path, text).unwrap();
+            let mut child = std::process::Command::new(&binary.path)
+                .args(["-a", "127.0.0.1", "-p", "-1", "-c"])
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let exited = poll_until(Duration::from_secs(5), || child.try_wait().unwrap());
+            if exited.is_none() {
+                let _ = child.kill();
+                panic!("{} started with {text}", binary.path.display());
+            }
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            texts.push(stderr);
+        }
+        outputs.push(texts);
+    }
+    for texts in &outputs {
+        assert!(
+            texts[0].contains("\"$G\" account not defined for stream import"),
+            "{texts:?}"
+        );
+        assert!(
+            texts[1].contains("\"$G\" is a Reserved Account"),
+            "{texts:?}"
+        );
+    }
+}

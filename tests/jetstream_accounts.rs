@@ -1122,10 +1122,10 @@ async fn an_account_enabled_after_startup_gets_its_streams_and_limits() {
         tern::server::Server::bind(options, tern::server::control::Control::default()).unwrap();
     let shared = server.shared().clone();
     let url = format!("nats://{}", server.client_addr());
-    let b_id = shared.auth.account_id("B").expect("account B");
+    let b_id = shared.auth.load().account_id("B").expect("account B");
     let js = Arc::new(tern::jetstream::JetStreamShared::new(
         &shared.options,
-        &shared.auth,
+        &shared.auth.load(),
         shared.cores.len(),
     ));
     shared

@@ -21,7 +21,7 @@ use crate::server::mesh::AccountId;
 
 /// Maps subjects matching `from` onto `to`: the wildcard tokens of `from` (in order) fill
 /// the wildcard tokens of `to`, which must have the same wildcards in the same order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SubjectMap {
     from: Vec<Vec<u8>>,
     to: Vec<Vec<u8>>,
@@ -99,14 +99,14 @@ impl SubjectMap {
 }
 
 /// A stream export someone imports: published in the exporter, copied into `importer`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StreamImport {
     pub importer: AccountId,
     pub map: SubjectMap,
 }
 
 /// A service the account imports: its requests on the local subject go to `exporter`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ServiceImport {
     pub exporter: AccountId,
     /// Local subject -> the exporter's subject.
@@ -117,7 +117,111 @@ pub struct ServiceImport {
     pub reply_ttl_ms: u64,
 }
 
-#[derive(Debug, Default)]
+/// An account's exports and imports as configured, for `/accountz` (nats-server's
+/// `ExtExport`/`ExtImport`): services first, then streams, each in file order.
+#[derive(Debug, Default, Clone)]
+pub struct AccountInterfaces {
+    pub exports: Vec<ExportInfo>,
+    pub imports: Vec<ImportInfo>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportInfo {
+    pub subject: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_accounts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportInfo {
+    /// A stream's subject in the exporter; a service's local subject.
+    pub subject: String,
+    pub account: String,
+    /// Services: the exporter's subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Streams: the subject importers see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_subject: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub invalid: bool,
+    pub share: bool,
+    pub tracking: bool,
+}
+
+/// The [`AccountInterfaces`] of configured accounts (account `i` has id `ids[i]`), by id.
+pub fn describe(
+    accounts: &[AccountConfig],
+    ids: &[AccountId],
+    account_count: usize,
+) -> Vec<AccountInterfaces> {
+    let mut all: Vec<AccountInterfaces> = (0..account_count)
+        .map(|_| AccountInterfaces::default())
+        .collect();
+    for (account, &id) in accounts.iter().zip(ids) {
+        let interfaces = &mut all[id as usize];
+        for kind in [ExportKind::Service, ExportKind::Stream] {
+            for export in account.exports.iter().filter(|e| e.kind == kind) {
+                interfaces.exports.push(ExportInfo {
+                    subject: export.subject.clone(),
+                    kind: kind_name(kind),
+                    response_type: (kind == ExportKind::Service).then_some(
+                        match export.response_type {
+                            ResponseType::Singleton => "Singleton",
+                            ResponseType::Stream => "Streamed",
+                            ResponseType::Chunked => "Chunked",
+                        },
+                    ),
+                    approved_accounts: export.accounts.clone(),
+                });
+            }
+        }
+        for kind in [ExportKind::Stream, ExportKind::Service] {
+            for import in account.imports.iter().filter(|i| i.kind == kind) {
+                let (subject, to, local_subject) = match kind {
+                    ExportKind::Stream => {
+                        let local = match (&import.prefix, &import.to) {
+                            (Some(prefix), _) => format!("{prefix}.{}", import.subject),
+                            (None, Some(to)) => to.clone(),
+                            (None, None) => import.subject.clone(),
+                        };
+                        (import.subject.clone(), None, Some(local))
+                    }
+                    ExportKind::Service => (
+                        import.to.clone().unwrap_or_else(|| import.subject.clone()),
+                        Some(import.subject.clone()),
+                        None,
+                    ),
+                };
+                interfaces.imports.push(ImportInfo {
+                    subject,
+                    account: import.account.clone(),
+                    to,
+                    local_subject,
+                    kind: kind_name(kind),
+                    invalid: false,
+                    share: false,
+                    tracking: false,
+                });
+            }
+        }
+    }
+    all
+}
+
+fn kind_name(kind: ExportKind) -> &'static str {
+    match kind {
+        ExportKind::Stream => "stream",
+        ExportKind::Service => "service",
+    }
+}
+
+#[derive(Debug, Default, Clone)]
 pub struct AccountRoutes {
     pub streams_out: Vec<StreamImport>,
     pub services_in: Vec<ServiceImport>,
@@ -129,32 +233,34 @@ impl AccountRoutes {
     }
 }
 
-/// Resolves the imports of configured accounts (account `i` of `accounts` has id
-/// `first_id + i`) into routes indexed by account id.
+/// Resolves the imports of configured accounts (account `i` of `accounts` has id `ids[i]`)
+/// into routes indexed by account id.
 pub fn resolve(
     accounts: &[AccountConfig],
-    first_id: AccountId,
+    ids: &[AccountId],
     account_count: usize,
 ) -> Result<Vec<AccountRoutes>, String> {
     let mut routes: Vec<AccountRoutes> = (0..account_count)
         .map(|_| AccountRoutes::default())
         .collect();
-    let id_of = |name: &str| {
-        accounts
-            .iter()
-            .position(|a| a.name == name)
-            .map(|at| first_id + at as AccountId)
-    };
+    let position = |name: &str| accounts.iter().position(|a| a.name == name);
     for (at, importer) in accounts.iter().enumerate() {
-        let importer_id = first_id + at as AccountId;
+        let importer_id = ids[at];
         for import in &importer.imports {
-            let Some(exporter_id) = id_of(&import.account) else {
+            let Some(exporter_at) = position(&import.account) else {
+                let kind = match import.kind {
+                    ExportKind::Stream => "stream",
+                    ExportKind::Service => "service",
+                };
+                // nats-server's words; also what importing from `$G` gets (it has no
+                // configurable exports).
                 return Err(format!(
-                    "{}: import of account {:?}, which does not exist",
+                    "{}: {:?} account not defined for {kind} import",
                     import.pos, import.account
                 ));
             };
-            let exporter = &accounts[(exporter_id - first_id) as usize];
+            let exporter_id = ids[exporter_at];
+            let exporter = &accounts[exporter_at];
             let export = exporter.exports.iter().find(|export| {
                 export.kind == import.kind
                     && is_subset(&import.subject, &export.subject)

@@ -13,10 +13,14 @@
 //! the caller as [`Decision::Bcrypt`] to run off the core ([`verify_bcrypt`]).
 
 pub mod imports;
+pub mod jwt;
+pub mod live;
 pub mod nkey;
+pub mod operator;
 pub mod permissions;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +31,7 @@ use crate::limits::{BCRYPT_POLL_MS, BCRYPT_VERIFICATIONS_CONCURRENT_MAX};
 use crate::protocol::ConnectOptions;
 use crate::server::mesh::{AccountId, GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
 use crate::tls::TlsIdentity;
+pub use live::LiveAuth;
 pub use permissions::{ConnPermissions, Permissions};
 
 /// What a client authenticated as.
@@ -37,6 +42,8 @@ pub struct Login {
     pub user: String,
     /// `None`: everything is allowed (and nothing is checked on the hot path).
     pub permissions: Option<Arc<Permissions>>,
+    /// JWT users' limits and expiry (`None` for users of the configuration file).
+    pub limits: Option<Arc<operator::LoginLimits>>,
 }
 
 /// The outcome of [`Auth::check`].
@@ -51,6 +58,7 @@ pub enum Decision {
     },
 }
 
+#[derive(Clone)]
 enum Secret {
     Plain(String),
     Bcrypt(String),
@@ -66,6 +74,7 @@ impl Secret {
     }
 }
 
+#[derive(Clone)]
 struct User {
     password: Secret,
     login: Login,
@@ -84,10 +93,17 @@ fn is_bcrypt(text: &str) -> bool {
         && b[6] == b'$'
 }
 
+/// One version of the authentication configuration. Versions are published through
+/// [`LiveAuth`]; a newer version keeps every account id of the one it replaces (see
+/// [`Auth::reloaded`], [`Auth::add_account`]).
+#[derive(Clone)]
 pub struct Auth {
-    /// Account names by id. Leaked once at start (a handful of short strings) so that
+    /// Account names by id. Leaked once per new name (a handful of short strings) so that
     /// monitoring rows can hold `&'static str` like the fixed names.
     account_names: Vec<&'static str>,
+    /// Accounts that were removed by a reload: their ids stay taken (cores index their
+    /// subject spaces by id) but nobody can log into them any more.
+    tombstones: Vec<bool>,
     system_account: AccountId,
     token: Option<Secret>,
     /// `--user/--pass` or `authorization { user, password }`.
@@ -100,25 +116,67 @@ pub struct Auth {
     tls_map: bool,
     /// Exports and imports, by account id.
     routes: Vec<imports::AccountRoutes>,
+    /// The same as configured, for monitoring, by account id.
+    interfaces: Vec<imports::AccountInterfaces>,
     /// Users exist that may not connect over plain client connections.
     unusable_users: bool,
+    /// Operator mode: users log in with JWTs of the accounts it knows.
+    operator: Option<operator::OperatorMode>,
 }
 
-/// The first id of the configured accounts (after `$G` and tern's internal account).
-const FIRST_CONFIGURED_ACCOUNT: AccountId = 2;
+/// An account name made `&'static` (see [`Auth::account_names`]).
+fn leak(name: &str) -> &'static str {
+    Box::leak(name.to_string().into_boxed_str())
+}
 
 impl Auth {
     pub fn from_options(options: &Options) -> Result<Auth, String> {
+        Auth::build(options, None)
+    }
+
+    /// The configuration `options` describe, as the version after `previous`: every
+    /// account keeps its id, new accounts get new ids, accounts no longer configured
+    /// become tombstones.
+    pub fn reloaded(options: &Options, previous: &Auth) -> Result<Auth, String> {
+        Auth::build(options, Some(previous))
+    }
+
+    fn build(options: &Options, previous: Option<&Auth>) -> Result<Auth, String> {
         let config = &options.auth;
-        let mut names: Vec<String> = vec!["$G".to_string(), "$TERN".to_string()];
+        if !config.operators.is_empty() {
+            return Auth::operator_mode(options, previous);
+        }
+        let mut names: Vec<&'static str> = match previous {
+            Some(previous) => previous.account_names.clone(),
+            None => vec!["$G", "$TERN"],
+        };
+        // Everything but `$G` and the internal account is a tombstone until configured.
+        let mut tombstones: Vec<bool> = (0..names.len()).map(|id| id > 1).collect();
+        let mut ids: Vec<AccountId> = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
-            if names.contains(&account.name) || account.name.is_empty() {
+            if account.name == "$G" {
+                let pos = account
+                    .pos
+                    .as_ref()
+                    .map(|p| format!("{p}: "))
+                    .unwrap_or_default();
+                return Err(format!("{pos}\"$G\" is a Reserved Account"));
+            }
+            let at = names.iter().position(|n| *n == account.name);
+            let fresh = at.is_none_or(|at| tombstones[at] && !ids.contains(&(at as AccountId)));
+            if account.name.is_empty() || at.is_some_and(|at| at < 2) || !fresh {
                 return Err(format!(
                     "duplicate or reserved account name {:?}",
                     account.name
                 ));
             }
-            names.push(account.name.clone());
+            let id = at.unwrap_or_else(|| {
+                names.push(leak(&account.name));
+                tombstones.push(true);
+                names.len() - 1
+            });
+            tombstones[id] = false;
+            ids.push(id as AccountId);
         }
         let system_name = config
             .system_account
@@ -128,22 +186,25 @@ impl Auth {
             Some(0) | Some(1) => {
                 return Err(format!("{system_name:?} can not be the system account"))
             }
-            Some(at) => at as AccountId,
-            None if config.system_account.is_some() => {
+            Some(at) if !tombstones[at] || config.system_account.is_none() => {
+                tombstones[at] = false;
+                at as AccountId
+            }
+            _ if config.system_account.is_some() => {
                 return Err(format!("system account {system_name:?} not found"));
             }
-            None => {
-                names.push(system_name);
+            _ => {
+                names.push(leak(&system_name));
+                tombstones.push(false);
                 (names.len() - 1) as AccountId
             }
         };
 
-        let routes = imports::resolve(&config.accounts, FIRST_CONFIGURED_ACCOUNT, names.len())?;
+        let routes = imports::resolve(&config.accounts, &ids, names.len())?;
+        let interfaces = imports::describe(&config.accounts, &ids, names.len());
         let mut auth = Auth {
-            account_names: names
-                .into_iter()
-                .map(|n| &*Box::leak(n.into_boxed_str()))
-                .collect(),
+            account_names: names,
+            tombstones,
             system_account,
             token: options.auth_token.as_deref().map(Secret::new),
             single_user: options.username.as_ref().map(|u| {
@@ -157,7 +218,9 @@ impl Auth {
             no_auth_user: options.no_auth_user.clone(),
             tls_map: options.tls.as_ref().is_some_and(|t| t.verify_and_map),
             routes,
+            interfaces,
             unusable_users: false,
+            operator: None,
         };
         if options.auth_token.is_some() && options.username.is_some() {
             return Err("can not have a token and a user configured at the same time".to_string());
@@ -170,8 +233,7 @@ impl Auth {
             GLOBAL_ACCOUNT,
             config.default_permissions.as_ref(),
         )?;
-        for (i, account) in config.accounts.iter().enumerate() {
-            let id = FIRST_CONFIGURED_ACCOUNT + i as AccountId;
+        for (account, &id) in config.accounts.iter().zip(&ids) {
             auth.add_users(&account.users, id, account.default_permissions.as_ref())?;
         }
         let has_users = !auth.users.is_empty() || !auth.nkeys.is_empty() || auth.unusable_users;
@@ -189,6 +251,110 @@ impl Auth {
             }
         }
         Ok(auth)
+    }
+
+    /// nats-server with `operator`: accounts and users come from JWTs only; `authorization`
+    /// users, tokens and `no_auth_user` play no part. After `previous`, every account keeps
+    /// its id (the ones no longer known become tombstones).
+    fn operator_mode(options: &Options, previous: Option<&Auth>) -> Result<Auth, String> {
+        let mut names: Vec<&'static str> = match previous {
+            Some(previous) => previous.account_names.clone(),
+            None => vec!["$G", "$TERN"],
+        };
+        let mut tombstones: Vec<bool> = (0..names.len()).map(|id| id > 1).collect();
+        let mut id_of = |name: &str| -> AccountId {
+            let at = names.iter().position(|n| *n == name).unwrap_or_else(|| {
+                names.push(leak(name));
+                tombstones.push(true);
+                names.len() - 1
+            });
+            tombstones[at] = false;
+            at as AccountId
+        };
+        let mode = operator::build(options, &mut id_of)?;
+        let system_account = id_of(mode.system_account_name());
+        let mut auth = Auth {
+            account_names: names,
+            tombstones,
+            system_account,
+            token: None,
+            single_user: None,
+            users: HashMap::new(),
+            nkeys: HashMap::new(),
+            no_auth_user: None,
+            tls_map: false,
+            routes: Vec::new(),
+            interfaces: Vec::new(),
+            unusable_users: false,
+            operator: Some(mode),
+        };
+        auth.resolve_jwt_routes()?;
+        Ok(auth)
+    }
+
+    /// Rebuilds every account's routes from the JWT accounts' exports and imports.
+    fn resolve_jwt_routes(&mut self) -> Result<(), String> {
+        let Some(mode) = &self.operator else {
+            return Ok(());
+        };
+        let (configs, ids) = mode.route_configs();
+        self.routes = imports::resolve(&configs, &ids, self.account_names.len())?;
+        self.interfaces = imports::describe(&configs, &ids, self.account_names.len());
+        Ok(())
+    }
+
+    /// The JetStream limits an operator-mode account's JWT grants (`None`: not a JWT
+    /// account). [`jwt::JetStreamLimits::enabled`] says whether it may use JetStream.
+    pub fn jwt_jetstream_limits(&self, account: AccountId) -> Option<jwt::JetStreamLimits> {
+        let mode = self.operator.as_ref()?;
+        mode.accounts()
+            .find(|a| a.id == account)
+            .map(|a| a.jetstream_limits())
+    }
+
+    /// Operator mode's accounts and trust, when configured.
+    pub fn operator(&self) -> Option<&operator::OperatorMode> {
+        self.operator.as_ref()
+    }
+
+    /// This version with one account JWT added or replaced (operator mode): the JWT must be
+    /// signed by a trusted operator key and not be older than the one it replaces. Returns
+    /// the new version and the account's id.
+    pub fn with_account_jwt(&self, token: &str) -> Result<(Auth, AccountId), String> {
+        let Some(mode) = &self.operator else {
+            return Err("not in operator mode".to_string());
+        };
+        let claims = mode.validate_account_jwt(token)?;
+        let mut next = self.clone();
+        let id = next.add_account(&claims.sub)?;
+        if let Some(mode) = next.operator.as_mut() {
+            mode.insert(id, claims, token);
+        }
+        next.resolve_jwt_routes()?;
+        Ok((next, id))
+    }
+
+    /// This version without the accounts `keys` (operator mode, the resolver's delete
+    /// request): their ids become tombstones, so their connections are cut off and their
+    /// users refused until a new JWT brings them back.
+    pub fn without_accounts(&self, keys: &[String]) -> Result<Auth, String> {
+        if self.operator.is_none() {
+            return Err("not in operator mode".to_string());
+        }
+        let mut next = self.clone();
+        for key in keys {
+            if let Some(at) = next.account_names.iter().position(|n| n == key) {
+                if at as AccountId == next.system_account {
+                    return Err("not allowed to delete system account".to_string());
+                }
+                next.tombstones[at] = true;
+            }
+            if let Some(mode) = next.operator.as_mut() {
+                mode.remove(key);
+            }
+        }
+        next.resolve_jwt_routes()?;
+        Ok(next)
     }
 
     fn add_users(
@@ -222,6 +388,7 @@ impl Auth {
                     account,
                     user: nkey.clone(),
                     permissions,
+                    limits: None,
                 };
                 if self.nkeys.insert(nkey.clone(), login).is_some() {
                     return Err(format!("duplicate nkey {nkey:?} detected"));
@@ -233,6 +400,7 @@ impl Auth {
                         account,
                         user: name.clone(),
                         permissions,
+                        limits: None,
                     },
                 };
                 if self.users.insert(name.clone(), entry).is_some() {
@@ -251,16 +419,35 @@ impl Auth {
 
     /// Whether a connection must send CONNECT before anything but PING.
     pub fn enforced(&self) -> bool {
-        self.token.is_some()
+        self.operator.is_some()
+            || self.token.is_some()
             || self.single_user.is_some()
             || !self.users.is_empty()
             || !self.nkeys.is_empty()
             || self.unusable_users
     }
 
+    /// Whether the user or NKey a CONNECT names is configured at all (a reload that
+    /// removed it closes its connections without an error, as nats-server does).
+    pub fn knows_identity(&self, connect: &ConnectOptions) -> bool {
+        if let Some(nkey) = connect.nkey.as_deref().filter(|k| !k.is_empty()) {
+            return self.nkeys.contains_key(nkey);
+        }
+        match connect.user.as_deref().filter(|u| !u.is_empty()) {
+            Some(user) => {
+                self.users.contains_key(user)
+                    || self
+                        .single_user
+                        .as_ref()
+                        .is_some_and(|(name, _)| name == user)
+            }
+            None => true,
+        }
+    }
+
     /// Whether INFO carries a nonce for NKey signatures.
     pub fn needs_nonce(&self) -> bool {
-        !self.nkeys.is_empty()
+        !self.nkeys.is_empty() || self.operator.is_some()
     }
 
     pub fn account_count(&self) -> usize {
@@ -276,13 +463,68 @@ impl Auth {
 
     /// The account a name means, if a client could ever be in it.
     pub fn account_id(&self, name: &str) -> Option<AccountId> {
-        let at = self.account_names.iter().position(|n| *n == name)? as AccountId;
-        (at != INTERNAL_ACCOUNT).then_some(at)
+        let at = self.account_names.iter().position(|n| *n == name)?;
+        (at as AccountId != INTERNAL_ACCOUNT && !self.tombstones[at]).then_some(at as AccountId)
+    }
+
+    /// Whether `account` was removed by a reload (its id stays taken).
+    pub fn is_tombstone(&self, account: AccountId) -> bool {
+        self.tombstones
+            .get(account as usize)
+            .copied()
+            .unwrap_or(true)
+    }
+
+    /// The ids of the accounts a client could be in, in id order (no tombstones).
+    pub fn live_accounts(&self) -> impl Iterator<Item = AccountId> + '_ {
+        (0..self.account_names.len())
+            .filter(|&at| at as AccountId != INTERNAL_ACCOUNT && !self.tombstones[at])
+            .map(|at| at as AccountId)
+    }
+
+    /// Adds an account with no users, exports or imports (or revives a tombstone of that
+    /// name), for a version built at runtime; returns its id, which every later version
+    /// keeps. An existing account's id is returned as is.
+    pub fn add_account(&mut self, name: &str) -> Result<AccountId, String> {
+        if name.is_empty() {
+            return Err("an account needs a name".to_string());
+        }
+        if let Some(at) = self.account_names.iter().position(|n| *n == name) {
+            if at as AccountId == INTERNAL_ACCOUNT {
+                return Err(format!("{name:?} is reserved"));
+            }
+            self.tombstones[at] = false;
+            return Ok(at as AccountId);
+        }
+        self.account_names.push(leak(name));
+        self.tombstones.push(false);
+        self.routes.push(imports::AccountRoutes::default());
+        self.interfaces.push(imports::AccountInterfaces::default());
+        Ok((self.account_names.len() - 1) as AccountId)
+    }
+
+    /// Whether `self` may replace `previous`: every account id of `previous` names the same
+    /// account here (ids are append-only).
+    pub fn keeps_ids_of(&self, previous: &Auth) -> bool {
+        self.account_names.len() >= previous.account_names.len()
+            && self.routes.len() == self.account_names.len()
+            && self.interfaces.len() == self.account_names.len()
+            && self.tombstones.len() == self.account_names.len()
+            && previous
+                .account_names
+                .iter()
+                .zip(&self.account_names)
+                .all(|(a, b)| a == b)
     }
 
     /// What a publish in `account` is also routed to (usually nothing).
     pub fn routes(&self, account: AccountId) -> &imports::AccountRoutes {
         &self.routes[account as usize]
+    }
+
+    /// An account's exports and imports as configured (for `/accountz`).
+    pub fn interfaces(&self, account: AccountId) -> Option<&imports::AccountInterfaces> {
+        self.interfaces.get(account as usize)
     }
 
     /// Accounts that export a service someone imports: their responses are routed back.
@@ -309,10 +551,38 @@ impl Auth {
         nonce: Option<&str>,
         tls_identity: Option<&TlsIdentity>,
     ) -> Decision {
+        self.check_from(connect, nonce, tls_identity, None)
+    }
+
+    /// [`Auth::check`] knowing the client's address, which JWT users' `src` limits need.
+    pub fn check_from(
+        &self,
+        connect: &ConnectOptions,
+        nonce: Option<&str>,
+        tls_identity: Option<&TlsIdentity>,
+        peer: Option<IpAddr>,
+    ) -> Decision {
+        if let Some(operator) = &self.operator {
+            return match operator.check(connect, nonce, peer, jwt::now_unix_s()) {
+                Ok((mut login, limits)) => {
+                    login.limits = Some(Arc::new(limits));
+                    Decision::Accept(login)
+                }
+                Err(refusal) if refusal.is_error_level() => {
+                    tracing::error!("{refusal}");
+                    Decision::Reject
+                }
+                Err(refusal) => {
+                    tracing::debug!("{refusal}");
+                    Decision::Reject
+                }
+            };
+        }
         let anonymous = || Login {
             account: GLOBAL_ACCOUNT,
             user: String::new(),
             permissions: None,
+            limits: None,
         };
         if !self.enforced() {
             return Decision::Accept(anonymous());
@@ -402,6 +672,7 @@ impl Auth {
                 account: GLOBAL_ACCOUNT,
                 user: name.to_string(),
                 permissions: None,
+                limits: None,
             }),
         }
     }
@@ -411,6 +682,7 @@ impl Auth {
             account: GLOBAL_ACCOUNT,
             user: user.to_string(),
             permissions: None,
+            limits: None,
         };
         let (secret, given, login) = if let Some(token) = &self.token {
             (token, connect.auth_token.as_deref(), login(""))

@@ -28,8 +28,32 @@ pub struct AuthConfig {
     pub users: Vec<UserConfig>,
     /// `authorization { default_permissions }`, for its users that have none.
     pub default_permissions: Option<PermissionsConfig>,
-    /// `system_account`; `None` means `$SYS`.
+    /// `system_account`; `None` means `$SYS` (in operator mode: the operator JWT's).
     pub system_account: Option<String>,
+    /// Operator mode (`operator`): the trusted operators' JWTs, read from their files
+    /// (or given inline) and checked to decode.
+    pub operators: Vec<String>,
+    /// `resolver`: where operator mode finds account JWTs.
+    pub resolver: Option<ResolverConfig>,
+    /// `resolver_preload { <account public key>: <account JWT> }`, in file order.
+    pub resolver_preload: Vec<(String, String)>,
+}
+
+/// `resolver`: where account JWTs come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResolverConfig {
+    /// `MEMORY`: only the `resolver_preload` accounts.
+    Memory,
+    /// `{type: full, dir, allow_delete, interval, limit}` or `{type: cache, dir, ttl, limit}`:
+    /// account JWT files (`<dir>/<account public key>.jwt`), updated through `$SYS` requests.
+    Dir {
+        full: bool,
+        dir: std::path::PathBuf,
+        allow_delete: bool,
+        interval_ms: u64,
+        ttl_ms: u64,
+        limit: i64,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -99,8 +123,10 @@ pub enum ResponseType {
     /// Exactly one (the default).
     #[default]
     Singleton,
-    /// Any number, until the response threshold passes (`stream` and `chunked`).
+    /// Any number, until the response threshold passes (`stream`).
     Stream,
+    /// As `Stream` (`chunked`: one response in several messages).
+    Chunked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -605,11 +631,11 @@ fn parse_exports(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<Ex
                         Some(t) if t.eq_ignore_ascii_case("singleton") => {
                             response_type = ResponseType::Singleton
                         }
-                        Some(t)
-                            if t.eq_ignore_ascii_case("stream")
-                                || t.eq_ignore_ascii_case("chunked") =>
-                        {
+                        Some(t) if t.eq_ignore_ascii_case("stream") => {
                             response_type = ResponseType::Stream
+                        }
+                        Some(t) if t.eq_ignore_ascii_case("chunked") => {
+                            response_type = ResponseType::Chunked
                         }
                         Some(t) => problems
                             .invalid(&entry.value.pos, format!("Unknown response type: {t:?}")),
@@ -730,4 +756,232 @@ fn parse_imports(path: &str, value: &Spanned, problems: &mut Problems) -> Vec<Im
         });
     }
     imports
+}
+
+/// `operator`: one path or inline JWT, or a list of them (nats-server's `readOperatorJWT`:
+/// a value that is not a readable file but starts like a JWT is the JWT itself; a file may
+/// be "decorated" with `-----BEGIN ... JWT-----` lines).
+pub fn parse_operators(key_pos: &Pos, value: &Spanned, problems: &mut Problems) -> Vec<String> {
+    let items: Vec<&Spanned> = match &value.value {
+        Value::String(_) => vec![value],
+        Value::Array(items) => items.iter().collect(),
+        _ => {
+            problems.invalid(
+                key_pos,
+                format!(
+                    "error parsing operators: unsupported type {}",
+                    value.value.type_name()
+                ),
+            );
+            return Vec::new();
+        }
+    };
+    let mut operators = Vec::new();
+    for item in items {
+        let Some(source) = problems.string("operator", item) else {
+            continue;
+        };
+        match read_operator_jwt(&source) {
+            Ok(jwt) => operators.push(jwt),
+            Err(reason) => {
+                problems.invalid(key_pos, format!("error parsing operator JWT: {reason}"))
+            }
+        }
+    }
+    operators
+}
+
+/// Every JWT's text starts with the base64 of `{"`.
+const JWT_PREFIX: &str = "eyJ";
+
+fn read_operator_jwt(source: &str) -> Result<String, String> {
+    let text = match std::fs::read(source) {
+        Ok(bytes) if bytes.len() <= crate::limits::JWT_BYTES_MAX * 2 => {
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Ok(_) => return Err(format!("{source}: file too large")),
+        Err(error) if !source.starts_with(JWT_PREFIX) => {
+            return Err(format!("open {source}: {}", io_reason(&error)))
+        }
+        Err(_) => source.to_string(),
+    };
+    let jwt = undecorate_jwt(&text);
+    crate::auth::jwt::decode::<crate::auth::jwt::OperatorNats>(
+        &jwt,
+        crate::auth::jwt::ClaimType::Operator,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(jwt)
+}
+
+/// Go's wording for the common I/O errors.
+fn io_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => error.to_string(),
+    }
+}
+
+/// nats-io/jwt's `ParseDecoratedJWT`: the JWT between `-----BEGIN ...-----` and
+/// `------END ...------` lines, or the whole trimmed text when there are none.
+pub fn undecorate_jwt(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if line.starts_with("-----BEGIN") && line.contains("JWT") {
+            if let Some(jwt) = lines.find(|l| !l.is_empty()) {
+                return jwt.to_string();
+            }
+        }
+    }
+    text.trim().to_string()
+}
+
+/// `resolver: MEMORY` or `resolver: { type: full|cache, dir, ... }` (`URL(...)` is not
+/// supported by tern).
+pub fn parse_resolver(
+    key_pos: &Pos,
+    value: &Spanned,
+    problems: &mut Problems,
+) -> Option<ResolverConfig> {
+    match &value.value {
+        Value::String(text) => {
+            let upper = text.trim().to_ascii_uppercase();
+            if upper.starts_with("MEM") {
+                return Some(ResolverConfig::Memory);
+            }
+            if upper.starts_with("URL") {
+                problems.invalid(key_pos, "the URL account resolver is not supported by tern");
+                return None;
+            }
+            problems.invalid(key_pos, RESOLVER_SHAPE_ERROR);
+            None
+        }
+        Value::Map(map) => {
+            let (mut dir, mut kind) = (String::new(), String::new());
+            let (mut allow_delete, mut limit) = (false, 0i64);
+            let (mut ttl_ms, mut interval_ms) = (0u64, 0u64);
+            for entry in map {
+                let path = format!("resolver.{}", entry.key);
+                match entry.key.to_ascii_lowercase().as_str() {
+                    "dir" => dir = problems.string(&path, &entry.value).unwrap_or_default(),
+                    "type" => kind = problems.string(&path, &entry.value).unwrap_or_default(),
+                    "allow_delete" => match entry.value.as_bool() {
+                        Some(b) => allow_delete = b,
+                        None => problems.type_error(&path, &entry.value, "a boolean"),
+                    },
+                    "limit" => match entry.value.as_int() {
+                        Some(n) => limit = n,
+                        None => problems.type_error(&path, &entry.value, "an integer"),
+                    },
+                    "ttl" | "interval" | "timeout" => {
+                        let ms = match problems
+                            .string(&path, &entry.value)
+                            .map(|t| parse_go_duration(&t))
+                        {
+                            Some(Ok(nanos)) => (nanos.max(0) / 1_000_000) as u64,
+                            Some(Err(reason)) => {
+                                problems.invalid(key_pos, reason);
+                                return None;
+                            }
+                            None => continue,
+                        };
+                        match entry.key.to_ascii_lowercase().as_str() {
+                            "ttl" => ttl_ms = ms,
+                            "interval" => interval_ms = ms,
+                            _ => {}
+                        }
+                    }
+                    _ => problems.unknown(entry, &path),
+                }
+            }
+            if dir.is_empty() {
+                problems.invalid(
+                    key_pos,
+                    "dir has no value and needs to point to a directory",
+                );
+                return None;
+            }
+            if let Ok(meta) = std::fs::metadata(&dir) {
+                if !meta.is_dir() {
+                    problems.invalid(key_pos, "dir needs to point to an accessible directory");
+                    return None;
+                }
+            }
+            let full = match kind.to_ascii_uppercase().as_str() {
+                "FULL" => {
+                    if ttl_ms != 0 {
+                        problems.invalid(key_pos, "FULL does not accept ttl");
+                    }
+                    true
+                }
+                "CACHE" => {
+                    if interval_ms != 0 {
+                        problems.invalid(key_pos, "CACHE does not accept sync");
+                    }
+                    if allow_delete {
+                        problems.invalid(key_pos, "CACHE does not accept allow_delete");
+                    }
+                    false
+                }
+                _ => {
+                    problems.invalid(key_pos, RESOLVER_SHAPE_ERROR);
+                    return None;
+                }
+            };
+            Some(ResolverConfig::Dir {
+                full,
+                dir: std::path::PathBuf::from(dir),
+                allow_delete,
+                interval_ms,
+                ttl_ms,
+                limit,
+            })
+        }
+        _ => {
+            problems.invalid(
+                key_pos,
+                format!(
+                    "error parsing operator resolver, wrong type {}",
+                    value.value.type_name()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// nats-server's wording (two blanks included).
+const RESOLVER_SHAPE_ERROR: &str = "error parsing account resolver, should be MEM or  URL(\"url\") or a map containing dir and type state=[FULL|CACHE])";
+
+/// `resolver_preload { A...: "<account JWT>" }`; each JWT must decode.
+pub fn parse_resolver_preload(
+    key_pos: &Pos,
+    value: &Spanned,
+    problems: &mut Problems,
+) -> Vec<(String, String)> {
+    let Some(map) = value.as_map() else {
+        problems.invalid(
+            key_pos,
+            "preload should be a map of account_public_key:account_jwt",
+        );
+        return Vec::new();
+    };
+    let mut preload = Vec::new();
+    for entry in map {
+        let Some(jwt) = entry.value.as_str() else {
+            problems.invalid(&entry.value.pos, "preload map value should be a string JWT");
+            continue;
+        };
+        let decoded = crate::auth::jwt::decode::<crate::auth::jwt::AccountNats>(
+            jwt,
+            crate::auth::jwt::ClaimType::Account,
+        );
+        if decoded.is_err() {
+            problems.invalid(&entry.value.pos, "invalid account JWT");
+            continue;
+        }
+        preload.push((entry.key.clone(), jwt.trim().to_string()));
+    }
+    preload
 }

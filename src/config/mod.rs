@@ -22,6 +22,7 @@ mod duration;
 pub mod flags;
 pub mod format;
 pub mod options;
+pub mod reload;
 
 #[cfg(test)]
 mod flags_tests;

@@ -298,8 +298,6 @@ impl Options {
 
 /// nats-server keys (top level) that tern accepts but does not act on yet.
 const UNSUPPORTED_KEYS: &[&str] = &[
-    "account_resolver",
-    "accounts_resolver",
     "allow_non_tls",
     "client_advertise",
     "cluster",
@@ -330,22 +328,14 @@ const UNSUPPORTED_KEYS: &[&str] = &[
     "no_system_account",
     "ocsp",
     "ocsp_cache",
-    "operator",
-    "operators",
     "prof_block_rate",
     "prof_port",
     "proxies",
     "proxy_protocol",
     "reconnect_error_reports",
     "remote_syslog",
-    "resolver",
     "resolver_pinned_accounts",
-    "resolver_preload",
     "resolver_tls",
-    "root",
-    "root_operator",
-    "root_operators",
-    "roots",
     "server_metadata",
     "server_tags",
     "trusted",
@@ -585,6 +575,24 @@ impl Apply<'_> {
             "accounts" => {
                 let mut problems = Problems::default();
                 self.options.auth.accounts = auth::parse_accounts(value, &mut problems);
+                self.take_problems(problems);
+            }
+            "operator" | "operators" | "roots" | "root" | "root_operators" | "root_operator" => {
+                let mut problems = Problems::default();
+                self.options.auth.operators =
+                    auth::parse_operators(&entry.key_pos, value, &mut problems);
+                self.take_problems(problems);
+            }
+            "resolver" | "account_resolver" | "accounts_resolver" => {
+                let mut problems = Problems::default();
+                self.options.auth.resolver =
+                    auth::parse_resolver(&entry.key_pos, value, &mut problems);
+                self.take_problems(problems);
+            }
+            "resolver_preload" => {
+                let mut problems = Problems::default();
+                self.options.auth.resolver_preload =
+                    auth::parse_resolver_preload(&entry.key_pos, value, &mut problems);
                 self.take_problems(problems);
             }
             "system_account" | "system" => {

@@ -546,3 +546,65 @@ fn account_jetstream_takes_nats_servers_forms() {
             .contains("Expected a parseable size for \"max_mem\"")
     );
 }
+
+#[test]
+fn resolvers_and_operators_are_read() {
+    use super::auth::{undecorate_jwt, ResolverConfig};
+    assert_eq!(
+        load("resolver: MEMORY").auth.resolver,
+        Some(ResolverConfig::Memory)
+    );
+    assert_eq!(
+        load("resolver: mem").auth.resolver,
+        Some(ResolverConfig::Memory)
+    );
+    let dir = load("resolver { type: full, dir: \"/tmp/jwt-x\", allow_delete: true, interval: \"2m\", limit: 10 }");
+    assert_eq!(
+        dir.auth.resolver,
+        Some(ResolverConfig::Dir {
+            full: true,
+            dir: PathBuf::from("/tmp/jwt-x"),
+            allow_delete: true,
+            interval_ms: 120_000,
+            ttl_ms: 0,
+            limit: 10,
+        })
+    );
+    for (text, error) in [
+        ("resolver: BOGUS", "should be MEM or"),
+        ("resolver: \"URL(http://x/)\"", "not supported by tern"),
+        ("resolver { type: full }", "dir has no value"),
+        (
+            "resolver { type: full, dir: \"/tmp\", ttl: \"1m\" }",
+            "FULL does not accept ttl",
+        ),
+        (
+            "resolver { type: cache, dir: \"/tmp\", interval: \"1m\" }",
+            "CACHE does not accept sync",
+        ),
+        (
+            "resolver { type: other, dir: \"/tmp\" }",
+            "should be MEM or",
+        ),
+        ("resolver: 5", "wrong type"),
+        ("resolver_preload: 5", "preload should be a map"),
+        (
+            "resolver_preload { AB: 5 }",
+            "preload map value should be a string JWT",
+        ),
+        ("resolver_preload { AB: \"x.y.z\" }", "invalid account JWT"),
+        ("operator: \"/nonexistent\"", "no such file or directory"),
+        ("operator: \"eyJnot.a.jwt\"", "error parsing operator JWT"),
+        ("operator: 5", "unsupported type"),
+    ] {
+        let message = load_err(text);
+        assert!(message.contains(error), "{text}: {message}");
+    }
+    assert_eq!(
+        undecorate_jwt(
+            "-----BEGIN NATS OPERATOR JWT-----\neyJabc\n------END NATS OPERATOR JWT------\n"
+        ),
+        "eyJabc"
+    );
+    assert_eq!(undecorate_jwt("  eyJabc \n"), "eyJabc");
+}

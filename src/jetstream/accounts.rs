@@ -201,7 +201,7 @@ pub fn enable_account(
     name: &str,
     limits: AccountLimits,
 ) -> Result<(), EnableError> {
-    if account as usize >= state.accounts.len() {
+    if account as usize >= state.shared.auth.load().account_count() {
         return Err(EnableError::UnknownAccount(account));
     }
     if !is_directory_name(name) {
@@ -229,7 +229,7 @@ pub fn serve_account_without_jetstream(
     state: &Rc<ShardState>,
     account: AccountId,
 ) -> Result<(), EnableError> {
-    if account as usize >= state.accounts.len() {
+    if account as usize >= state.shared.auth.load().account_count() {
         return Err(EnableError::UnknownAccount(account));
     }
     let owner = super::owner::Owner::on_core(state).ok_or(EnableError::NotRunning)?;

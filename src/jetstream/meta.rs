@@ -199,7 +199,7 @@ impl Meta {
         let weak = Rc::downgrade(&client);
         // nats-server serves its API from the system account, where it drops requests of
         // the account's own clients: only INFO gets an answer there.
-        let system = account == self.state.shared.auth.system_account();
+        let system = account == self.state.auth().system_account();
         let subscribed = client.subscribe("$JS.API.>", None, move |message| {
             let Some(client) = weak.upgrade() else { return };
             if system && message.subject.as_ref() != b"$JS.API.INFO" {

@@ -199,7 +199,7 @@ fn build(monitor: &Monitor, query: &Query) -> Result<Response, Response> {
     let limit = if cid > 0 { 1 } else { limit };
     let now = SystemTime::now();
     let server_id = &monitor.shared.server_id;
-    let account_known = account.is_none_or(|a| monitor.shared.auth.account_id(a).is_some());
+    let account_known = account.is_none_or(|a| monitor.shared.auth.load().account_id(a).is_some());
 
     let mut rows: Vec<Arc<ConnRow>> = Vec::new();
     let mut total = 0;

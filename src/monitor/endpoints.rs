@@ -11,11 +11,12 @@ use serde_json::{Map, Value};
 use super::format::serialize_time;
 use super::http::{Query, Response};
 use super::jetstream::{self, HealthzQuery, JszQuery, JETSTREAM_NOT_ENABLED, JSZ_LIMIT_MAX};
-use super::subsz::{sublist_stats, SublistStats};
+use super::subsz::SublistStats;
 use super::varz::total;
 use super::Monitor;
-use crate::server::mesh::{GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
-use crate::server::registry::account_name;
+use crate::auth::imports::{ExportInfo, ImportInfo};
+use crate::server::mesh::GLOBAL_ACCOUNT;
+use crate::server::registry::{account_name, AccountFigures, CoreQuery, CoreReply};
 
 /// nats-server's `Routez` with no routes.
 #[derive(Serialize)]
@@ -95,56 +96,86 @@ struct Accountz<'a> {
     account_detail: Option<AccountInfo>,
 }
 
-/// nats-server's `AccountInfo` for an account without imports, exports or JWT.
+/// nats-server's `AccountInfo` (no JWT, mappings or leaf nodes in tern).
 #[derive(Serialize)]
 struct AccountInfo {
     account_name: &'static str,
     #[serde(serialize_with = "serialize_time")]
     update_time: SystemTime,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    is_system: bool,
     expired: bool,
     complete: bool,
     jetstream_enabled: bool,
     leafnode_connections: u32,
     client_connections: usize,
     subscriptions: u64,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    exports: Vec<ExportInfo>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    imports: Vec<ImportInfo>,
     sublist_stats: SublistStats,
 }
 
-/// Lists every account; details only for `$G` so far (per-account statistics are still to
-/// come with JetStream per account).
+/// Lists every account, or details one (`acc=`): its exports and imports as configured,
+/// and its connections and subject index summed over the cores.
 pub fn accountz(monitor: &Monitor, query: &Query) -> Response {
     let shared = &monitor.shared;
-    let global = account_name(GLOBAL_ACCOUNT);
+    let auth = shared.auth.load();
     let detail = match query.get("acc") {
         None => None,
-        Some(name) if name == global => {
-            let stats = sublist_stats(monitor);
+        Some(name) => {
+            let Some(account) = auth.account_id(name) else {
+                return Response::error(400, format!("Account {name} does not exist"));
+            };
+            let replies = match shared.registry.ask_all(CoreQuery::Account(account)) {
+                Ok(replies) => replies,
+                Err(error) => return Response::error(500, error),
+            };
+            let mut figures = AccountFigures::default();
+            for reply in replies {
+                if let CoreReply::Account(core) = reply {
+                    figures.connections += core.connections;
+                    figures.subscriptions += core.subscriptions;
+                    figures.cache_entries += core.cache_entries;
+                    figures.inserts += core.inserts;
+                    figures.removes += core.removes;
+                }
+            }
+            let interfaces = auth.interfaces(account).cloned().unwrap_or_default();
             Some(AccountInfo {
-                account_name: global,
+                account_name: auth.account_name(account),
                 update_time: shared.started,
+                is_system: account == auth.system_account(),
                 expired: false,
                 complete: true,
-                jetstream_enabled: jetstream::provider(shared)
-                    .is_some_and(|provider| provider.account_enabled(global)),
+                jetstream_enabled: jetstream::provider(shared).is_some_and(|provider| {
+                    provider.account_enabled(auth.account_name(account))
+                }),
                 leafnode_connections: 0,
-                client_connections: shared.connection_count(),
-                subscriptions: stats.num_subscriptions,
-                sublist_stats: stats,
+                client_connections: figures.connections,
+                subscriptions: figures.subscriptions,
+                exports: interfaces.exports,
+                imports: interfaces.imports,
+                sublist_stats: SublistStats {
+                    num_subscriptions: figures.subscriptions,
+                    num_cache: figures.cache_entries,
+                    num_inserts: figures.inserts,
+                    num_removes: figures.removes,
+                    ..SublistStats::default()
+                },
             })
-        }
-        Some(name) => {
-            return Response::error(400, format!("Account {name} does not exist"));
         }
     };
     Response::json(&Accountz {
         server_id: &shared.server_id,
         now: SystemTime::now(),
-        system_account: shared.auth.account_name(shared.auth.system_account()),
+        system_account: auth.account_name(auth.system_account()),
         accounts: detail.is_none().then(|| {
-            // tern's internal account is no account a client or operator can use.
-            (0..shared.auth.account_count() as u32)
-                .filter(|&id| id != INTERNAL_ACCOUNT)
-                .map(|id| shared.auth.account_name(id))
+            // tern's internal account is no account a client or operator can use, and a
+            // removed one is gone.
+            auth.live_accounts()
+                .map(|id| auth.account_name(id))
                 .collect()
         }),
         account_detail: detail,

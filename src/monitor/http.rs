@@ -75,6 +75,11 @@ impl Response {
         }
     }
 
+    /// The status and body (for answers that do not go out over HTTP).
+    pub fn into_parts(self) -> (u16, Vec<u8>) {
+        (self.status, self.body)
+    }
+
     pub fn not_found() -> Response {
         Response::error(404, "404 page not found\n")
     }
@@ -208,6 +213,11 @@ impl Query {
                 Some((unescape(key)?, unescape(value)?))
             })
             .collect();
+        Query { args }
+    }
+
+    /// Arguments given as decoded pairs (a `$SYS` request's options).
+    pub fn from_pairs(args: Vec<(String, String)>) -> Query {
         Query { args }
     }
 

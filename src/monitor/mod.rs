@@ -25,6 +25,7 @@ pub mod jetstream;
 pub mod metrics;
 mod process;
 mod subsz;
+pub mod system;
 mod varz;
 
 use std::collections::BTreeMap;
@@ -83,15 +84,20 @@ impl Monitor {
     }
 }
 
-/// Serves monitoring requests until the process exits.
-pub fn spawn(listener: TcpListener, shared: Arc<Shared>, http_addr: SocketAddr) {
-    let monitor = Arc::new(Monitor {
+/// The state monitoring answers from, shared by the HTTP endpoints and the `$SYS`
+/// requests; `http_addr` is what `/varz` reports (`0.0.0.0:0` without HTTP monitoring).
+pub fn new_monitor(shared: Arc<Shared>, http_addr: SocketAddr) -> Arc<Monitor> {
+    Arc::new(Monitor {
         sampler: Sampler::start(shared.clone()),
         shared,
         http_addr,
         request_counts: Mutex::new(BTreeMap::new()),
         request_latency: LatencyHistogram::new(REQUEST_SECONDS_BOUNDS),
-    });
+    })
+}
+
+/// Serves monitoring requests until the process exits.
+pub fn spawn(listener: TcpListener, monitor: Arc<Monitor>) {
     let in_flight = Arc::new(AtomicUsize::new(0));
     let result = std::thread::Builder::new()
         .name("tern-monitor".to_string())
@@ -159,6 +165,11 @@ fn route(monitor: &Monitor, path: &str, query: &Query) -> Response {
         return Response::not_found();
     };
     monitor.count_request(endpoint);
+    answer(monitor, endpoint, query)
+}
+
+/// One endpoint's answer (`endpoint` as [`endpoint`] names it), uncounted.
+fn answer(monitor: &Monitor, endpoint: &str, query: &Query) -> Response {
     match endpoint {
         "/" => Response::html(dashboard::PAGE),
         "/varz" => Response::json(&varz::varz(monitor, &monitor.sampler.latest())),

@@ -71,6 +71,25 @@ pub fn sublist_stats(monitor: &Monitor) -> SublistStats {
     }
 }
 
+/// One account's subject index figures, summed over the cores.
+pub fn account_stats(monitor: &Monitor, account: u32) -> Result<SublistStats, Response> {
+    let replies = monitor
+        .shared
+        .registry
+        .ask_all(CoreQuery::Account(account))
+        .map_err(|error| Response::error(503, error))?;
+    let mut stats = SublistStats::default();
+    for reply in replies {
+        if let CoreReply::Account(core) = reply {
+            stats.num_subscriptions += core.subscriptions;
+            stats.num_cache += core.cache_entries;
+            stats.num_inserts += core.inserts;
+            stats.num_removes += core.removes;
+        }
+    }
+    Ok(stats)
+}
+
 pub fn subsz(monitor: &Monitor, query: &Query) -> Response {
     match build(monitor, query) {
         Ok(response) | Err(response) => response,
@@ -93,12 +112,14 @@ fn build(monitor: &Monitor, query: &Query) -> Result<Response, Response> {
             ));
         }
     }
-    // Only the global account exists until accounts do (issue 7).
-    let account_known = query.get("acc").is_none_or(|a| a == "$G");
-    let stats = if account_known {
-        sublist_stats(monitor)
-    } else {
-        SublistStats::default()
+    let auth = monitor.shared.auth.load();
+    let account = query.get("acc").map(|name| auth.account_id(name));
+    let account_known = !matches!(account, Some(None));
+    let account = account.flatten();
+    let stats = match account {
+        _ if !account_known => SublistStats::default(),
+        None => sublist_stats(monitor),
+        Some(account) => account_stats(monitor, account)?,
     };
     let mut rows: Vec<SubRow> = Vec::new();
     if subs && account_known {
@@ -107,6 +128,7 @@ fn build(monitor: &Monitor, query: &Query) -> Result<Response, Response> {
             .registry
             .ask_all(CoreQuery::Subscriptions(SubscriptionsQuery {
                 test: test.map(str::to_string),
+                account,
                 keep: offset.saturating_add(limit),
             }))
             .map_err(|error| Response::error(503, error))?;

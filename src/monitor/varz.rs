@@ -165,7 +165,7 @@ pub fn varz(monitor: &Monitor, sample: &Sample) -> Varz {
         go: format!("tern {}", env!("CARGO_PKG_VERSION")),
         host: o.host.clone(),
         port: shared.client_addr.port(),
-        auth_required: shared.auth.required(),
+        auth_required: shared.auth.load().required(),
         tls_required: shared.tls.is_some(),
         tls_verify: shared.tls.as_ref().is_some_and(|t| t.verify),
         max_connections: o.max_connections,

@@ -7,7 +7,7 @@
 //! cost far more than the copy). Pending output above `max_pending` makes the connection a
 //! slow consumer: it alone is closed, nobody else waits for it.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -19,11 +19,12 @@ use shards::sync::{Signal, WaitQueue};
 use super::mesh::{AccountId, CoreEvent, Delivery};
 use super::shard::ShardState;
 use super::transport::{ClientReader, ClientWriter};
-use crate::auth::{ConnPermissions, Decision};
+use crate::auth::{Auth, ConnPermissions, Decision, Login};
 use crate::limits::{
-    FIRST_PING_DELAY_MS, OUTBOUND_BUFFER_RETAIN_BYTES, READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES,
-    READ_CHUNK_MIN_BYTES, SHORT_READS_BEFORE_SHRINK, STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US,
-    STALL_WAIT_MIN_US, SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
+    FIRST_PING_DELAY_MS, JWT_EXPIRY_CHECK_S, OUTBOUND_BUFFER_RETAIN_BYTES,
+    READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES, READ_CHUNK_MIN_BYTES, SHORT_READS_BEFORE_SHRINK,
+    STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US, STALL_WAIT_MIN_US,
+    SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
 };
 use crate::protocol::{
     encode_err, encode_msg_line, no_responders_headers, ClientOp, ClientParser, ConnectOptions,
@@ -43,6 +44,9 @@ pub enum CloseReason {
     SlowConsumerPendingBytes,
     SlowConsumerWriteDeadline,
     StaleConnection,
+    AuthenticationExpired,
+    MaxAccountConnectionsExceeded,
+    Revoked,
     WriteError,
     ServerShutdown,
 }
@@ -59,6 +63,9 @@ impl CloseReason {
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
+            CloseReason::Revoked => "Credentials Revoked",
             CloseReason::WriteError => "Write Error",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
@@ -137,8 +144,13 @@ pub struct ClientShared {
     pub cid: u64,
     /// Set once, when CONNECT authenticates (before that the connection can not subscribe).
     pub account: Cell<AccountId>,
-    /// The user's permissions; unset when the user has none (then nothing is checked).
-    pub permissions: OnceCell<Rc<ConnPermissions>>,
+    /// The user's permissions; `None` when the user has none (then nothing is checked).
+    /// Replaced when a new authentication configuration applies (which also clears the
+    /// decision caches).
+    pub permissions: RefCell<Option<Rc<ConnPermissions>>>,
+    /// What the connection authenticated with, kept to re-check it against a new
+    /// authentication configuration (as nats-server does on reload).
+    pub credentials: RefCell<Option<Rc<Credentials>>>,
     pub counters: ClientCounters,
     pending: RefCell<Vec<u8>>,
     /// Bytes the writer has taken from `pending` but not yet written: they still count
@@ -184,7 +196,8 @@ impl ClientShared {
         ClientShared {
             cid,
             account: Cell::new(account),
-            permissions: OnceCell::new(),
+            permissions: RefCell::new(None),
+            credentials: RefCell::new(None),
             counters: ClientCounters::default(),
             pending: RefCell::new(Vec::new()),
             in_flight_bytes: Cell::new(0),
@@ -346,6 +359,182 @@ impl ClientShared {
     }
 }
 
+/// What a connection authenticated with, to decide it again under a new configuration.
+pub struct Credentials {
+    pub connect: ConnectOptions,
+    /// The nonce its INFO carried (an NKey signature is over it).
+    pub nonce: Option<String>,
+    /// The bcrypt hash its password was verified against: a new configuration with the
+    /// same hash needs no new (slow) verification.
+    pub verified_hash: Option<String>,
+    /// The client's address (JWT users' `src` limits).
+    pub peer: Option<std::net::IpAddr>,
+}
+
+impl Credentials {
+    /// nats-server's `getAuthUser`, for log lines.
+    fn describe(&self) -> String {
+        let c = &self.connect;
+        match (c.nkey.as_deref(), c.user.as_deref()) {
+            (Some(nkey), _) if !nkey.is_empty() => format!("Nkey {}", go_quote(nkey.as_bytes())),
+            (_, Some(user)) if !user.is_empty() => format!("User {}", go_quote(user.as_bytes())),
+            _ => "User \"N/A\"".to_string(),
+        }
+    }
+}
+
+/// nats-server's `reloadAuthorization` for this core's connections, under the newly
+/// applied `auth`: a connection whose credentials no longer log in, or now log into another
+/// account, is closed with `Authorization Violation`; the others get the new permissions
+/// (with empty decision caches) and lose the subscriptions those no longer allow.
+/// Nothing else about a connection changes.
+pub(super) fn recheck_connections(state: &Rc<ShardState>, auth: &Auth) {
+    let clients: Vec<Rc<ClientShared>> = state.clients.borrow().values().cloned().collect();
+    for client in clients {
+        if client.internal.is_some() || client.is_closed() || !client.authenticated.get() {
+            // Not yet authenticated: its CONNECT is decided under the new version.
+            continue;
+        }
+        let credentials = client.credentials.borrow().clone();
+        let credentials = match credentials {
+            Some(credentials) => credentials,
+            // Admitted without authentication before sending CONNECT: no credentials.
+            None => Rc::new(Credentials {
+                connect: ConnectOptions::default(),
+                nonce: None,
+                verified_hash: None,
+                peer: None,
+            }),
+        };
+        let identity = client.tls.get().and_then(|t| t.identity.as_ref());
+        match auth.check_from(
+            &credentials.connect,
+            credentials.nonce.as_deref(),
+            identity,
+            credentials.peer,
+        ) {
+            Decision::Accept(login) => reapply_login(state, &client, &credentials, login),
+            // A deleted account: nats-server expires it, cutting its connections off.
+            Decision::Reject
+                if auth.operator().is_some() && auth.is_tombstone(client.account.get()) =>
+            {
+                tracing::debug!("cid:{} - Account Authentication Expired", client.cid);
+                client.close_with_err(
+                    "Account Authentication Expired",
+                    CloseReason::AuthenticationExpired,
+                );
+            }
+            Decision::Reject
+                if auth
+                    .operator()
+                    .is_some_and(|mode| mode.is_revoked(&credentials.connect)) =>
+            {
+                tracing::debug!("cid:{} - User Authentication Revoked", client.cid);
+                client.close_with_err("User Authentication Revoked", CloseReason::Revoked);
+            }
+            // nats-server closes a removed user's connection without a word, and answers
+            // credentials that no longer match with an authorization violation.
+            Decision::Reject if !auth.knows_identity(&credentials.connect) => {
+                tracing::debug!(
+                    "cid:{} - {} removed by a reload",
+                    client.cid,
+                    credentials.describe()
+                );
+                client.close(CloseReason::ClientClosed, true);
+            }
+            Decision::Reject => revoke(&client, &credentials),
+            Decision::Bcrypt {
+                hash,
+                password,
+                login,
+            } => {
+                if credentials.verified_hash.as_deref() == Some(hash.as_str()) {
+                    reapply_login(state, &client, &credentials, login);
+                    continue;
+                }
+                let state = state.clone();
+                shards::task::spawn(async move {
+                    let hash_now = hash.clone();
+                    if crate::auth::verify_bcrypt(hash, password).await {
+                        *client.credentials.borrow_mut() = Some(Rc::new(Credentials {
+                            connect: credentials.connect.clone(),
+                            nonce: credentials.nonce.clone(),
+                            verified_hash: Some(hash_now),
+                            peer: credentials.peer,
+                        }));
+                        reapply_login(&state, &client, &credentials, login);
+                    } else {
+                        revoke(&client, &credentials);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// nats-server's `authViolation` on reload.
+fn revoke(client: &ClientShared, credentials: &Credentials) {
+    if client.is_closed() {
+        return;
+    }
+    tracing::error!(
+        "cid:{} - authentication error - {}",
+        client.cid,
+        credentials.describe()
+    );
+    client.close_with_err(
+        "Authorization Violation",
+        CloseReason::AuthenticationViolation,
+    );
+}
+
+fn reapply_login(
+    state: &ShardState,
+    client: &Rc<ClientShared>,
+    credentials: &Credentials,
+    login: Login,
+) {
+    if client.is_closed() {
+        return;
+    }
+    if login.account != client.account.get() {
+        // Its subscriptions live in the old account's subject space: moving them is not
+        // worth it for a configuration change; the client reconnects into the new account.
+        tracing::debug!(
+            "cid:{} - user moved to another account by a reload",
+            client.cid
+        );
+        client.close(CloseReason::ClientClosed, true);
+        return;
+    }
+    let permissions = login.permissions.map(|p| Rc::new(ConnPermissions::new(p)));
+    *client.permissions.borrow_mut() = permissions.clone();
+    let Some(permissions) = permissions else {
+        return;
+    };
+    let subs: Vec<Rc<LocalSub>> = client.subs.borrow().values().cloned().collect();
+    for sub in subs {
+        let allowed = permissions.can_subscribe(&sub.subject, None)
+            || sub
+                .queue
+                .as_deref()
+                .is_some_and(|q| permissions.can_subscribe(&sub.subject, Some(q)));
+        if allowed {
+            continue;
+        }
+        client.subs.borrow_mut().remove(&sub.sid);
+        state.remove_subscription(client.account.get(), &sub);
+        let (subject, sid) = (go_quote(&sub.subject), go_quote(&sub.sid));
+        client.send_err(&format!(
+            "Permissions Violation for Subscription to {subject} (sid {sid})"
+        ));
+        tracing::info!(
+            "Removed sub {subject} (sid {sid}) for {} - not authorized",
+            credentials.describe()
+        );
+    }
+}
+
 /// The clients of one core that are over half their `max_pending`. Producers (a publishing
 /// connection after its read batch, a core after applying a peer's batch) wait on them, so a
 /// fast producer is slowed to its consumers' pace instead of making them slow consumers.
@@ -407,7 +596,7 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
     if !sub.is_live() {
         return false;
     }
-    if let Some(permissions) = sub.client.permissions.get() {
+    if let Some(permissions) = sub.client.permissions.borrow().as_ref() {
         if !permissions.on_delivery(msg.subject, msg.reply) {
             return false;
         }
@@ -444,15 +633,18 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     let _ = conn.set_nodelay(true);
     let (reader, writer) = conn.split();
 
+    state.sync_auth();
+    let auth = state.auth();
     let client = Rc::new(ClientShared::new(
         cid,
         super::mesh::GLOBAL_ACCOUNT,
         options.max_pending_bytes,
-        !shared.auth.enforced(),
+        !auth.enforced(),
         state.stalls.clone(),
     ));
 
-    let nonce = shared.auth.needs_nonce().then(crate::auth::nkey::new_nonce);
+    let nonce = auth.needs_nonce().then(crate::auth::nkey::new_nonce);
+    drop(auth);
     let mut info = Vec::with_capacity(512);
     shared.write_info(
         &mut info,
@@ -470,11 +662,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         shared.release_connection();
         return;
     };
-    shards::task::spawn(write_loop(
-        client.clone(),
-        writer,
-        Duration::from_millis(options.write_deadline_ms),
-    ));
+    shards::task::spawn(write_loop(client.clone(), writer, shared.clone()));
 
     if !admitted {
         tracing::warn!("cid:{cid} - maximum connections exceeded");
@@ -495,14 +683,17 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         state: state.clone(),
         client: client.clone(),
         parser: ClientParser::new(ParserLimits {
-            max_control_line_bytes: options.max_control_line_bytes,
-            max_payload_bytes: options.max_payload_bytes,
+            max_control_line_bytes: shared.limits.max_control_line_bytes(),
+            max_payload_bytes: shared.limits.max_payload_bytes(),
         }),
         verbose: true,
         pedantic: true,
         connected: false,
         nonce,
         user: String::new(),
+        peer: peer.map(|p| p.ip()),
+        subs_max: None,
+        _account_slot: None,
     };
     session.read_loop(reader).await;
 
@@ -516,6 +707,11 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     state.retire_counters(&client.counters);
     shared.release_connection();
     let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
+    if client.credentials.borrow().is_some() {
+        if let Some(info) = super::registry::event_client(&state, cid) {
+            super::system::client_disconnected(&state, &client, &info, reason);
+        }
+    }
     super::registry::connection_closed(&state, &client, &subs, reason);
     if reason.is_slow_consumer() {
         shared.stats[state.id].note_slow_consumer();
@@ -529,10 +725,16 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     }
 }
 
-async fn write_loop(client: Rc<ClientShared>, mut writer: ClientWriter, write_deadline: Duration) {
+async fn write_loop(
+    client: Rc<ClientShared>,
+    mut writer: ClientWriter,
+    shared: std::sync::Arc<super::Shared>,
+) {
     let mut spare: Vec<u8> = Vec::new();
     loop {
         client.pending_signal.wait().await;
+        // Reloadable: read once per wake-up, not per chunk.
+        let write_deadline = Duration::from_millis(shared.limits.write_deadline_ms());
         loop {
             let mut out = std::mem::replace(
                 &mut *client.pending.borrow_mut(),
@@ -578,9 +780,9 @@ async fn write_loop(client: Rc<ClientShared>, mut writer: ClientWriter, write_de
 }
 
 async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
-    let options = &state.shared.options;
+    let limits = &state.shared.limits;
     if !client.authenticated.get() {
-        let deadline = Duration::from_millis(options.auth_timeout_ms);
+        let deadline = Duration::from_millis(limits.auth_timeout_ms());
         shards::time::sleep(deadline).await;
         if client.is_closed() {
             return;
@@ -591,19 +793,19 @@ async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
         }
     } else {
         shards::time::sleep(Duration::from_millis(
-            FIRST_PING_DELAY_MS.min(options.ping_interval_ms),
+            FIRST_PING_DELAY_MS.min(limits.ping_interval_ms()),
         ))
         .await;
     }
-    let interval = Duration::from_millis(options.ping_interval_ms.max(1));
     loop {
         if client.is_closed() {
             return;
         }
+        let interval = Duration::from_millis(limits.ping_interval_ms().max(1));
         // Like nats-server, a client that talked to us recently needs no PING.
         if client.last_read.get().elapsed() < interval {
             client.pings_outstanding.set(0);
-        } else if client.pings_outstanding.get() + 1 > options.ping_max {
+        } else if client.pings_outstanding.get() + 1 > limits.ping_max() {
             client.close_with_err("Stale Connection", CloseReason::StaleConnection);
             return;
         } else {
@@ -614,6 +816,28 @@ async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
             super::registry::ping_sent(&state, client.cid);
         }
         shards::time::sleep(interval).await;
+    }
+}
+
+/// Closes a JWT login's connection when its credentials expire (nats-server's
+/// `authExpired` / `accountAuthExpired`). Sleeps at most [`JWT_EXPIRY_CHECK_S`] at a time
+/// and holds the connection weakly, so a connection that ends first is not kept alive
+/// (nor its timer) until a far-away expiry.
+async fn expire_at(client: std::rc::Weak<ClientShared>, expires_at_s: i64, text: &'static str) {
+    loop {
+        let left_s = expires_at_s - crate::auth::jwt::now_unix_s();
+        match client.upgrade() {
+            Some(client) if client.is_closed() => return,
+            Some(client) if left_s <= 0 => {
+                tracing::debug!("cid:{} - {text}", client.cid);
+                client.close_with_err(text, CloseReason::AuthenticationExpired);
+                return;
+            }
+            Some(_) => {}
+            None => return,
+        }
+        let nap_s = (left_s as u64).min(JWT_EXPIRY_CHECK_S);
+        shards::time::sleep(Duration::from_secs(nap_s)).await;
     }
 }
 
@@ -629,6 +853,12 @@ struct Session {
     nonce: Option<String>,
     /// Who authenticated (user name or NKey), for violation log lines.
     user: String,
+    /// The client's address (JWT users' `src` limits).
+    peer: Option<std::net::IpAddr>,
+    /// Subscriptions allowed by the login's JWTs (`None`: the server's limit only).
+    subs_max: Option<usize>,
+    /// Counts this connection against its JWT account's `conn` limit while it lives.
+    _account_slot: Option<crate::auth::operator::AccountConnSlot>,
 }
 
 enum Next {
@@ -807,28 +1037,47 @@ impl Session {
                 return Next::Stop;
             }
         };
+        let mut verified_hash = None;
         let login = if self.client.authenticated.get() {
             // A repeated CONNECT, or a server without authentication: the account stays.
             None
         } else {
-            let decision = self.state.shared.auth.check(
-                &connect,
-                self.nonce.as_deref(),
-                self.client.tls.get().and_then(|t| t.identity.as_ref()),
-            );
-            let login = match decision {
-                Decision::Accept(login) => Some(login),
-                Decision::Reject => None,
-                Decision::Bcrypt {
-                    hash,
-                    password,
-                    login,
-                } => crate::auth::verify_bcrypt(hash, password)
-                    .await
-                    .then_some(login),
+            self.resolve_jwt_account(&connect);
+            // A configuration installed while a bcrypt check ran decides again.
+            let login = loop {
+                self.state.sync_auth();
+                let version = self.state.auth_version();
+                let decision = self.state.auth().check_from(
+                    &connect,
+                    self.nonce.as_deref(),
+                    self.client.tls.get().and_then(|t| t.identity.as_ref()),
+                    self.peer,
+                );
+                let login = match decision {
+                    Decision::Accept(login) => Some(login),
+                    Decision::Reject => None,
+                    Decision::Bcrypt {
+                        hash,
+                        password,
+                        login,
+                    } => {
+                        verified_hash = Some(hash.clone());
+                        crate::auth::verify_bcrypt(hash, password)
+                            .await
+                            .then_some(login)
+                    }
+                };
+                if self.client.is_closed() || version == self.state.shared.auth.version() {
+                    break login;
+                }
             };
             if login.is_none() || self.client.is_closed() {
-                let who = connect.user.as_deref().or(connect.nkey.as_deref());
+                // In operator mode nats-server names no user (the JWT's reason was logged).
+                let who = connect
+                    .user
+                    .as_deref()
+                    .or(connect.nkey.as_deref())
+                    .filter(|_| self.state.auth().operator().is_none());
                 match who {
                     Some(who) => tracing::error!(
                         "cid:{} - authentication error - User {}",
@@ -855,15 +1104,25 @@ impl Session {
             return Next::Stop;
         }
         let protocol = connect.protocol;
+        if let Some(limits) = login.as_ref().and_then(|l| l.limits.clone()) {
+            if !self.apply_login_limits(&limits) {
+                return Next::Stop;
+            }
+        }
+        let first_connect = self.client.credentials.borrow().is_none();
+        if !self.client.authenticated.get() || first_connect {
+            *self.client.credentials.borrow_mut() = Some(Rc::new(Credentials {
+                connect: connect.clone(),
+                nonce: self.nonce.clone(),
+                verified_hash,
+                peer: self.peer,
+            }));
+        }
         if let Some(login) = login {
             self.client.account.set(login.account);
             self.user = login.user;
-            if let Some(permissions) = login.permissions {
-                let _ = self
-                    .client
-                    .permissions
-                    .set(Rc::new(ConnPermissions::new(permissions)));
-            }
+            *self.client.permissions.borrow_mut() =
+                login.permissions.map(|p| Rc::new(ConnPermissions::new(p)));
         }
         self.client.authenticated.set(true);
         self.verbose = connect.verbose;
@@ -877,14 +1136,99 @@ impl Session {
         }
         self.connected = true;
         super::registry::connection_connected(&self.state, self.client.cid, &connect);
+        if first_connect {
+            if let Some(info) = super::registry::event_client(&self.state, self.client.cid) {
+                super::system::client_connected(&self.state, &self.client, &info);
+            }
+        }
         self.ok();
         Next::Continue
+    }
+
+    /// Operator mode: a user of an account not known yet gets its account looked up in
+    /// the resolver's store, and installed as a new authentication version if it is valid.
+    fn resolve_jwt_account(&self, connect: &ConnectOptions) {
+        let auth = self.state.auth();
+        let (Some(mode), Some(token)) = (auth.operator(), connect.jwt.as_deref()) else {
+            return;
+        };
+        let Some(key) = crate::auth::operator::user_account_key(token) else {
+            return;
+        };
+        if mode.account(&key).is_some() {
+            return;
+        }
+        let Some(account_jwt) = mode.lookup_stored(&key) else {
+            return;
+        };
+        const ALREADY: &str = "already resolved";
+        let installed = self.state.shared.update_auth(|current| {
+            if current
+                .operator()
+                .is_some_and(|m| m.account(&key).is_some())
+            {
+                // Another connection installed it meanwhile.
+                return Err(ALREADY.to_string());
+            }
+            current.with_account_jwt(&account_jwt).map(|(next, _)| next)
+        });
+        match installed {
+            Ok(_) => tracing::debug!("account {key} resolved from the resolver store"),
+            Err(error) if error == ALREADY => {}
+            Err(error) => tracing::warn!("account {key} not resolved: {error}"),
+        }
+    }
+
+    /// Applies a JWT login's limits: the account's connection count, subscriptions,
+    /// payload size and expiry. False when the connection was closed instead.
+    fn apply_login_limits(&mut self, limits: &crate::auth::operator::LoginLimits) -> bool {
+        if let Some(conns) = &limits.account_conns {
+            match conns.acquire() {
+                Some(slot) => self._account_slot = Some(slot),
+                None => {
+                    tracing::error!(
+                        "cid:{} - maximum account active connections exceeded",
+                        self.client.cid
+                    );
+                    self.client.close_with_err(
+                        "maximum account active connections exceeded",
+                        CloseReason::MaxAccountConnectionsExceeded,
+                    );
+                    return false;
+                }
+            }
+        }
+        self.subs_max = limits.subs_max;
+        if let Some(payload) = limits.payload_max_bytes {
+            let options = &self.state.shared.options;
+            self.parser.set_limits(ParserLimits {
+                max_control_line_bytes: options.max_control_line_bytes,
+                max_payload_bytes: payload.min(options.max_payload_bytes),
+            });
+        }
+        let expiries = [
+            (limits.expires_at_unix_s, "User Authentication Expired"),
+            (
+                limits.account_expires_at_unix_s,
+                "Account Authentication Expired",
+            ),
+        ];
+        if let Some((expires_at_s, text)) = expiries
+            .into_iter()
+            .filter_map(|(at, text)| at.map(|at| (at, text)))
+            .min_by_key(|(at, _)| *at)
+        {
+            shards::task::spawn(expire_at(Rc::downgrade(&self.client), expires_at_s, text));
+        }
+        true
     }
 
     /// Some(interest seq) when the subscription was made (or already existed), None when
     /// an -ERR was sent instead.
     fn subscribe(&mut self, subject: Bytes, queue: Option<Bytes>, sid: Bytes) -> Option<u64> {
-        if let Some(permissions) = self.client.permissions.get() {
+        self.state.sync_auth();
+        let permissions = self.client.permissions.borrow().clone();
+        if let Some(permissions) = permissions {
             if !permissions.can_subscribe(&subject, queue.as_deref()) {
                 self.subscription_violation(&subject, queue.as_deref(), &sid);
                 return None;
@@ -902,7 +1246,8 @@ impl Session {
         let max = match self.state.shared.options.max_subscriptions {
             0 => SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX,
             n => n.min(SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX),
-        };
+        }
+        .min(self.subs_max.unwrap_or(usize::MAX));
         if self.client.subs.borrow().len() >= max {
             self.client.send_err("maximum subscriptions exceeded");
             return None;
@@ -986,7 +1331,12 @@ impl Session {
         counters
             .in_bytes
             .set(counters.in_bytes.get() + p.body.len() as u64);
-        if let Some(permissions) = self.client.permissions.get() {
+        self.state.sync_auth();
+        if self.client.is_closed() {
+            return Next::Stop;
+        }
+        let permissions = self.client.permissions.borrow().clone();
+        if let Some(permissions) = permissions {
             if !permissions.can_publish(&p.subject) {
                 // nats-server's `pubPermissionViolation`: instead of the +OK; stays open.
                 let subject = go_quote(&p.subject);
@@ -1031,7 +1381,7 @@ pub fn send_no_responders(
     if client.is_closed() {
         return;
     }
-    let acct = &state.accounts[client.account.get() as usize];
+    let acct = state.account(client.account.get());
     let matches = acct.local.borrow_mut().matches(reply);
     let Some(sub) = matches
         .plain
@@ -1092,7 +1442,8 @@ pub(super) fn route_shown(
 ) -> bool {
     let account = client.account.get();
     let mut delivered = route_in(state, account, client, p, shown);
-    let routes = state.shared.auth.routes(account);
+    let auth = state.auth();
+    let routes = auth.routes(account);
     if !routes.is_empty() {
         delivered |= super::imports::route_imports(state, routes, client, p);
     }
@@ -1109,7 +1460,7 @@ pub(super) fn route_in(
     shown: Option<&Bytes>,
 ) -> bool {
     state.catch_up_interest();
-    let acct = &state.accounts[account as usize];
+    let acct = state.account(account);
     let local = acct.local.borrow_mut().matches(&p.subject);
     let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(&p.subject));
     let echo = client.echo.get();

@@ -57,6 +57,8 @@ pub struct ServiceReplies {
     pending: RefCell<HashMap<u64, PendingReply>>,
     /// Tokens in the order they were made, with their expiry, for the bound.
     order: RefCell<VecDeque<(u64, Instant)>>,
+    /// Exporting accounts this core already routes replies for (see [`start`]).
+    started: RefCell<Vec<AccountId>>,
 }
 
 impl ServiceReplies {
@@ -152,8 +154,15 @@ pub(super) fn route_imports(
 }
 
 /// Starts this core's reply subscribers: one per account exporting an imported service.
+/// Called again when a new authentication configuration applies; starts only those of
+/// accounts that became service exporters. (One that stops exporting keeps its subscriber:
+/// with no pending mapping it routes nothing.)
 pub fn start(state: &Rc<ShardState>) {
-    for exporter in state.shared.auth.service_exporters() {
+    for exporter in state.auth().service_exporters() {
+        if state.service_replies.started.borrow().contains(&exporter) {
+            continue;
+        }
+        state.service_replies.started.borrow_mut().push(exporter);
         let client = InternalClient::new(state, exporter);
         let prefix = format!("{REPLY_PREFIX}.{}.", state.id);
         let weak: Weak<ShardState> = Rc::downgrade(state);

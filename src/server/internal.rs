@@ -157,7 +157,7 @@ impl InternalClient {
     /// while its deliver subject has one; a pull request lives while its inbox has one).
     pub fn has_interest(&self, subject: &[u8]) -> bool {
         self.state.catch_up_interest();
-        let acct = &self.state.accounts[self.client.account.get() as usize];
+        let acct = self.state.account(self.client.account.get());
         let local = acct.local.borrow_mut().matches(subject);
         if !local.plain.is_empty() || !local.queues.is_empty() {
             return true;

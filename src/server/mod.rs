@@ -6,13 +6,16 @@
 //! peer's batches ([`shard`]), and a control loop that publishes counters and reacts to
 //! shutdown and lame-duck requests.
 
+pub mod claims;
 pub mod client;
 pub mod control;
 pub mod imports;
 pub mod internal;
 pub mod mesh;
 pub mod registry;
+pub mod reload;
 pub mod shard;
+pub mod system;
 pub mod transport;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -26,7 +29,7 @@ use shards::sync::Signal;
 use shards::{RuntimeConfig, Shard};
 use thiserror::Error;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, LiveAuth};
 use crate::config::Options;
 use crate::limits::{
     CONTROL_POLL_MS, MESH_RING_BATCHES, READ_CHUNK_BYTES, STALL_TOTAL_PER_BATCH_US,
@@ -88,7 +91,15 @@ pub struct Shared {
     pub options: Options,
     pub server_id: String,
     pub server_name: String,
-    pub auth: Auth,
+    /// The authentication configuration in force; replaced by [`Shared::update_auth`].
+    /// Cores read their own copy (`ShardState::auth`), other threads `auth.load()`.
+    pub auth: LiveAuth,
+    /// The options a reload compares the file with: `options` plus every reload since.
+    pub applied_options: Mutex<Options>,
+    /// The reloadable limits in force (see [`reload`]).
+    pub limits: reload::LiveLimits,
+    /// The system account's request services and advisories (see [`system`]).
+    pub system: system::SystemShared,
     /// TLS on the client listener (`tls {}` or `--tls*`), built once at startup.
     pub tls: Option<crate::tls::TlsServer>,
     pub stats: Vec<ShardStats>,
@@ -117,7 +128,7 @@ impl Shared {
     /// Counts a new connection against `max_connections`.
     pub fn admit_connection(&self) -> bool {
         let before = self.connections.fetch_add(1, Ordering::AcqRel);
-        if before >= self.options.max_connections {
+        if before >= self.limits.max_connections() {
             self.connections.fetch_sub(1, Ordering::AcqRel);
             return false;
         }
@@ -133,6 +144,25 @@ impl Shared {
         self.connections.load(Ordering::Acquire)
     }
 
+    /// Replaces the authentication configuration with what `next` builds from the current
+    /// one (callable from any core or thread). Account ids must be kept (see
+    /// [`crate::auth::live`]). Every core then re-checks its connections against the new
+    /// version: those whose credentials no longer log in (or now log into another
+    /// account) are closed with `Authorization Violation`, the others get the new
+    /// permissions, and subscriptions those no longer allow are removed. Returns the new
+    /// version number.
+    pub fn update_auth(
+        &self,
+        next: impl FnOnce(&Auth) -> Result<Auth, String>,
+    ) -> Result<u64, String> {
+        self.auth.update(next)
+    }
+
+    /// [`Shared::update_auth`] with a complete new configuration.
+    pub fn install_auth(&self, auth: Auth) -> Result<u64, String> {
+        self.auth.update(move |_| Ok(auth))
+    }
+
     pub fn info(&self) -> ServerInfo {
         ServerInfo {
             server_id: self.server_id.clone(),
@@ -143,8 +173,8 @@ impl Shared {
             host: self.options.host.clone(),
             port: self.client_addr.port(),
             headers: true,
-            max_payload: self.options.max_payload_bytes as i64,
-            auth_required: self.auth.required(),
+            max_payload: self.limits.max_payload_bytes() as i64,
+            auth_required: self.auth.load().required(),
             tls_required: self.tls.is_some(),
             tls_verify: self.tls.as_ref().is_some_and(|t| t.verify),
             jetstream: self.options.jetstream,
@@ -207,10 +237,13 @@ impl Server {
         let core_count = cores.len();
         let shared = Arc::new(Shared {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
+            applied_options: Mutex::new(options.clone()),
+            limits: reload::LiveLimits::new(&options),
+            system: system::SystemShared::default(),
             options,
             server_id,
             server_name,
-            auth,
+            auth: LiveAuth::new(auth),
             tls,
             control,
             started: SystemTime::now(),
@@ -323,8 +356,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
     listener: ListenerSocket,
     init: I,
 ) {
-    let account_count = shared.auth.account_count();
-    let state = Rc::new(ShardState::new(shard, shared, account_count));
+    let state = Rc::new(ShardState::new(shard, shared));
     for peer in state.peers() {
         shards::task::spawn(flush_loop(state.clone(), peer));
         let state = state.clone();
@@ -362,6 +394,8 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
         });
     }
     imports::start(&state);
+    system::start(&state);
+    claims::start(&state);
     init(&state);
     let stop_accepting = Rc::new(Signal::new());
     shards::task::spawn(accept_loop(
@@ -430,6 +464,7 @@ async fn control_loop(state: Rc<ShardState>, stop_accepting: Rc<Signal>) {
     let mut lame_duck_since: Option<Instant> = None;
     loop {
         shards::time::sleep(Duration::from_millis(CONTROL_POLL_MS)).await;
+        state.sync_auth();
         state.publish_stats();
         let control = &state.shared.control;
         if control.shutdown_requested() {

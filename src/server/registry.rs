@@ -216,6 +216,10 @@ struct PendingQuery {
 pub enum CoreQuery {
     Connections(ConnectionsQuery),
     Subscriptions(SubscriptionsQuery),
+    /// One account's figures on the core (`/accountz?acc=`).
+    Account(AccountId),
+    /// The accounts with client connections on the core (statsz).
+    ActiveAccounts,
 }
 
 /// Which of a core's open connections to describe (`/connz`).
@@ -243,6 +247,8 @@ pub enum SubsWanted {
 pub struct SubscriptionsQuery {
     /// Only subscriptions a message on this literal subject would reach.
     pub test: Option<String>,
+    /// Only subscriptions of this account.
+    pub account: Option<AccountId>,
     /// Rows to return at most: the request's offset + limit.
     pub keep: usize,
 }
@@ -256,6 +262,20 @@ pub enum CoreReply {
     Subscriptions {
         rows: Vec<SubRow>,
     },
+    Account(AccountFigures),
+    ActiveAccounts(Vec<AccountId>),
+}
+
+/// One account's figures on one core.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct AccountFigures {
+    /// Client connections logged into the account.
+    pub connections: usize,
+    /// Entries in its subject index (clients' and the server's own subscriptions).
+    pub subscriptions: u64,
+    pub cache_entries: u64,
+    pub inserts: u64,
+    pub removes: u64,
 }
 
 /// One connection as `/connz` shows it.
@@ -443,6 +463,20 @@ pub fn connection_connected(state: &ShardState, cid: u64, connect: &ConnectOptio
         .set(meta.start_instant.elapsed().max(Duration::from_nanos(1)));
 }
 
+/// What a system advisory tells about a connection.
+pub fn event_client(state: &ShardState, cid: u64) -> Option<super::system::EventClient> {
+    let conns = state.connections_seen.conns.borrow();
+    let meta = conns.get(&cid)?;
+    Some(super::system::EventClient {
+        start: meta.start,
+        host: meta.ip.clone(),
+        user: meta.user.clone(),
+        lang: meta.lang.clone(),
+        version: meta.version.clone(),
+        rtt: meta.rtt.get(),
+    })
+}
+
 /// The server sent this connection a PING.
 pub fn ping_sent(state: &ShardState, cid: u64) {
     if let Some(meta) = state.connections_seen.conns.borrow().get(&cid) {
@@ -475,7 +509,7 @@ pub fn connection_closed(
         return;
     };
     let now = SystemTime::now();
-    let mut row = connection_row(&state.shared.auth, client, &meta, now, Instant::now());
+    let mut row = connection_row(&state.auth(), client, &meta, now, Instant::now());
     row.stop = Some(now);
     row.reason = Some(reason.as_str());
     row.subscription_count = subs.len();
@@ -485,7 +519,7 @@ pub fn connection_closed(
         .iter()
         .take(CLOSED_SUBSCRIPTIONS_KEPT_MAX)
         .map(|sub| {
-            let mut detail = sub_row(&state.shared.auth, client, sub);
+            let mut detail = sub_row(&state.auth(), client, sub);
             detail.max = 0;
             detail
         })
@@ -526,7 +560,7 @@ pub fn ring_full(state: &ShardState) {
 /// outbox figures and answers the monitoring queries that arrived since the last tick.
 pub fn on_tick(state: &ShardState) {
     let slot = state.shared.registry.core(state.id);
-    let global = &state.accounts[GLOBAL_ACCOUNT as usize];
+    let global = state.account(GLOBAL_ACCOUNT);
     slot.index_entries
         .store(global.local.borrow().len() as u64, Ordering::Relaxed);
     slot.cache_entries
@@ -545,6 +579,19 @@ pub fn on_tick(state: &ShardState) {
         let reply = match &pending.query {
             CoreQuery::Connections(query) => answer_connections(state, query),
             CoreQuery::Subscriptions(query) => answer_subscriptions(state, query),
+            CoreQuery::Account(account) => answer_account(state, *account),
+            CoreQuery::ActiveAccounts => {
+                let mut accounts: Vec<AccountId> = state
+                    .clients
+                    .borrow()
+                    .values()
+                    .filter(|c| c.internal.is_none() && c.credentials.borrow().is_some())
+                    .map(|c| c.account.get())
+                    .collect();
+                accounts.sort_unstable();
+                accounts.dedup();
+                CoreReply::ActiveAccounts(accounts)
+            }
         };
         // The channel has room for every core's answer; a monitor that gave up is gone.
         let _ = pending.reply_to.try_send((state.id, reply));
@@ -565,7 +612,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
         if query.user.as_ref().is_some_and(|user| *user != meta.user) {
             continue;
         }
-        let account = state.shared.auth.account_name(client.account.get());
+        let account = state.auth().account_name(client.account.get());
         if query
             .account
             .as_ref()
@@ -574,7 +621,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
             continue;
         }
         rows.push(connection_row(
-            &state.shared.auth,
+            &state.auth(),
             client,
             meta,
             now,
@@ -596,7 +643,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
                 .values()
                 .take(take)
                 .map(|sub| {
-                    let mut detail = sub_row(&state.shared.auth, client, sub);
+                    let mut detail = sub_row(&state.auth(), client, sub);
                     // Under a connection, nats-server leaves the account out.
                     detail.account = "";
                     detail
@@ -610,17 +657,45 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
     }
 }
 
+fn answer_account(state: &ShardState, account: AccountId) -> CoreReply {
+    let connections = state
+        .clients
+        .borrow()
+        .values()
+        .filter(|c| c.internal.is_none() && c.authenticated.get() && c.account.get() == account)
+        .count();
+    if account as usize >= state.account_count() {
+        // Newer than this core's configuration: nothing here yet.
+        return CoreReply::Account(AccountFigures {
+            connections,
+            ..AccountFigures::default()
+        });
+    }
+    let acct = state.account(account);
+    let local = acct.local.borrow();
+    CoreReply::Account(AccountFigures {
+        connections,
+        subscriptions: local.len() as u64,
+        cache_entries: local.cache_len() as u64,
+        inserts: acct.inserts.get(),
+        removes: acct.removes.get(),
+    })
+}
+
 fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreReply {
     let clients = state.clients.borrow();
     let mut rows = Vec::new();
     for client in clients.values() {
+        if query.account.is_some_and(|a| a != client.account.get()) {
+            continue;
+        }
         for sub in client.subs.borrow().values() {
             if let Some(test) = &query.test {
                 if !subject_matches_filter(&sub.subject, test.as_bytes()) {
                     continue;
                 }
             }
-            rows.push(sub_row(&state.shared.auth, client, sub));
+            rows.push(sub_row(&state.auth(), client, sub));
         }
     }
     sort_subs(&mut rows);

@@ -45,6 +45,9 @@ pub struct AccountState {
     pub local: RefCell<SubjectIndex<SubRef>>,
     pub remote: RefCell<RemoteInterest>,
     pub counts: RefCell<InterestCounts>,
+    /// Subscriptions added to and removed from `local` (for `/accountz`).
+    pub inserts: Cell<u64>,
+    pub removes: Cell<u64>,
 }
 
 impl AccountState {
@@ -53,6 +56,8 @@ impl AccountState {
             local: RefCell::new(SubjectIndex::new()),
             remote: RefCell::new(RemoteInterest::new()),
             counts: RefCell::new(InterestCounts::new()),
+            inserts: Cell::new(0),
+            removes: Cell::new(0),
         }
     }
 }
@@ -62,7 +67,16 @@ pub struct ShardState {
     pub count: usize,
     pub shared: Arc<Shared>,
     pub shard: Shard<Batch>,
-    pub accounts: Vec<AccountState>,
+    /// Indexed by account id; only ever grows (ids are append-only, see
+    /// `crate::auth::live`). Read it through [`ShardState::account`].
+    accounts: RefCell<Vec<Rc<AccountState>>>,
+    /// This core's copy of the authentication configuration, and its version: replaced by
+    /// [`ShardState::sync_auth`] when `Shared::auth` has a newer one. An `Rc` around the
+    /// `Arc` so taking it on the publish path costs no atomic operation (the extra
+    /// allocation is made once per version).
+    #[allow(clippy::redundant_allocation)]
+    auth: RefCell<Rc<Arc<crate::auth::Auth>>>,
+    auth_version: Cell<u64>,
     /// Indexed by peer core; our own slot is unused.
     pub outboxes: Vec<Outbox>,
     /// Indexed by peer core: the ring from that peer (our own slot is None).
@@ -91,11 +105,16 @@ pub struct ShardState {
     /// Replies to service requests this core sent into other accounts (see
     /// [`super::imports`]).
     pub service_replies: super::imports::ServiceReplies,
+    /// The system account's client on this core (advisories, see [`super::system`]).
+    pub system: std::cell::OnceCell<Rc<super::system::SystemClient>>,
     rng: RefCell<SmallRng>,
 }
 
 impl ShardState {
-    pub fn new(mut shard: Shard<Batch>, shared: Arc<Shared>, account_count: usize) -> Self {
+    pub fn new(mut shard: Shard<Batch>, shared: Arc<Shared>) -> Self {
+        let auth_version = shared.auth.version();
+        let auth = shared.auth.load();
+        let account_count = auth.account_count();
         let count = shard.count();
         let mut receivers: Vec<Option<MeshReceiver<Batch>>> = (0..count).map(|_| None).collect();
         for receiver in shard.take_receivers() {
@@ -107,7 +126,13 @@ impl ShardState {
             count,
             shared,
             shard,
-            accounts: (0..account_count).map(|_| AccountState::new()).collect(),
+            accounts: RefCell::new(
+                (0..account_count)
+                    .map(|_| Rc::new(AccountState::new()))
+                    .collect(),
+            ),
+            auth: RefCell::new(Rc::new(auth)),
+            auth_version: Cell::new(auth_version),
             outboxes: (0..count).map(|_| Outbox::default()).collect(),
             receivers,
             interest_seq: Cell::new(0),
@@ -121,8 +146,60 @@ impl ShardState {
             retired: ClientCounters::default(),
             connections_seen: super::registry::CoreConnections::default(),
             service_replies: super::imports::ServiceReplies::default(),
+            system: std::cell::OnceCell::new(),
             rng: RefCell::new(SmallRng::from_entropy()),
         }
+    }
+
+    /// One account's subject space on this core. An id this core has not seen yet (a peer
+    /// applied a newer configuration first) grows the table to the newest one.
+    pub fn account(&self, account: AccountId) -> Rc<AccountState> {
+        if let Some(state) = self.accounts.borrow().get(account as usize) {
+            return state.clone();
+        }
+        self.grow_accounts(self.shared.auth.load().account_count());
+        self.accounts.borrow()[account as usize].clone()
+    }
+
+    /// How many accounts this core has state for.
+    pub fn account_count(&self) -> usize {
+        self.accounts.borrow().len()
+    }
+
+    fn grow_accounts(&self, count: usize) {
+        let mut accounts = self.accounts.borrow_mut();
+        while accounts.len() < count {
+            accounts.push(Rc::new(AccountState::new()));
+        }
+    }
+
+    /// The authentication configuration this core applies.
+    #[allow(clippy::redundant_allocation)]
+    pub fn auth(&self) -> Rc<Arc<crate::auth::Auth>> {
+        self.auth.borrow().clone()
+    }
+
+    /// The version of [`ShardState::auth`].
+    pub fn auth_version(&self) -> u64 {
+        self.auth_version.get()
+    }
+
+    /// Applies a newer authentication configuration, if one was installed: grows the
+    /// per-account state, starts reply routing for new service exports, and re-checks
+    /// this core's connections (see `Shared::update_auth`). One atomic load when nothing
+    /// changed, so it is called before each publish. Must not be called while a
+    /// subscription index is borrowed (it may remove subscriptions).
+    pub fn sync_auth(self: &Rc<Self>) {
+        let version = self.shared.auth.version();
+        if version == self.auth_version.get() {
+            return;
+        }
+        self.auth_version.set(version);
+        let auth = self.shared.auth.load();
+        self.grow_accounts(auth.account_count());
+        *self.auth.borrow_mut() = Rc::new(auth.clone());
+        super::imports::start(self);
+        super::client::recheck_connections(self, &auth);
     }
 
     pub fn peers(&self) -> impl Iterator<Item = usize> + '_ {
@@ -146,18 +223,23 @@ impl ShardState {
         account: AccountId,
         sub: &Rc<LocalSub>,
     ) -> Result<u64, crate::routing::IndexError> {
-        let acct = &self.accounts[account as usize];
+        let acct = self.account(account);
         let queue = sub.queue.as_deref();
         acct.local
             .borrow_mut()
             .insert(&sub.subject, queue, SubRef(sub.clone()))?;
-        super::registry::subscription_inserted(self);
+        acct.inserts.set(acct.inserts.get() + 1);
+        // The server-wide figures (/subsz, /varz) are the global account's, like its index
+        // size in `registry::on_tick`; other accounts have theirs in `AccountState`.
+        if account == super::mesh::GLOBAL_ACCOUNT {
+            super::registry::subscription_inserted(self);
+        }
         let count = acct.counts.borrow_mut().add(&sub.subject, queue);
         Ok(self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count))
     }
 
     pub fn remove_subscription(&self, account: AccountId, sub: &Rc<LocalSub>) -> u64 {
-        let acct = &self.accounts[account as usize];
+        let acct = self.account(account);
         let queue = sub.queue.as_deref();
         if !acct
             .local
@@ -166,7 +248,10 @@ impl ShardState {
         {
             return 0;
         }
-        super::registry::subscription_removed(self);
+        acct.removes.set(acct.removes.get() + 1);
+        if account == super::mesh::GLOBAL_ACCOUNT {
+            super::registry::subscription_removed(self);
+        }
         let count = acct.counts.borrow_mut().remove(&sub.subject, queue);
         self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count)
     }
@@ -278,7 +363,7 @@ impl ShardState {
                 count,
                 seq,
             } => {
-                let acct = &self.accounts[account as usize];
+                let acct = self.account(account);
                 // The subject was validated by the core that accepted the SUB.
                 let _ = acct
                     .remote
@@ -292,7 +377,7 @@ impl ShardState {
     /// A message another core chose us for: all our plain matches, and one member of each
     /// queue group the sender picked this core for.
     fn deliver_forwarded(&self, d: Delivery) {
-        let acct = &self.accounts[d.account as usize];
+        let acct = self.account(d.account);
         let matches = acct.local.borrow_mut().matches(&d.subject);
         let msg = Outgoing {
             subject: d.shown_subject.as_ref().unwrap_or(&d.subject),
