@@ -314,3 +314,22 @@ fn run_signal(server: &TestServer, what: &str) -> (std::process::ExitStatus, Str
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+#[test]
+fn reload_without_a_config_file_is_refused() {
+    for server in [
+        ServerBuilder::new().start(),
+        ServerBuilder::new().start_reference(),
+    ] {
+        server.signal(libc::SIGHUP);
+        let line =
+            format!("{FAILED}can only reload config when a file is provided using -c or --config");
+        assert!(
+            server.wait_for_log(&line, RELOAD_TIMEOUT),
+            "{}",
+            server.log()
+        );
+        let mut client = RawClient::connected(server.addr());
+        assert!(client.sync().is_empty(), "still serving");
+    }
+}
