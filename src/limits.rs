@@ -102,6 +102,12 @@ pub const JS_STREAM_INBOX_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// How long the meta core waits for a stream's owning core to carry out a create, update,
 /// delete or info request before answering the client with a temporary failure.
 pub const JS_OWNER_REQUEST_TIMEOUT_MS: u64 = 5_000;
+/// How often JetStream's meta core looks for a new authentication version installed off
+/// the cores (a config reload), to enable the accounts it gives JetStream.
+pub const JS_AUTH_POLL_MS: u64 = 50;
+/// How long a login or a claims update waits for JetStream to take a new account version
+/// in before it goes on without (the account's API may answer "not enabled" a moment).
+pub const JS_AUTH_APPLY_WAIT_MS: u64 = 2_000;
 
 /// Names per page of `STREAM.NAMES` and `CONSUMER.NAMES` (nats-server's `JSApiNamesLimit`).
 pub const JS_API_NAMES_PAGE: usize = 1024;

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::config::auth::{PermissionsConfig, UserConfig, SYSTEM_ACCOUNT_DEFAULT};
 use crate::config::Options;
+use crate::jetstream::api::AccountLimits;
 use crate::limits::{BCRYPT_POLL_MS, BCRYPT_VERIFICATIONS_CONCURRENT_MAX};
 use crate::protocol::ConnectOptions;
 use crate::server::mesh::{AccountId, GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
@@ -122,6 +123,28 @@ pub struct Auth {
     unusable_users: bool,
     /// Operator mode: users log in with JWTs of the accounts it knows.
     operator: Option<operator::OperatorMode>,
+    /// Config mode: the accounts that get JetStream and their limits (nats-server's rule:
+    /// `$G` when no account but the system account is configured, else those with a
+    /// `jetstream` block). Operator mode reads them from the account JWTs instead.
+    config_jetstream: Vec<(AccountId, AccountLimits)>,
+}
+
+/// An account JWT's JetStream limits as nats-server 2.9.10 applies them
+/// (`UpdateAccountClaimsWithRefresh`): storage, streams and consumers as given (-1 is no
+/// limit, and 0 bytes of a storage means none of it), the per-stream sizes and
+/// `max_ack_pending` unlimited unless positive.
+fn jwt_jetstream(limits: &jwt::JetStreamLimits) -> AccountLimits {
+    let unlimited = |value: i64| if value > 0 { value } else { -1 };
+    AccountLimits {
+        max_memory_bytes: limits.mem_storage,
+        max_storage_bytes: limits.disk_storage,
+        max_streams: limits.streams,
+        max_consumers: limits.consumer,
+        max_ack_pending: unlimited(limits.max_ack_pending),
+        memory_max_stream_bytes: unlimited(limits.mem_max_stream_bytes),
+        storage_max_stream_bytes: unlimited(limits.disk_max_stream_bytes),
+        max_bytes_required: limits.max_bytes_required,
+    }
 }
 
 /// An account name made `&'static` (see [`Auth::account_names`]).
@@ -202,6 +225,16 @@ impl Auth {
 
         let routes = imports::resolve(&config.accounts, &ids, names.len())?;
         let interfaces = imports::describe(&config.accounts, &ids, names.len());
+        let config_jetstream = if config.accounts.iter().all(|a| a.name == system_name) {
+            vec![(GLOBAL_ACCOUNT, AccountLimits::default())]
+        } else {
+            config
+                .accounts
+                .iter()
+                .zip(&ids)
+                .filter_map(|(account, &id)| Some((id, account.jetstream.clone()?)))
+                .collect()
+        };
         let mut auth = Auth {
             account_names: names,
             tombstones,
@@ -221,6 +254,7 @@ impl Auth {
             interfaces,
             unusable_users: false,
             operator: None,
+            config_jetstream,
         };
         if options.auth_token.is_some() && options.username.is_some() {
             return Err("can not have a token and a user configured at the same time".to_string());
@@ -287,6 +321,7 @@ impl Auth {
             interfaces: Vec::new(),
             unusable_users: false,
             operator: Some(mode),
+            config_jetstream: Vec::new(),
         };
         auth.resolve_jwt_routes()?;
         Ok(auth)
@@ -310,6 +345,32 @@ impl Auth {
         mode.accounts()
             .find(|a| a.id == account)
             .map(|a| a.jetstream_limits())
+    }
+
+    /// The accounts that should have JetStream in this version, with their limits: in
+    /// config mode as configured (see `config_jetstream`), in operator mode the accounts
+    /// whose JWT grants JetStream (memory or disk storage not 0), with its limits read as
+    /// nats-server 2.9.10 reads them (0 or less: unlimited). Never the system account,
+    /// never a tombstone.
+    pub fn jetstream_accounts(&self) -> Vec<(AccountId, AccountLimits)> {
+        let Some(mode) = &self.operator else {
+            return self
+                .config_jetstream
+                .iter()
+                .filter(|(id, _)| !self.is_tombstone(*id))
+                .cloned()
+                .collect();
+        };
+        let mut accounts: Vec<(AccountId, AccountLimits)> = mode
+            .accounts()
+            .filter(|a| a.id != self.system_account && !self.is_tombstone(a.id))
+            .filter_map(|a| {
+                let limits = a.jetstream_limits();
+                limits.enabled().then(|| (a.id, jwt_jetstream(&limits)))
+            })
+            .collect();
+        accounts.sort_by_key(|(id, _)| *id);
+        accounts
     }
 
     /// Operator mode's accounts and trust, when configured.

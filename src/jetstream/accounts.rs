@@ -130,40 +130,21 @@ pub enum Reservation {
     Refused,
 }
 
-/// The accounts that get JetStream at startup: `(id, name, limits)`.
-pub fn configured(
-    auth: &crate::auth::Auth,
-    options: &crate::config::Options,
-) -> Vec<(AccountId, String, AccountLimits)> {
-    let system = auth.account_name(auth.system_account());
-    let others = options
-        .auth
-        .accounts
-        .iter()
-        .any(|account| account.name != system);
-    if !others {
-        let global = crate::server::mesh::GLOBAL_ACCOUNT;
-        return vec![(
-            global,
-            auth.account_name(global).to_string(),
-            AccountLimits::default(),
-        )];
-    }
-    options
-        .auth
-        .accounts
-        .iter()
-        .filter_map(|account| {
-            let limits = account.jetstream.clone()?;
-            let id = auth.account_id(&account.name)?;
-            if !is_directory_name(&account.name) {
+/// The accounts that should have JetStream under `auth` (at startup, after a reload, a
+/// new or updated account JWT): `(id, name, limits)`, as [`crate::auth::Auth::jetstream_accounts`]
+/// says, less those whose name can not be a directory.
+pub fn wanted(auth: &crate::auth::Auth) -> Vec<(AccountId, String, AccountLimits)> {
+    auth.jetstream_accounts()
+        .into_iter()
+        .filter_map(|(id, limits)| {
+            let name = auth.account_name(id);
+            if !is_directory_name(name) {
                 tracing::error!(
-                    "JetStream not enabled for account {:?}: its name can not name a directory",
-                    account.name
+                    "JetStream not enabled for account {name:?}: its name can not name a directory"
                 );
                 return None;
             }
-            Some((id, account.name.clone(), limits))
+            Some((id, name.to_string(), limits))
         })
         .collect()
 }
@@ -235,6 +216,44 @@ pub fn serve_account_without_jetstream(
     let owner = super::owner::Owner::on_core(state).ok_or(EnableError::NotRunning)?;
     owner.tell_meta("DISABLED", account);
     Ok(())
+}
+
+/// Has the meta core bring JetStream's accounts in line with authentication version
+/// `version` (just installed by this core: a resolved or updated account JWT) and waits
+/// until it did, so that a client told the account is ready finds its JetStream API
+/// served (as nats-server configures an account's JetStream before it answers). Bounded
+/// by [`crate::limits::JS_AUTH_APPLY_WAIT_MS`]; nothing to do without JetStream.
+pub async fn apply_auth(state: &Rc<ShardState>, version: u64) {
+    let Some(owner) = super::owner::Owner::on_core(state) else {
+        return;
+    };
+    if owner.js.auth_applied.load(Ordering::Acquire) >= version {
+        return;
+    }
+    owner.tell_meta("AUTH", crate::server::mesh::GLOBAL_ACCOUNT);
+    let started = std::time::Instant::now();
+    let wait = std::time::Duration::from_millis(crate::limits::JS_AUTH_APPLY_WAIT_MS);
+    while owner.js.auth_applied.load(Ordering::Acquire) < version {
+        if started.elapsed() >= wait {
+            tracing::warn!("JetStream did not take authentication version {version} in yet");
+            return;
+        }
+        shards::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// [`apply_auth`] for a thread that is not a core (a config reload): waits, bounded,
+/// until the meta core (which looks for new versions on its own) took `version` in.
+pub fn wait_for_auth(js: &super::JetStreamShared, version: u64) -> bool {
+    let started = std::time::Instant::now();
+    let wait = std::time::Duration::from_millis(crate::limits::JS_AUTH_APPLY_WAIT_MS);
+    while js.auth_applied.load(Ordering::Acquire) < version {
+        if started.elapsed() >= wait {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    true
 }
 
 #[cfg(test)]

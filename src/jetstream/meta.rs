@@ -17,7 +17,7 @@
 //! (10028 memory, 10047 storage), `max_bytes_required` (10113) and the largest
 //! `max_bytes` (10122).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -34,7 +34,7 @@ use super::owner::{
     META_CONTROL_PREFIX,
 };
 use super::{now_ns, JetStreamShared, JsAccount};
-use crate::limits::{JS_API_LIST_PAGE, JS_OWNER_REQUEST_TIMEOUT_MS};
+use crate::limits::{JS_API_LIST_PAGE, JS_AUTH_POLL_MS, JS_OWNER_REQUEST_TIMEOUT_MS};
 use crate::server::client::InternalMessage;
 use crate::server::internal::InternalClient;
 use crate::server::mesh::{AccountId, INTERNAL_ACCOUNT};
@@ -64,6 +64,8 @@ enum Work {
     Enable(AccountId),
     /// An account added after startup without JetStream.
     Disabled(AccountId),
+    /// A new authentication version (reload, account JWT): bring JetStream in line.
+    Auth,
 }
 
 pub struct Meta {
@@ -73,8 +75,12 @@ pub struct Meta {
     accounts: RefCell<HashMap<AccountId, AccountMeta>>,
     /// Accounts without JetStream, answered with 10039.
     disabled: RefCell<HashMap<AccountId, Rc<InternalClient>>>,
+    /// Accounts whose JetStream a new version would turn off, already warned about.
+    warned_kept: RefCell<std::collections::HashSet<AccountId>>,
     queue: RefCell<VecDeque<Work>>,
     work: Signal,
+    /// The authentication version JetStream's accounts were last brought in line with.
+    auth_version: Cell<u64>,
 }
 
 impl Meta {
@@ -84,10 +90,15 @@ impl Meta {
             internal: InternalClient::new(state, INTERNAL_ACCOUNT),
             accounts: RefCell::new(HashMap::new()),
             disabled: RefCell::new(HashMap::new()),
+            warned_kept: RefCell::new(std::collections::HashSet::new()),
             queue: RefCell::new(VecDeque::new()),
             work: Signal::new(),
+            auth_version: Cell::new(state.shared.auth.version()),
             js,
         });
+        meta.js
+            .auth_applied
+            .fetch_max(meta.auth_version.get(), Ordering::AcqRel);
         let accounts = meta.js.all_accounts();
         let mut registries: HashMap<AccountId, BTreeMap<String, Entry>> = HashMap::new();
         // The same plan every owner computes, so the registry names each stream's core.
@@ -120,6 +131,7 @@ impl Meta {
                     let work = match (op, account) {
                         (b"ENABLE", Some(account)) => Work::Enable(account),
                         (b"DISABLED", Some(account)) => Work::Disabled(account),
+                        (b"AUTH", _) => Work::Auth,
                         _ => return,
                     };
                     meta.queue.borrow_mut().push_back(work);
@@ -144,11 +156,85 @@ impl Meta {
                                 meta.serve_without_jetstream(account);
                             }
                         }
+                        Some(Work::Auth) => meta.apply_auth().await,
                     }
                 }
             }
         });
+        // A reload is installed from a signal thread, which can not wake this core: look
+        // for new versions now and then (one atomic load). Cores that install a version
+        // themselves wake the meta core at once (see `accounts::apply_auth`).
+        let weak = Rc::downgrade(&meta);
+        shards::task::spawn(async move {
+            loop {
+                shards::time::sleep(Duration::from_millis(JS_AUTH_POLL_MS)).await;
+                let Some(meta) = weak.upgrade() else { return };
+                if meta.state.shared.auth.version() != meta.auth_version.get() {
+                    meta.queue.borrow_mut().push_back(Work::Auth);
+                    meta.work.set();
+                }
+            }
+        });
         meta
+    }
+
+    /// Brings JetStream's accounts in line with the newest authentication version, as
+    /// nats-server's `configJetStream` does for each account on a reload or an account JWT
+    /// update: accounts that should have JetStream and do not get it (their streams on
+    /// disk recovered), enabled ones get their new limits, accounts without it answer
+    /// 10039. Turning JetStream off for an account that has it is not done at runtime
+    /// (nats-server stops its streams): it keeps JetStream until a restart, with a warning.
+    async fn apply_auth(self: &Rc<Self>) {
+        self.state.sync_auth();
+        let version = self.state.auth_version();
+        if version == self.auth_version.get() {
+            self.js.auth_applied.fetch_max(version, Ordering::AcqRel);
+            return;
+        }
+        self.auth_version.set(version);
+        let auth = self.state.auth();
+        let wanted = super::accounts::wanted(&auth);
+        for (id, name, limits) in &wanted {
+            match self.js.account(*id) {
+                Some(account) => {
+                    if account.limits() != *limits {
+                        account.set_limits(limits.clone());
+                        tracing::info!("JetStream limits of account {name} updated");
+                    }
+                }
+                None => {
+                    let account = Arc::new(JsAccount::new(
+                        *id,
+                        name,
+                        &self.js.store_dir,
+                        limits.clone(),
+                    ));
+                    self.js
+                        .accounts
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(*id, account);
+                    self.enable(*id).await;
+                }
+            }
+        }
+        for id in auth.live_accounts() {
+            if wanted.iter().any(|(wanted, _, _)| *wanted == id) {
+                continue;
+            }
+            if self.accounts.borrow().contains_key(&id) {
+                if !self.warned_kept.borrow_mut().insert(id) {
+                    continue;
+                }
+                tracing::warn!(
+                    "JetStream stays enabled for account {} until a restart: tern does not turn it off at runtime",
+                    auth.account_name(id)
+                );
+            } else {
+                self.serve_without_jetstream(id);
+            }
+        }
+        self.js.auth_applied.fetch_max(version, Ordering::AcqRel);
     }
 
     /// Subscribes to `account`'s `$JS.API.>` and keeps `registry` as its streams.

@@ -54,6 +54,9 @@ pub struct JetStreamShared {
     pub accounts: Mutex<BTreeMap<AccountId, Arc<JsAccount>>>,
     /// Accounts present at startup without JetStream: their API answers 10039.
     pub accounts_without_jetstream: Vec<AccountId>,
+    /// The newest authentication version the meta core has brought JetStream's accounts
+    /// in line with (see [`accounts::apply_auth`]).
+    pub auth_applied: AtomicU64,
     pub sync: SyncInterval,
     pub max_memory_bytes: i64,
     pub max_store_bytes: i64,
@@ -78,7 +81,7 @@ impl JetStreamShared {
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("nats"));
         let root = store_dir.join("jetstream");
-        let enabled: BTreeMap<AccountId, Arc<JsAccount>> = accounts::configured(auth, options)
+        let enabled: BTreeMap<AccountId, Arc<JsAccount>> = accounts::wanted(auth)
             .into_iter()
             .map(|(id, name, limits)| (id, Arc::new(JsAccount::new(id, &name, &root, limits))))
             .collect();
@@ -89,6 +92,7 @@ impl JetStreamShared {
         JetStreamShared {
             accounts: Mutex::new(enabled),
             accounts_without_jetstream,
+            auth_applied: AtomicU64::new(0),
             store_dir: root,
             sync: options.jetstream_sync,
             max_memory_bytes: options

@@ -677,6 +677,10 @@ impl JetStreamMonitor for Provider {
         self.js.all_accounts().iter().any(|a| a.name == account)
     }
 
+    fn wait_for_auth(&self, version: u64) -> bool {
+        super::accounts::wait_for_auth(&self.js, version)
+    }
+
     fn healthz(&self, _query: &HealthzQuery) -> Result<(), String> {
         // Standalone, as nats-server: JetStream is healthy once it runs, with or without
         // `js-enabled-only` / `js-server-only` (there is no meta group to be current with).

@@ -149,9 +149,8 @@ pub fn accountz(monitor: &Monitor, query: &Query) -> Response {
                 is_system: account == auth.system_account(),
                 expired: false,
                 complete: true,
-                jetstream_enabled: jetstream::provider(shared).is_some_and(|provider| {
-                    provider.account_enabled(auth.account_name(account))
-                }),
+                jetstream_enabled: jetstream::provider(shared)
+                    .is_some_and(|provider| provider.account_enabled(auth.account_name(account))),
                 leafnode_connections: 0,
                 client_connections: figures.connections,
                 subscriptions: figures.subscriptions,

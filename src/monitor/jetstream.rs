@@ -80,6 +80,11 @@ pub trait JetStreamMonitor: Send + Sync {
     /// Whether the account named `account` has JetStream (`/accountz`'s
     /// `jetstream_enabled`).
     fn account_enabled(&self, account: &str) -> bool;
+
+    /// Waits (bounded) until JetStream's accounts follow authentication version `version`
+    /// (a config reload waits so that its new JetStream accounts serve once it reports
+    /// done). False when that did not happen in time.
+    fn wait_for_auth(&self, version: u64) -> bool;
 }
 
 /// Installs the provider; a second call is refused (the first provider stays).

@@ -99,7 +99,7 @@ fn subject_account(subject: &[u8]) -> Option<String> {
 
 fn update(
     state: &Rc<ShardState>,
-    client: &InternalClient,
+    client: &Rc<InternalClient>,
     dir: &Path,
     pattern: &str,
     message: &InternalMessage,
@@ -141,7 +141,14 @@ fn update(
         Ok(next)
     });
     match installed {
-        Ok(_) => respond(state, client, message, &key, Ok("jwt updated")),
+        Ok(version) => {
+            // nats-server configures the account's JetStream before it answers.
+            let (state, client, message) = (state.clone(), client.clone(), message.clone());
+            shards::task::spawn(async move {
+                crate::jetstream::accounts::apply_auth(&state, version).await;
+                respond(&state, &client, &message, &key, Ok("jwt updated"));
+            });
+        }
         Err(error) => respond(
             state,
             client,

@@ -1042,7 +1042,12 @@ impl Session {
             // A repeated CONNECT, or a server without authentication: the account stays.
             None
         } else {
-            self.resolve_jwt_account(&connect);
+            if self.resolve_jwt_account(&connect) {
+                // Its JetStream (if its JWT grants it) is served before the login goes
+                // on, so the client's first API request finds it.
+                let version = self.state.shared.auth.version();
+                crate::jetstream::accounts::apply_auth(&self.state, version).await;
+            }
             // A configuration installed while a bcrypt check ran decides again.
             let login = loop {
                 self.state.sync_auth();
@@ -1147,19 +1152,20 @@ impl Session {
 
     /// Operator mode: a user of an account not known yet gets its account looked up in
     /// the resolver's store, and installed as a new authentication version if it is valid.
-    fn resolve_jwt_account(&self, connect: &ConnectOptions) {
+    /// True when it was looked up (installed here or by another connection meanwhile).
+    fn resolve_jwt_account(&self, connect: &ConnectOptions) -> bool {
         let auth = self.state.auth();
         let (Some(mode), Some(token)) = (auth.operator(), connect.jwt.as_deref()) else {
-            return;
+            return false;
         };
         let Some(key) = crate::auth::operator::user_account_key(token) else {
-            return;
+            return false;
         };
         if mode.account(&key).is_some() {
-            return;
+            return false;
         }
         let Some(account_jwt) = mode.lookup_stored(&key) else {
-            return;
+            return false;
         };
         const ALREADY: &str = "already resolved";
         let installed = self.state.shared.update_auth(|current| {
@@ -1175,8 +1181,12 @@ impl Session {
         match installed {
             Ok(_) => tracing::debug!("account {key} resolved from the resolver store"),
             Err(error) if error == ALREADY => {}
-            Err(error) => tracing::warn!("account {key} not resolved: {error}"),
+            Err(error) => {
+                tracing::warn!("account {key} not resolved: {error}");
+                return false;
+            }
         }
+        true
     }
 
     /// Applies a JWT login's limits: the account's connection count, subscriptions,

@@ -92,10 +92,11 @@ pub fn reload(shared: &Shared, args: Vec<String>) -> Result<(), String> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let changes = config::reload::diff(&applied, &new)?;
+    let mut auth_version = None;
     if config::reload::auth_changed(&applied, &new) {
         // Built and checked before anything else is applied: a bad users or accounts
         // block refuses the whole reload.
-        shared.update_auth(|current| Auth::reloaded(&new, current))?;
+        auth_version = Some(shared.update_auth(|current| Auth::reloaded(&new, current))?);
     }
     shared.limits.apply(&new);
     if let Err(error) = crate::logging::set_levels(new.debug, new.trace, new.logtime) {
@@ -103,6 +104,13 @@ pub fn reload(shared: &Shared, args: Vec<String>) -> Result<(), String> {
     }
     for change in &changes {
         tracing::info!("Reloaded: {change}");
+    }
+    if let (Some(version), Some(js)) = (auth_version, crate::monitor::jetstream::provider(shared)) {
+        // New JetStream accounts and limits (nats-server's `configJetStream` per account)
+        // are in force when the reload reports done.
+        if !js.wait_for_auth(version) {
+            tracing::warn!("JetStream has not taken the reloaded accounts in yet");
+        }
     }
     *applied = new;
     tracing::info!("Reloaded server configuration");
