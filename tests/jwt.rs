@@ -1010,3 +1010,233 @@ fn an_expiring_account_cuts_its_users_off() {
     client.expect_closed();
     refused_user(&server, &fixture.user_a(json!({})));
 }
+
+// --- JetStream in JWT accounts --------------------------------------------------------
+
+/// `nats.limits` JetStream fields as nsc writes them (`--js-mem-storage` ...).
+fn js_limits(disk_bytes: i64, streams: i64) -> Value {
+    json!({"limits": {"mem_storage": -1, "disk_storage": disk_bytes, "streams": streams,
+                      "consumer": -1, "max_ack_pending": -1,
+                      "mem_max_stream_bytes": 0, "disk_max_stream_bytes": 0,
+                      "max_bytes_required": false}})
+}
+
+/// A's JWT with `extra`, issued `later_s` seconds from now (so an update is newer).
+fn a_jwt(fixture: &Fixture, extra: Value, later_s: i64) -> String {
+    let mut nats = common::jwt::unlimited_account();
+    nats["limits"]
+        .as_object_mut()
+        .unwrap()
+        .extend(extra["limits"].as_object().cloned().unwrap_or_default());
+    nats["signing_keys"] = json!([fixture.a_signing.public_key()]);
+    nats["type"] = json!("account");
+    nats["version"] = json!(2);
+    encode(
+        &fixture.operator_signing,
+        json!({"sub": fixture.a.public_key(), "iat": now_s() + later_s, "name": "acct",
+               "nats": nats}),
+    )
+}
+
+async fn creds_client(
+    server: &TestServer,
+    dir: &std::path::Path,
+    user: &User,
+    name: &str,
+) -> async_nats::Client {
+    let path = user.write_creds(dir, name);
+    let options = async_nats::ConnectOptions::with_credentials_file(path)
+        .await
+        .expect("creds file");
+    connect_with(server, options).await
+}
+
+fn js_error(answer: &Value) -> (u64, u64, String) {
+    let error = &answer["error"];
+    (
+        error["code"].as_u64().unwrap_or(0),
+        error["err_code"].as_u64().unwrap_or(0),
+        error["description"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+fn not_enabled() -> (u64, u64, String) {
+    (503, 10039, "JetStream not enabled for account".to_string())
+}
+
+/// A KV bucket through async-nats. Its `create_key_value` reads the account info first,
+/// whose `reserved_memory`/`reserved_storage` nats-server 2.9.10 leaves out when 0 and
+/// async-nats 0.51 requires, so on the reference the bucket's stream is made raw (with
+/// the config async-nats would send) and opened with `get_key_value`.
+async fn kv_bucket(client: &async_nats::Client, bucket: &str) -> async_nats::jetstream::kv::Store {
+    let js = async_nats::jetstream::new(client.clone());
+    if !is_reference() {
+        return js
+            .create_key_value(async_nats::jetstream::kv::Config {
+                bucket: bucket.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("KV bucket");
+    }
+    let created = json_request(
+        client,
+        &format!("$JS.API.STREAM.CREATE.KV_{bucket}"),
+        json!({"name": format!("KV_{bucket}"), "subjects": [format!("$KV.{bucket}.>")],
+               "max_msgs_per_subject": 1, "discard": "new", "allow_rollup_hdrs": true,
+               "deny_delete": true, "allow_direct": true, "storage": "file",
+               "num_replicas": 1}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    js.get_key_value(bucket).await.expect("KV bucket")
+}
+
+async fn create_stream(client: &async_nats::Client, name: &str) -> Value {
+    json_request(
+        client,
+        &format!("$JS.API.STREAM.CREATE.{name}"),
+        json!({"name": name, "subjects": [name.to_lowercase()]}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn account_jwt_jetstream_limits_hold_for_creds_clients() {
+    let fixture = Fixture::with(js_limits(4000, 2), json!({}));
+    let store = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}jetstream {{ store_dir: \"{}\" }}\n",
+        fixture.memory_config(),
+        store.path().display()
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let a = creds_client(&server, dir.path(), &fixture.user_a(json!({})), "a").await;
+
+    // The JWT's limits are the account's (unlimited per-stream sizes read as -1).
+    let info = json_request(&a, "$JS.API.INFO", Value::Null).await;
+    assert_eq!(
+        info["limits"],
+        json!({"max_memory": -1, "max_storage": 4000, "max_streams": 2, "max_consumers": -1,
+               "max_ack_pending": -1, "memory_max_stream_bytes": -1,
+               "storage_max_stream_bytes": -1, "max_bytes_required": false}),
+        "{info}"
+    );
+
+    // KV through async-nats.
+    let kv = kv_bucket(&a, "cfg").await;
+    kv.put("color", "blue".into()).await.expect("put");
+    let entry = kv.get("color").await.expect("get").expect("entry");
+    assert_eq!(entry, "blue");
+
+    // The JWT's stream count (the bucket is one), with the config limits' error.
+    let created = create_stream(&a, "S").await;
+    assert!(created.get("error").is_none(), "{created}");
+    let refused = create_stream(&a, "T").await;
+    assert_eq!(
+        js_error(&refused),
+        (400, 10027, "maximum number of streams reached".to_string()),
+        "{refused}"
+    );
+    // The JWT's disk bytes: publishes stop with the config limits' error.
+    let payload = "x".repeat(100);
+    let mut refused_at = None;
+    for i in 0..40 {
+        let ack = json_request(&a, "s", Value::String(payload.clone())).await;
+        if ack.get("error").is_some() {
+            assert_eq!(
+                js_error(&ack),
+                (
+                    400,
+                    10002,
+                    "resource limits exceeded for account".to_string()
+                ),
+                "{ack}"
+            );
+            refused_at = Some(i);
+            break;
+        }
+    }
+    let refused_at = refused_at.expect("the account's disk limit stops publishes");
+    assert!(refused_at > 10, "refused after {refused_at} publishes");
+
+    // B's JWT grants no JetStream.
+    let b = creds_client(&server, dir.path(), &fixture.user_b(json!({})), "b").await;
+    let info = json_request(&b, "$JS.API.INFO", Value::Null).await;
+    assert_eq!(js_error(&info), not_enabled(), "{info}");
+    let refused = create_stream(&b, "S").await;
+    assert_eq!(js_error(&refused), not_enabled(), "{refused}");
+}
+
+#[tokio::test]
+async fn claim_updates_and_lookups_give_accounts_jetstream_at_runtime() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let (sys_key, sys_jwt) = &fixture.accounts[0];
+    std::fs::write(dir.path().join(format!("{sys_key}.jwt")), sys_jwt).unwrap();
+    let config = format!(
+        "operator: \"{}\"\nsystem_account: {}\nresolver {{ type: full, dir: \"{}\" }}\njetstream {{ store_dir: \"{}\" }}\n",
+        fixture.operator_jwt(),
+        fixture.sys.public_key(),
+        dir.path().display(),
+        store.path().display()
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    let sys = creds_client(
+        &server,
+        dir.path(),
+        &User::new(&fixture.sys, None, json!({})),
+        "sys",
+    )
+    .await;
+    let a_key = fixture.a.public_key();
+    let update = |jwt: String| {
+        let sys = sys.clone();
+        let subject = format!("$SYS.REQ.ACCOUNT.{a_key}.CLAIMS.UPDATE");
+        async move {
+            let answer: Value =
+                serde_json::from_str(&request_text(&sys, subject, jwt).await).unwrap();
+            assert_eq!(answer["data"]["code"], 200, "{answer}");
+        }
+    };
+
+    // A without JetStream in its JWT: told so.
+    update(fixture.accounts[1].1.clone()).await;
+    let a = creds_client(&server, dir.path(), &fixture.user_a(json!({})), "a").await;
+    let info = json_request(&a, "$JS.API.INFO", Value::Null).await;
+    assert_eq!(js_error(&info), not_enabled(), "{info}");
+    let mut untouched = a.subscribe("still.here").await.unwrap();
+    flush(&a).await;
+
+    // An update granting one stream: the same connection uses it at once.
+    update(a_jwt(&fixture, js_limits(-1, 1), 1)).await;
+    let info = json_request(&a, "$JS.API.INFO", Value::Null).await;
+    assert_eq!(info["limits"]["max_streams"], 1, "{info}");
+    let created = create_stream(&a, "S").await;
+    assert!(created.get("error").is_none(), "{created}");
+    let refused = create_stream(&a, "T").await;
+    assert_eq!(js_error(&refused).1, 10027, "{refused}");
+
+    // New limits: applied to the running account, its stream kept.
+    update(a_jwt(&fixture, js_limits(-1, 3), 2)).await;
+    let created = create_stream(&a, "T").await;
+    assert!(created.get("error").is_none(), "{created}");
+    let names = json_request(&a, "$JS.API.STREAM.NAMES", Value::Null).await;
+    assert_eq!(names["total"], 2, "{names}");
+    a.publish("still.here", "yes".into()).await.unwrap();
+    assert_eq!(recv(&mut untouched).await.payload, "yes");
+
+    // B stored after start with JetStream, looked up when its user connects: KV works
+    // on the first request.
+    let b_key = fixture.b.public_key();
+    let b_jwt = account_jwt(&fixture.operator, &b_key, js_limits(-1, -1));
+    std::fs::write(dir.path().join(format!("{b_key}.jwt")), b_jwt).unwrap();
+    let b = creds_client(&server, dir.path(), &fixture.user_b(json!({})), "b").await;
+    let kv = kv_bucket(&b, "settings").await;
+    if let Err(e) = kv.put("k", "v".into()).await {
+        panic!("put: {e}\n{}", server.log());
+    }
+    assert_eq!(kv.get("k").await.unwrap().unwrap(), "v");
+}

@@ -578,9 +578,17 @@ impl Auth {
                 .all(|(a, b)| a == b)
     }
 
-    /// What a publish in `account` is also routed to (usually nothing).
+    /// What a publish in `account` is also routed to (usually nothing). An account newer
+    /// than this version (a core that has not applied the version adding it yet, e.g. a
+    /// JetStream stream on that core acking in a just-resolved account) has no routes in
+    /// it: such a publish goes without the new account's imports, like any publish made
+    /// while a version is being installed.
     pub fn routes(&self, account: AccountId) -> &imports::AccountRoutes {
-        &self.routes[account as usize]
+        static NONE: imports::AccountRoutes = imports::AccountRoutes {
+            streams_out: Vec::new(),
+            services_in: Vec::new(),
+        };
+        self.routes.get(account as usize).unwrap_or(&NONE)
     }
 
     /// An account's exports and imports as configured (for `/accountz`).
