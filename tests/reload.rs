@@ -333,3 +333,84 @@ fn reload_without_a_config_file_is_refused() {
         assert!(client.sync().is_empty(), "still serving");
     }
 }
+
+/// Accounts A (JetStream, `a_streams` streams at most) and B (JetStream only when
+/// `b_jetstream`), JetStream storing in `store`.
+fn jetstream_accounts(store: &std::path::Path, a_streams: u32, b_jetstream: bool) -> String {
+    let b = if b_jetstream {
+        ", jetstream: { max_streams: 2 }"
+    } else {
+        ""
+    };
+    format!(
+        "accounts {{\n  A {{ users = [ {{user: a, password: pa}} ], jetstream: {{ max_streams: {a_streams} }} }}\n  B {{ users = [ {{user: b, password: pb}} ]{b} }}\n}}\njetstream {{ store_dir: \"{}\" }}\n",
+        store.display()
+    )
+}
+
+async fn stream_create(client: &async_nats::Client, name: &str) -> serde_json::Value {
+    json_request(
+        client,
+        &format!("$JS.API.STREAM.CREATE.{name}"),
+        serde_json::json!({"name": name, "subjects": [name.to_lowercase()]}),
+    )
+    .await
+}
+
+fn js_err_code(answer: &serde_json::Value) -> u64 {
+    answer["error"]["err_code"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn reload_gives_accounts_jetstream_and_new_limits_without_a_restart() {
+    for reference in [false, true] {
+        let store = tempfile::tempdir().unwrap();
+        let config = jetstream_accounts(store.path(), 1, false);
+        let builder = ServerBuilder::new().config(&config);
+        let server = if reference {
+            builder.start_reference()
+        } else {
+            builder.start()
+        };
+        let login = |user: &str, password: &str| {
+            async_nats::ConnectOptions::with_user_and_password(user.into(), password.into())
+        };
+        let a = connect_with(&server, login("a", "pa")).await;
+        let b = connect_with(&server, login("b", "pb")).await;
+        let mut b_events = b.subscribe("events").await.unwrap();
+        flush(&b).await;
+        let context = format!("reference: {reference}");
+
+        let info = json_request(&b, "$JS.API.INFO", serde_json::Value::Null).await;
+        assert_eq!(js_err_code(&info), 10039, "{context}: {info}");
+        let created = stream_create(&a, "S").await;
+        assert!(created.get("error").is_none(), "{context}: {created}");
+        let refused = stream_create(&a, "T").await;
+        assert_eq!(js_err_code(&refused), 10027, "{context}: {refused}");
+
+        reload(&server, &jetstream_accounts(store.path(), 2, true)).unwrap();
+
+        // B's connection, untouched by the reload, now has JetStream with its limits.
+        let info = json_request(&b, "$JS.API.INFO", serde_json::Value::Null).await;
+        assert_eq!(info["limits"]["max_streams"], 2, "{context}: {info}");
+        let created = stream_create(&b, "ORDERS").await;
+        assert!(created.get("error").is_none(), "{context}: {created}");
+        let ack = json_request(&b, "orders", serde_json::json!({"id": 1})).await;
+        assert_eq!(ack["stream"], "ORDERS", "{context}: {ack}");
+        // A's new limit allows a second stream; its first one is still there.
+        let created = stream_create(&a, "T").await;
+        assert!(created.get("error").is_none(), "{context}: {created}");
+        let names = json_request(&a, "$JS.API.STREAM.NAMES", serde_json::Value::Null).await;
+        assert_eq!(names["total"], 2, "{context}: {names}");
+        // The connections stayed up and keep their subscriptions.
+        b.publish("events", "still".into()).await.unwrap();
+        assert_eq!(recv(&mut b_events).await.payload, "still", "{context}");
+        for client in [&a, &b] {
+            assert_eq!(
+                client.connection_state(),
+                async_nats::connection::State::Connected,
+                "{context}"
+            );
+        }
+    }
+}
