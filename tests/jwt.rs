@@ -1228,6 +1228,15 @@ async fn claim_updates_and_lookups_give_accounts_jetstream_at_runtime() {
     a.publish("still.here", "yes".into()).await.unwrap();
     assert_eq!(recv(&mut untouched).await.payload, "yes");
 
+    // An update without JetStream turns it off (the streams stay on disk); granting it
+    // again brings them back.
+    update(a_jwt(&fixture, json!({}), 3)).await;
+    let info = json_request(&a, "$JS.API.INFO", Value::Null).await;
+    assert_eq!(js_error(&info), not_enabled(), "{info}");
+    update(a_jwt(&fixture, js_limits(-1, 3), 4)).await;
+    let names = json_request(&a, "$JS.API.STREAM.NAMES", Value::Null).await;
+    assert_eq!(names["total"], 2, "{names}");
+
     // B stored after start with JetStream, looked up when its user connects: KV works
     // on the first request.
     let b_key = fixture.b.public_key();

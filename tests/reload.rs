@@ -414,3 +414,84 @@ async fn reload_gives_accounts_jetstream_and_new_limits_without_a_restart() {
         }
     }
 }
+
+/// `jetstream_accounts` with A's JetStream turned off.
+fn a_without_jetstream(store: &std::path::Path) -> String {
+    format!(
+        "accounts {{\n  A {{ users = [ {{user: a, password: pa}} ] }}\n  B {{ users = [ {{user: b, password: pb}} ] }}\n}}\njetstream {{ store_dir: \"{}\" }}\n",
+        store.display()
+    )
+}
+
+#[tokio::test]
+async fn reload_turns_an_accounts_jetstream_off_and_on_keeping_its_streams() {
+    for reference in [false, true] {
+        let store = tempfile::tempdir().unwrap();
+        let config = jetstream_accounts(store.path(), 2, false);
+        let builder = ServerBuilder::new().config(&config);
+        let server = if reference {
+            builder.start_reference()
+        } else {
+            builder.start()
+        };
+        let context = format!("reference: {reference}");
+        let a = connect_with(
+            &server,
+            async_nats::ConnectOptions::with_user_and_password("a".into(), "pa".into()),
+        )
+        .await;
+        let created = stream_create(&a, "S").await;
+        assert!(created.get("error").is_none(), "{context}: {created}");
+        let consumer = serde_json::json!({"stream_name": "S",
+            "config": {"durable_name": "d", "ack_policy": "explicit"}});
+        let answer = json_request(&a, "$JS.API.CONSUMER.DURABLE.CREATE.S.d", consumer).await;
+        assert!(answer.get("error").is_none(), "{context}: {answer}");
+        for i in 0..3 {
+            let ack = json_request(&a, "s", serde_json::json!({ "n": i })).await;
+            assert_eq!(ack["seq"], i + 1, "{context}: {ack}");
+        }
+
+        // Off: the account is told so, its publishes are no longer stored.
+        reload(&server, &a_without_jetstream(store.path())).unwrap();
+        let info = json_request(&a, "$JS.API.INFO", serde_json::Value::Null).await;
+        assert_eq!(js_err_code(&info), 10039, "{context}: {info}");
+        let answer = json_request(&a, "$JS.API.STREAM.INFO.S", serde_json::Value::Null).await;
+        assert_eq!(js_err_code(&answer), 10039, "{context}: {answer}");
+        let stored =
+            tokio::time::timeout(Duration::from_millis(300), a.request("s", "lost".into())).await;
+        assert!(
+            !matches!(stored, Ok(Ok(_))),
+            "{context}: stored while off: {stored:?}"
+        );
+
+        // On again: the stream and its consumer come back from disk.
+        reload(&server, &jetstream_accounts(store.path(), 2, false)).unwrap();
+        let info = poll_until_async(|| async {
+            let info = json_request(&a, "$JS.API.STREAM.INFO.S", serde_json::Value::Null).await;
+            (info.get("error").is_none()).then_some(info)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{context}: S not back"));
+        assert_eq!(info["state"]["messages"], 3, "{context}: {info}");
+        let answer = json_request(&a, "$JS.API.CONSUMER.INFO.S.d", serde_json::Value::Null).await;
+        assert_eq!(answer["name"], "d", "{context}: {answer}");
+        let ack = json_request(&a, "s", serde_json::json!({"n": 3})).await;
+        assert_eq!(ack["seq"], 4, "{context}: {ack}");
+    }
+}
+
+/// Polls `check` every 20 ms for up to 5 s.
+async fn poll_until_async<T, F: std::future::Future<Output = Option<T>>>(
+    mut check: impl FnMut() -> F,
+) -> Option<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -37,7 +37,7 @@ use super::{now_ns, JetStreamShared, JsAccount};
 use crate::limits::{JS_API_LIST_PAGE, JS_AUTH_POLL_MS, JS_OWNER_REQUEST_TIMEOUT_MS};
 use crate::server::client::InternalMessage;
 use crate::server::internal::InternalClient;
-use crate::server::mesh::{AccountId, INTERNAL_ACCOUNT};
+use crate::server::mesh::{AccountId, GLOBAL_ACCOUNT, INTERNAL_ACCOUNT};
 use crate::server::shard::ShardState;
 
 const API_PREFIX: &str = "$JS.API.";
@@ -75,8 +75,6 @@ pub struct Meta {
     accounts: RefCell<HashMap<AccountId, AccountMeta>>,
     /// Accounts without JetStream, answered with 10039.
     disabled: RefCell<HashMap<AccountId, Rc<InternalClient>>>,
-    /// Accounts whose JetStream a new version would turn off, already warned about.
-    warned_kept: RefCell<std::collections::HashSet<AccountId>>,
     queue: RefCell<VecDeque<Work>>,
     work: Signal,
     /// The authentication version JetStream's accounts were last brought in line with.
@@ -90,7 +88,6 @@ impl Meta {
             internal: InternalClient::new(state, INTERNAL_ACCOUNT),
             accounts: RefCell::new(HashMap::new()),
             disabled: RefCell::new(HashMap::new()),
-            warned_kept: RefCell::new(std::collections::HashSet::new()),
             queue: RefCell::new(VecDeque::new()),
             work: Signal::new(),
             auth_version: Cell::new(state.shared.auth.version()),
@@ -182,8 +179,7 @@ impl Meta {
     /// nats-server's `configJetStream` does for each account on a reload or an account JWT
     /// update: accounts that should have JetStream and do not get it (their streams on
     /// disk recovered), enabled ones get their new limits, accounts without it answer
-    /// 10039. Turning JetStream off for an account that has it is not done at runtime
-    /// (nats-server stops its streams): it keeps JetStream until a restart, with a warning.
+    /// 10039, and accounts that no longer should have it lose it (see [`Meta::disable`]).
     async fn apply_auth(self: &Rc<Self>) {
         self.state.sync_auth();
         let version = self.state.auth_version();
@@ -222,15 +218,12 @@ impl Meta {
             if wanted.iter().any(|(wanted, _, _)| *wanted == id) {
                 continue;
             }
-            if self.accounts.borrow().contains_key(&id) {
-                if !self.warned_kept.borrow_mut().insert(id) {
-                    continue;
-                }
-                tracing::warn!(
-                    "JetStream stays enabled for account {} until a restart: tern does not turn it off at runtime",
-                    auth.account_name(id)
-                );
-            } else {
+            // nats-server keeps `$G`'s JetStream once it has it (its limits live on
+            // the account, which a reload does not replace).
+            if id != GLOBAL_ACCOUNT && self.accounts.borrow().contains_key(&id) {
+                self.disable(id).await;
+            }
+            if !self.accounts.borrow().contains_key(&id) {
                 self.serve_without_jetstream(id);
             }
         }
@@ -343,6 +336,26 @@ impl Meta {
             }
         }
         tracing::info!("JetStream enabled for account {}", account.name);
+    }
+
+    /// Turns JetStream off for an account that has it (a reload dropped its `jetstream`
+    /// block, an account JWT no longer grants it), as nats-server's `DisableJetStream`:
+    /// its API stops being served, its streams stop on their cores with their files kept
+    /// (they come back if the account gets JetStream again), and it answers 10039.
+    async fn disable(self: &Rc<Self>, id: AccountId) {
+        let Some(meta) = self.accounts.borrow_mut().remove(&id) else {
+            return;
+        };
+        meta.client.close();
+        for (name, entry) in meta.registry {
+            let _ = self.ask(entry.owner, id, "CLOSE", name.into_bytes()).await;
+        }
+        self.js
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+        tracing::info!("JetStream disabled for account {}", meta.account.name);
     }
 
     fn client(&self, id: AccountId) -> Option<Rc<InternalClient>> {

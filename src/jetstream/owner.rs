@@ -266,6 +266,7 @@ impl Owner {
                 "OPEN" => owner.create(account, &message.body, true).await,
                 "UPDATE" => owner.update(account, &message.body).await,
                 "DELETE" => owner.delete(account, &message.body).await,
+                "CLOSE" => owner.close(account, &message.body).await,
                 "INFO" => owner.info(account, &message.body),
                 _ => return,
             };
@@ -346,6 +347,21 @@ impl Owner {
                 StreamDeleteResponse::error(JsError::stream_delete(error)).to_json()
             }
         }
+    }
+
+    /// Stops a stream of an account whose JetStream was turned off, keeping its files.
+    async fn close(self: &Rc<Self>, account: AccountId, body: &[u8]) -> Vec<u8> {
+        let name = String::from_utf8_lossy(body).to_string();
+        let stream = self.streams.borrow_mut().remove(&(account, name));
+        let Some(stream) = stream else {
+            return b"{}".to_vec();
+        };
+        self.js.streams_per_core[self.state.id].fetch_sub(1, Ordering::Relaxed);
+        self.js.streams.fetch_sub(1, Ordering::Relaxed);
+        stream.account.streams.fetch_sub(1, Ordering::Relaxed);
+        self.js.telemetry.unregister(&stream.snapshot);
+        stream.close().await;
+        b"{}".to_vec()
     }
 
     fn info(&self, account: AccountId, body: &[u8]) -> Vec<u8> {

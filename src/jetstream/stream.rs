@@ -698,6 +698,23 @@ impl Stream {
         .to_json()
     }
 
+    /// Stops the writer and unsubscribes, keeping the stream's files (its account's
+    /// JetStream was turned off at runtime, as nats-server's `stream.stop(false, false)`):
+    /// the log is flushed, consumers' state written, and the stream comes back from disk
+    /// when the account gets JetStream again.
+    pub async fn close(self: &Rc<Self>) {
+        self.unsubscribe();
+        self.stop_sourcing();
+        self.closed.set(true);
+        self.work.set();
+        self.finished.wait().await;
+        self.settle_usage(0);
+        let files = self.files.borrow_mut().take();
+        if let Some(files) = files {
+            files.close().await;
+        }
+    }
+
     /// Stops the writer, unsubscribes and removes the stream's files.
     pub async fn delete(self: &Rc<Self>) -> io::Result<()> {
         self.deleting.set(true);

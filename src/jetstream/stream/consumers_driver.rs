@@ -135,6 +135,9 @@ impl Stream {
                 for sid in consumer.sids.drain(..) {
                     self.client.unsubscribe(&sid);
                 }
+                // No longer running (its state stays on disk for the next start).
+                self.js.consumers.fetch_sub(1, Ordering::Relaxed);
+                self.account.consumers.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
