@@ -1010,3 +1010,21 @@ fn an_expiring_account_cuts_its_users_off() {
     client.expect_closed();
     refused_user(&server, &fixture.user_a(json!({})));
 }
+
+#[test]
+fn allowed_connection_types_are_checked() {
+    let fixture = Fixture::new();
+    let server = fixture.start();
+    logged_in(
+        &server,
+        &fixture.user_a(json!({"allowed_connection_types": ["STANDARD", "WEBSOCKET"]})),
+    );
+    refused_user(
+        &server,
+        &fixture.user_a(json!({"allowed_connection_types": ["WEBSOCKET"]})),
+    );
+    refused_user(
+        &server,
+        &fixture.user_a(json!({"allowed_connection_types": ["NOT_A_TYPE"]})),
+    );
+}

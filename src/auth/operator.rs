@@ -701,11 +701,6 @@ impl OperatorMode {
         let user: UserClaims =
             jwt::decode::<UserNats>(token, ClaimType::User).map_err(Refusal::Invalid)?;
         jwt::check_times(&user, now_s).map_err(Refusal::Time)?;
-        let types = &user.nats.limits.allowed_connection_types;
-        // tern serves plain client connections only.
-        if !types.is_empty() && !types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD")) {
-            return Err(Refusal::ConnectionType);
-        }
         let account_key = if user.nats.issuer_account.is_empty() {
             &user.iss
         } else {
@@ -732,6 +727,12 @@ impl OperatorMode {
                 }
             }
         };
+        // tern serves plain client connections only (a scoped user's come from its
+        // template).
+        let types = &limits.allowed_connection_types;
+        if !types.is_empty() && !types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD")) {
+            return Err(Refusal::ConnectionType);
+        }
         if account.claims.exp > 0 && now_s >= account.claims.exp {
             return Err(Refusal::AccountExpired);
         }
