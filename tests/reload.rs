@@ -116,8 +116,25 @@ fn reload_closes_revoked_connections_and_keeps_the_others() {
             Frame::Msg(msg) => assert_eq!(msg.payload, b"hi"),
             other => panic!("expected the message, got {other:?}"),
         }
-        // The new account works and is separate.
+        // The new account works on every core (subscribers spread over both) and is
+        // separate.
+        let mut c_subs: Vec<RawClient> = (0..4)
+            .map(|_| {
+                let mut sub = raw(&server, "c", "pc");
+                sub.send("SUB c.x 1\r\n");
+                sub.sync();
+                sub
+            })
+            .collect();
         let mut c = raw(&server, "c", "pc");
+        c.send("PUB c.x 2\r\nok\r\n");
+        c.sync();
+        for sub in &mut c_subs {
+            match sub.read_frame() {
+                Frame::Msg(msg) => assert_eq!(msg.payload, b"ok"),
+                other => panic!("expected the message in C, got {other:?}"),
+            }
+        }
         c.send("PUB foo 2\r\nno\r\n");
         c.sync();
         assert!(a.sync().is_empty());
@@ -313,4 +330,23 @@ fn run_signal(server: &TestServer, what: &str) -> (std::process::ExitStatus, Str
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+#[test]
+fn reload_without_a_config_file_is_refused() {
+    for server in [
+        ServerBuilder::new().start(),
+        ServerBuilder::new().start_reference(),
+    ] {
+        server.signal(libc::SIGHUP);
+        let line =
+            format!("{FAILED}can only reload config when a file is provided using -c or --config");
+        assert!(
+            server.wait_for_log(&line, RELOAD_TIMEOUT),
+            "{}",
+            server.log()
+        );
+        let mut client = RawClient::connected(server.addr());
+        assert!(client.sync().is_empty(), "still serving");
+    }
 }

@@ -230,7 +230,10 @@ fn build(monitor: &Monitor, query: &Query) -> Result<Response, Response> {
     }
     if state != State::Open && account_known {
         let closed = monitor.shared.registry.closed_connections();
-        total += closed.len();
+        total += closed
+            .iter()
+            .filter(|row| account.is_none_or(|a| a == row.account))
+            .count();
         rows.extend(
             closed
                 .into_iter()

@@ -604,6 +604,15 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
     let clients = state.clients.borrow();
     let conns = state.connections_seen.conns.borrow();
     let mut rows = Vec::new();
+    let auth = state.auth();
+    let in_account = |client: &ClientShared| {
+        query
+            .account
+            .as_ref()
+            .is_none_or(|wanted| wanted == auth.account_name(client.account.get()))
+    };
+    // nats-server's `total` counts the account's connections when asked for one account.
+    let total = clients.values().filter(|c| in_account(c)).count();
     for (cid, client) in clients.iter() {
         if query.cid.is_some_and(|wanted| wanted != *cid) {
             continue;
@@ -612,12 +621,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
         if query.user.as_ref().is_some_and(|user| *user != meta.user) {
             continue;
         }
-        let account = state.auth().account_name(client.account.get());
-        if query
-            .account
-            .as_ref()
-            .is_some_and(|wanted| wanted != account)
-        {
+        if !in_account(client) {
             continue;
         }
         rows.push(connection_row(
@@ -651,10 +655,7 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
                 .collect();
         }
     }
-    CoreReply::Connections {
-        total: clients.len(),
-        rows,
-    }
+    CoreReply::Connections { total, rows }
 }
 
 fn answer_account(state: &ShardState, account: AccountId) -> CoreReply {
