@@ -1249,3 +1249,42 @@ async fn claim_updates_and_lookups_give_accounts_jetstream_at_runtime() {
     }
     assert_eq!(kv.get("k").await.unwrap().unwrap(), "v");
 }
+
+#[test]
+fn allowed_connection_types_are_checked() {
+    let fixture = Fixture::new();
+    let server = fixture.start();
+    logged_in(
+        &server,
+        &fixture.user_a(json!({"allowed_connection_types": ["STANDARD", "WEBSOCKET"]})),
+    );
+    refused_user(
+        &server,
+        &fixture.user_a(json!({"allowed_connection_types": ["WEBSOCKET"]})),
+    );
+    refused_user(
+        &server,
+        &fixture.user_a(json!({"allowed_connection_types": ["NOT_A_TYPE"]})),
+    );
+}
+
+#[test]
+fn pinned_accounts_limit_which_accounts_log_in() {
+    let fixture = Fixture::new();
+    let config = format!(
+        "{}resolver_pinned_accounts: [{}]\n",
+        fixture.memory_config(),
+        fixture.b.public_key()
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    refused_user(&server, &fixture.user_a(json!({})));
+    logged_in(&server, &fixture.user_b(json!({})));
+    // The system account is always pinned.
+    logged_in(&server, &User::new(&fixture.sys, None, json!({})));
+
+    let bad = format!(
+        "{}resolver_pinned_accounts: [\"not-a-key\"]\n",
+        fixture.memory_config()
+    );
+    assert!(ServerBuilder::new().config(&bad).try_start().is_err());
+}

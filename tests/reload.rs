@@ -116,8 +116,25 @@ fn reload_closes_revoked_connections_and_keeps_the_others() {
             Frame::Msg(msg) => assert_eq!(msg.payload, b"hi"),
             other => panic!("expected the message, got {other:?}"),
         }
-        // The new account works and is separate.
+        // The new account works on every core (subscribers spread over both) and is
+        // separate.
+        let mut c_subs: Vec<RawClient> = (0..4)
+            .map(|_| {
+                let mut sub = raw(&server, "c", "pc");
+                sub.send("SUB c.x 1\r\n");
+                sub.sync();
+                sub
+            })
+            .collect();
         let mut c = raw(&server, "c", "pc");
+        c.send("PUB c.x 2\r\nok\r\n");
+        c.sync();
+        for sub in &mut c_subs {
+            match sub.read_frame() {
+                Frame::Msg(msg) => assert_eq!(msg.payload, b"ok"),
+                other => panic!("expected the message in C, got {other:?}"),
+            }
+        }
         c.send("PUB foo 2\r\nno\r\n");
         c.sync();
         assert!(a.sync().is_empty());

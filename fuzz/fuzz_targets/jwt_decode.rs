@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = jwt::decode::<ActivationNats>(text, ClaimType::Activation);
     let _ = user_account_key(text);
     // The time-window and CIDR readers on raw text too.
-    let (start, end) = text.split_at(text.len() / 2);
+    let mut middle = text.len() / 2;
+    while !text.is_char_boundary(middle) {
+        middle -= 1;
+    }
+    let (start, end) = text.split_at(middle);
     let _ = jwt::time_window_left_s(
         &[TimeRange {
             start: start.to_string(),

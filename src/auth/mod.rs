@@ -971,4 +971,105 @@ mod tests {
         assert!(!is_bcrypt("plain"));
         assert!(!is_bcrypt("$2a$11"));
     }
+
+    mod operator_mode {
+        use super::super::{jwt, Auth, Decision};
+        use crate::config::{parse_str, Options};
+        use crate::protocol::ConnectOptions;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        use nkeys::KeyPair;
+        use serde_json::json;
+
+        fn encode(issuer: &KeyPair, mut claims: serde_json::Value) -> String {
+            claims["iss"] = json!(issuer.public_key());
+            claims["iat"] = json!(jwt::now_unix_s());
+            let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+            let signed = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+            let sig = issuer.sign(signed.as_bytes()).unwrap();
+            format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))
+        }
+
+        fn account(operator: &KeyPair, key: &KeyPair) -> String {
+            encode(
+                operator,
+                json!({"sub": key.public_key(), "nats": {"type": "account", "version": 2,
+                       "limits": {"conn": -1, "subs": -1, "payload": -1}}}),
+            )
+        }
+
+        fn login(auth: &Auth, account: &KeyPair) -> Option<u32> {
+            let user = KeyPair::new_user();
+            let token = encode(
+                account,
+                json!({"sub": user.public_key(), "nats": {"type": "user", "version": 2,
+                       "subs": -1, "payload": -1}}),
+            );
+            let sig = URL_SAFE_NO_PAD.encode(user.sign(b"nonce").unwrap());
+            let connect =
+                ConnectOptions::from_json(json!({"jwt": token, "sig": sig}).to_string().as_bytes())
+                    .unwrap();
+            match auth.check(&connect, Some("nonce"), None) {
+                Decision::Accept(login) => {
+                    assert!(login.limits.is_some());
+                    Some(login.account)
+                }
+                _ => None,
+            }
+        }
+
+        #[test]
+        fn runtime_accounts_keep_their_ids() {
+            let operator = KeyPair::new_operator();
+            let (sys, a, b) = (
+                KeyPair::new_account(),
+                KeyPair::new_account(),
+                KeyPair::new_account(),
+            );
+            let op_jwt = encode(
+                &operator,
+                json!({"sub": operator.public_key(), "nats": {"type": "operator", "version": 2,
+                       "system_account": sys.public_key()}}),
+            );
+            let config = format!(
+                "operator: \"{op_jwt}\"\nresolver: MEMORY\nresolver_preload {{ {}: \"{}\" }}\n",
+                a.public_key(),
+                account(&operator, &a)
+            );
+            let mut options = Options::default();
+            options
+                .apply_config(&parse_str(&config, "t.conf").unwrap())
+                .unwrap();
+            let first = Auth::from_options(&options).unwrap();
+            assert!(first.enforced() && first.required() && first.needs_nonce());
+            let a_id = login(&first, &a).expect("A's user logs in");
+            assert_eq!(first.account_name(a_id), a.public_key());
+            assert_eq!(first.account_name(first.system_account()), sys.public_key());
+            assert_eq!(login(&first, &b), None, "B is not known yet");
+
+            let (second, b_id) = first.with_account_jwt(&account(&operator, &b)).unwrap();
+            assert!(second.keeps_ids_of(&first));
+            assert_eq!(login(&second, &b), Some(b_id));
+            assert_eq!(login(&second, &a), Some(a_id));
+            // Untrusted JWTs are refused.
+            assert!(first
+                .with_account_jwt(&account(&KeyPair::new_operator(), &b))
+                .is_err());
+
+            let third = second.without_accounts(&[a.public_key()]).unwrap();
+            assert!(third.keeps_ids_of(&second));
+            assert!(third.is_tombstone(a_id));
+            assert_eq!(login(&third, &a), None);
+            assert_eq!(login(&third, &b), Some(b_id));
+            assert!(third.without_accounts(&[sys.public_key()]).is_err());
+            // A again: the same id as before.
+            let (fourth, again) = third.with_account_jwt(&account(&operator, &a)).unwrap();
+            assert_eq!(again, a_id);
+            assert!(!fourth.is_tombstone(a_id));
+            // A reload rebuilds from the configuration, keeping every id.
+            let reloaded = Auth::reloaded(&options, &fourth).unwrap();
+            assert!(reloaded.keeps_ids_of(&fourth));
+            assert_eq!(login(&reloaded, &a), Some(a_id));
+        }
+    }
 }

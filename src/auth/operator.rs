@@ -142,6 +142,9 @@ pub struct OperatorMode {
     accounts: HashMap<String, Arc<JwtAccount>>,
     system_account_name: String,
     resolver: ResolverConfig,
+    /// `resolver_pinned_accounts` (with the system account): the only accounts whose users
+    /// may log in, when set.
+    pinned: Option<Vec<String>>,
 }
 
 /// Checks operator mode's configuration as nats-server's `validateTrustedOperators` does
@@ -239,6 +242,18 @@ pub fn build(
     }
 
     let system_account_name = system_account.unwrap_or_else(|| "$SYS".to_string());
+    let mut pinned = config.resolver_pinned_accounts.clone();
+    if let Some(pinned) = &mut pinned {
+        for key in pinned.iter() {
+            if !jwt::is_public_key(key, KeyPairType::Account) {
+                return Err(format!(
+                    "pinned account key \"{key}\" is not a valid public account nkey"
+                ));
+            }
+        }
+        // The operator's system account can always connect.
+        pinned.push(system_account_name.clone());
+    }
     let mut accounts = HashMap::new();
     for (claims, token) in loaded {
         let account = account_from_claims(id_of(&claims.sub), claims, token, None);
@@ -249,6 +264,7 @@ pub fn build(
         accounts,
         system_account_name,
         resolver: resolver.clone(),
+        pinned,
     })
 }
 
@@ -563,6 +579,8 @@ pub enum Refusal {
     ConnectionType,
     #[error("Account JWT lookup error: account {0} not found")]
     UnknownAccount(String),
+    #[error("Account {0} not listed as operator pinned account")]
+    NotPinned(String),
     #[error("User JWT issuer is not known")]
     UnknownIssuer,
     #[error("User JWT is not valid: scoped users require no permissions or limits set")]
@@ -701,16 +719,16 @@ impl OperatorMode {
         let user: UserClaims =
             jwt::decode::<UserNats>(token, ClaimType::User).map_err(Refusal::Invalid)?;
         jwt::check_times(&user, now_s).map_err(Refusal::Time)?;
-        let types = &user.nats.limits.allowed_connection_types;
-        // tern serves plain client connections only.
-        if !types.is_empty() && !types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD")) {
-            return Err(Refusal::ConnectionType);
-        }
         let account_key = if user.nats.issuer_account.is_empty() {
             &user.iss
         } else {
             &user.nats.issuer_account
         };
+        if let Some(pinned) = &self.pinned {
+            if !pinned.contains(account_key) {
+                return Err(Refusal::NotPinned(account_key.clone()));
+            }
+        }
         let account = self
             .accounts
             .get(account_key)
@@ -732,6 +750,12 @@ impl OperatorMode {
                 }
             }
         };
+        // tern serves plain client connections only (a scoped user's come from its
+        // template).
+        let types = &limits.allowed_connection_types;
+        if !types.is_empty() && !types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD")) {
+            return Err(Refusal::ConnectionType);
+        }
         if account.claims.exp > 0 && now_s >= account.claims.exp {
             return Err(Refusal::AccountExpired);
         }

@@ -37,6 +37,9 @@ pub struct AuthConfig {
     pub resolver: Option<ResolverConfig>,
     /// `resolver_preload { <account public key>: <account JWT> }`, in file order.
     pub resolver_preload: Vec<(String, String)>,
+    /// `resolver_pinned_accounts`: when set, only these accounts' users (and the system
+    /// account's) may log in.
+    pub resolver_pinned_accounts: Option<Vec<String>>,
 }
 
 /// `resolver`: where account JWTs come from.
@@ -984,4 +987,40 @@ pub fn parse_resolver_preload(
         preload.push((entry.key.clone(), jwt.trim().to_string()));
     }
     preload
+}
+
+/// `resolver_pinned_accounts: A...` or `[A..., A...]`.
+pub fn parse_pinned_accounts(
+    key_pos: &Pos,
+    value: &Spanned,
+    problems: &mut Problems,
+) -> Option<Vec<String>> {
+    let items: Vec<&Spanned> = match &value.value {
+        Value::String(_) => vec![value],
+        Value::Array(items) => items.iter().collect(),
+        _ => {
+            problems.invalid(
+                key_pos,
+                format!(
+                    "error parsing resolver_pinned_accounts: unsupported type {}",
+                    value.value.type_name()
+                ),
+            );
+            return None;
+        }
+    };
+    let mut keys = Vec::new();
+    for item in items {
+        match item.as_str() {
+            Some(key) => keys.push(key.to_string()),
+            None => problems.invalid(
+                &item.pos,
+                format!(
+                    "error parsing resolver_pinned_accounts: unsupported type in array {}",
+                    item.value.type_name()
+                ),
+            ),
+        }
+    }
+    Some(keys)
 }

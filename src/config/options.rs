@@ -334,7 +334,6 @@ const UNSUPPORTED_KEYS: &[&str] = &[
     "proxy_protocol",
     "reconnect_error_reports",
     "remote_syslog",
-    "resolver_pinned_accounts",
     "resolver_tls",
     "server_metadata",
     "server_tags",
@@ -593,6 +592,12 @@ impl Apply<'_> {
                 let mut problems = Problems::default();
                 self.options.auth.resolver_preload =
                     auth::parse_resolver_preload(&entry.key_pos, value, &mut problems);
+                self.take_problems(problems);
+            }
+            "resolver_pinned_accounts" => {
+                let mut problems = Problems::default();
+                self.options.auth.resolver_pinned_accounts =
+                    auth::parse_pinned_accounts(&entry.key_pos, value, &mut problems);
                 self.take_problems(problems);
             }
             "system_account" | "system" => {

@@ -154,8 +154,9 @@ impl ShardState {
     /// One account's subject space on this core. An id this core has not seen yet (a peer
     /// applied a newer configuration first) grows the table to the newest one.
     pub fn account(&self, account: AccountId) -> Rc<AccountState> {
-        if let Some(state) = self.accounts.borrow().get(account as usize) {
-            return state.clone();
+        let known = self.accounts.borrow().get(account as usize).cloned();
+        if let Some(state) = known {
+            return state;
         }
         self.grow_accounts(self.shared.auth.load().account_count());
         self.accounts.borrow()[account as usize].clone()
