@@ -234,10 +234,11 @@ impl Server {
             None => None,
         };
         let core_count = cores.len();
+        let started = SystemTime::now();
         let shared = Arc::new(Shared {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
             applied_options: Mutex::new(options.clone()),
-            limits: reload::LiveLimits::new(&options),
+            limits: reload::LiveLimits::new(&options, started),
             system: system::SystemShared::default(),
             options,
             server_id,
@@ -245,7 +246,7 @@ impl Server {
             auth: LiveAuth::new(auth),
             tls,
             control,
-            started: SystemTime::now(),
+            started,
             started_instant: Instant::now(),
             client_addr,
             cores,
