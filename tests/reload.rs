@@ -366,11 +366,16 @@ fn reloaded_limits_show_in_info_and_varz() {
         let monitor = server.monitor_addr().expect("monitor address");
         let before = http_json(monitor, "/varz");
         assert_eq!(before["start"], before["config_load_time"]);
-        reload(
-            &server,
-            "ping_max: 3\nmax_payload: 2000\nmax_connections: 77\n",
-        )
-        .unwrap();
+        let pid_file = server.dir().join("reloaded.pid");
+        let config = format!(
+            "ping_max: 3\nmax_payload: 2000\nmax_connections: 77\npid_file: \"{}\"\n",
+            pid_file.display()
+        );
+        reload(&server, &config).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&pid_file).unwrap().trim(),
+            server.pid().to_string()
+        );
         for line in ["Reloaded: max_payload = 2000", "Reloaded: ping_max = 3"] {
             assert!(
                 server.wait_for_log(line, RELOAD_TIMEOUT),

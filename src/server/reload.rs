@@ -108,6 +108,14 @@ pub fn reload(shared: &Shared, args: Vec<String>) -> Result<(), String> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let changes = config::reload::diff(&applied, &new)?;
+    if applied.pid_file != new.pid_file {
+        if let Some(path) = &new.pid_file {
+            // As nats-server: the new file is written, the old one left alone (it is
+            // removed at exit as before).
+            std::fs::write(path, std::process::id().to_string())
+                .map_err(|e| format!("can not write pid file {}: {e}", path.display()))?;
+        }
+    }
     if config::reload::auth_changed(&applied, &new) {
         // Built and checked before anything else is applied: a bad users or accounts
         // block refuses the whole reload.
