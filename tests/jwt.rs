@@ -148,7 +148,15 @@ async fn creds_files_connect_with_async_nats() {
         .expect("creds file");
     let subscriber_client = connect_with(&server, options).await;
     let mut subscriber = subscriber_client.subscribe("greet").await.unwrap();
-    flush(&subscriber_client).await;
+    // A round trip, so the server has the subscription before the other client publishes
+    // (async-nats's flush only writes).
+    let answer = tokio::time::timeout(
+        CLIENT_RECV_TIMEOUT,
+        subscriber_client.request("nobody.listens.here", "".into()),
+    )
+    .await
+    .expect("no-responders answer in time");
+    assert!(answer.is_err(), "nobody listens");
 
     // The same account through creds text, a second user of a signing key.
     let other = User::new(&fixture.a_signing, Some(&fixture.a.public_key()), json!({}));
