@@ -1175,6 +1175,27 @@ async fn account_jwt_jetstream_limits_hold_for_creds_clients() {
     assert_eq!(js_error(&info), not_enabled(), "{info}");
     let refused = create_stream(&b, "S").await;
     assert_eq!(js_error(&refused), not_enabled(), "{refused}");
+
+    // The system account has no JetStream of its own either; nats-server serves the API
+    // from it and drops its own clients' requests but INFO.
+    let sys = creds_client(
+        &server,
+        dir.path(),
+        &User::new(&fixture.sys, None, json!({})),
+        "sys",
+    )
+    .await;
+    let info = json_request(&sys, "$JS.API.INFO", Value::Null).await;
+    assert_eq!(js_error(&info), not_enabled(), "{info}");
+    let create = tokio::time::timeout(
+        Duration::from_millis(300),
+        sys.request("$JS.API.STREAM.CREATE.S", r#"{"name":"S"}"#.into()),
+    )
+    .await;
+    assert!(
+        !matches!(create, Ok(Ok(_))),
+        "system account STREAM.CREATE answered: {create:?}"
+    );
 }
 
 #[tokio::test]
