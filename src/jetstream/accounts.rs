@@ -6,12 +6,20 @@
 //! - no account is configured (besides the system account): `$G`, without limits;
 //! - otherwise exactly the accounts with a `jetstream` block (`enabled` or limits); `$G`
 //!   and the others answer every API request with 10039 "JetStream not enabled for
-//!   account".
+//!   account";
+//! - operator mode: the accounts whose JWT grants JetStream (memory or disk storage not
+//!   0), with the JWT's limits, named by their public key; never the system account.
 //!
-//! Accounts may also be enabled after startup (config reload, JWT accounts): see
-//! [`enable_account`]. The [`JsAccount`] lives in [`super::JetStreamShared::accounts`], read by
-//! every core (the streams keep an `Arc` of it, so a publish takes no lock) and by
-//! monitoring.
+//! The rule is read from each authentication version ([`wanted`],
+//! `Auth::jetstream_accounts`): the meta core follows every new version (a reload, an
+//! account JWT added by `CLAIMS.UPDATE` or looked up at login) as nats-server's
+//! `configJetStream` does: new accounts get JetStream (their streams on disk recovered),
+//! changed limits apply to the running account, and an account that loses it has its
+//! streams stopped (files kept) and answers 10039. Logins, claim updates and reloads wait
+//! for that ([`apply_auth`], [`wait_for_auth`]), so a client told the account is ready
+//! finds its API. [`enable_account`] enables one directly. The [`JsAccount`] lives in
+//! [`super::JetStreamShared::accounts`], read by every core (the streams keep an `Arc` of
+//! it, so a publish takes no lock) and by monitoring.
 //!
 //! Directory layout, as nats-server's: `<store_dir>/jetstream/<account name>/streams/<stream>`
 //! (`$G`'s streams stay where tern always kept them: `<store_dir>/jetstream/$G/streams`).
