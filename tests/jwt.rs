@@ -1095,3 +1095,32 @@ fn a_reload_keeps_jwt_connections_and_adds_preloaded_accounts() {
     ));
     logged_in(&server, &fixture.user_b(json!({})));
 }
+
+#[test]
+fn a_list_of_operators_trusts_each() {
+    if skip_on_reference(
+        "nats-server 2.9.10 refuses a list (error parsing operators: unsupported type []interface {}); later versions accept it, as tern does",
+    ) {
+        return;
+    }
+    let mut fixture = Fixture::new();
+    let second = KeyPair::new_operator();
+    let c = KeyPair::new_account();
+    fixture.accounts.push((
+        c.public_key(),
+        account_jwt(&second, &c.public_key(), json!({})),
+    ));
+    let single = format!("operator: \"{}\"", fixture.operator_jwt());
+    let config = fixture.memory_config().replacen(
+        &single,
+        &format!(
+            "operator: [\"{}\", \"{}\"]",
+            fixture.operator_jwt(),
+            operator_jwt(&second, json!({}))
+        ),
+        1,
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    logged_in(&server, &fixture.user_a(json!({})));
+    logged_in(&server, &User::new(&c, None, json!({})));
+}
