@@ -350,3 +350,51 @@ fn reload_without_a_config_file_is_refused() {
         assert!(client.sync().is_empty(), "still serving");
     }
 }
+
+#[test]
+fn reloaded_limits_show_in_info_and_varz() {
+    for server in [
+        ServerBuilder::new()
+            .config("ping_max: 2\n")
+            .args(&["-m", "-1"])
+            .start(),
+        ServerBuilder::new()
+            .config("ping_max: 2\n")
+            .args(&["-m", "-1"])
+            .start_reference(),
+    ] {
+        let monitor = server.monitor_addr().expect("monitor address");
+        let before = http_json(monitor, "/varz");
+        assert_eq!(before["start"], before["config_load_time"]);
+        let pid_file = server.dir().join("reloaded.pid");
+        let config = format!(
+            "ping_max: 3\nmax_payload: 2000\nmax_connections: 77\npid_file: \"{}\"\n",
+            pid_file.display()
+        );
+        reload(&server, &config).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&pid_file).unwrap().trim(),
+            server.pid().to_string()
+        );
+        for line in ["Reloaded: max_payload = 2000", "Reloaded: ping_max = 3"] {
+            assert!(
+                server.wait_for_log(line, RELOAD_TIMEOUT),
+                "{}",
+                server.log()
+            );
+        }
+        let (_, info) = RawClient::handshake(server.addr(), "{}");
+        assert_eq!(info["max_payload"], 2000, "{info}");
+        let varz = http_json(monitor, "/varz");
+        assert_eq!(
+            (
+                &varz["max_payload"],
+                &varz["ping_max"],
+                &varz["max_connections"]
+            ),
+            (&2000.into(), &3.into(), &77.into()),
+            "{varz}"
+        );
+        assert_ne!(varz["config_load_time"], varz["start"]);
+    }
+}

@@ -9,8 +9,8 @@
 //! Reloadable here: `trace`, `debug`, `logtime`, `max_connections`, everything about users
 //! and accounts (`authorization`, `accounts`, user/password/token, `no_auth_user` within
 //! nats-server's limits), `ping_interval`, `ping_max`, `auth_timeout`, `max_control_line`,
-//! `max_payload`, `write_deadline`. Everything else is refused, including a few options
-//! nats-server does reload but tern reads only at start (`tls`, `pid_file`,
+//! `max_payload`, `write_deadline`, `pid_file` (written anew). Everything else is refused,
+//! including a few options nats-server does reload but tern reads only at start (`tls`,
 //! `ports_file_dir`, `log_file`, `syslog`, `jetstream`).
 
 use super::auth::{AccountConfig, AuthConfig, UserConfig};
@@ -252,11 +252,7 @@ pub fn diff(old: &Options, new: &Options) -> Result<Changes, String> {
         return Err("config reload not supported for jetstream storage directory".to_string());
     }
     if old.pid_file != new.pid_file {
-        return Err(refuse(
-            "PidFile",
-            path_text(&old.pid_file),
-            path_text(&new.pid_file),
-        ));
+        changes.push(format!("pid_file = {}", path_text(&new.pid_file)));
     }
     if old.ports_file_dir != new.ports_file_dir {
         return Err(refuse(

@@ -148,6 +148,8 @@ pub fn core_figures(monitor: &Monitor) -> Vec<CoreVarz> {
 pub fn varz(monitor: &Monitor, sample: &Sample) -> Varz {
     let shared = &monitor.shared;
     let o = &shared.options;
+    // What a reload may have changed.
+    let live = &shared.limits;
     let stats = &shared.stats;
     let load = |f: fn(&ShardStats) -> &std::sync::atomic::AtomicU64| {
         total(stats, |s| f(s).load(Ordering::Relaxed))
@@ -168,17 +170,17 @@ pub fn varz(monitor: &Monitor, sample: &Sample) -> Varz {
         auth_required: shared.auth.load().required(),
         tls_required: shared.tls.is_some(),
         tls_verify: shared.tls.as_ref().is_some_and(|t| t.verify),
-        max_connections: o.max_connections,
+        max_connections: live.max_connections(),
         max_subscriptions: o.max_subscriptions,
-        ping_interval: o.ping_interval_ms.saturating_mul(1_000_000),
-        ping_max: o.ping_max,
+        ping_interval: live.ping_interval_ms().saturating_mul(1_000_000),
+        ping_max: live.ping_max(),
         http_host: monitor.http_addr.ip().to_string(),
         http_port: monitor.http_addr.port(),
         http_base_path: "",
         https_port: 0,
-        auth_timeout: o.auth_timeout_ms as f64 / 1000.0,
-        max_control_line: o.max_control_line_bytes,
-        max_payload: o.max_payload_bytes,
+        auth_timeout: live.auth_timeout_ms() as f64 / 1000.0,
+        max_control_line: live.max_control_line_bytes(),
+        max_payload: live.max_payload_bytes(),
         max_pending: o.max_pending_bytes,
         cluster: json!({}),
         gateway: json!({}),
@@ -191,7 +193,7 @@ pub fn varz(monitor: &Monitor, sample: &Sample) -> Varz {
             crate::config::options::TLS_TIMEOUT_MS_DEFAULT as f64 / 1000.0,
             |t| t.timeout_seconds(),
         ),
-        write_deadline: o.write_deadline_ms.saturating_mul(1_000_000),
+        write_deadline: live.write_deadline_ms().saturating_mul(1_000_000),
         start: shared.started,
         now: SystemTime::now(),
         uptime: uptime(shared.started_instant.elapsed()),
@@ -211,7 +213,7 @@ pub fn varz(monitor: &Monitor, sample: &Sample) -> Varz {
         slow_consumers,
         subscriptions: index_entries(monitor),
         http_req_stats: monitor.request_counts(),
-        config_load_time: shared.started,
+        config_load_time: shared.limits.config_load_time(),
         slow_consumer_stats: SlowConsumerStats {
             clients: slow_consumers,
             routes: 0,

@@ -235,10 +235,11 @@ impl Server {
             None => None,
         };
         let core_count = cores.len();
+        let started = SystemTime::now();
         let shared = Arc::new(Shared {
             stats: (0..cores.len()).map(|_| ShardStats::default()).collect(),
             applied_options: Mutex::new(options.clone()),
-            limits: reload::LiveLimits::new(&options),
+            limits: reload::LiveLimits::new(&options, started),
             system: system::SystemShared::default(),
             options,
             server_id,
@@ -246,7 +247,7 @@ impl Server {
             auth: LiveAuth::new(auth),
             tls,
             control,
-            started: SystemTime::now(),
+            started,
             started_instant: Instant::now(),
             client_addr,
             cores,

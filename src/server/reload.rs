@@ -9,6 +9,7 @@
 //! is fixed at start.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Shared;
 use crate::auth::Auth;
@@ -24,10 +25,13 @@ pub struct LiveLimits {
     ping_max: AtomicU32,
     write_deadline_ms: AtomicU64,
     auth_timeout_ms: AtomicU64,
+    /// When the configuration in force was loaded (`/varz` `config_load_time`), as Unix
+    /// nanoseconds.
+    config_load_unix_nanos: AtomicU64,
 }
 
 impl LiveLimits {
-    pub fn new(options: &Options) -> LiveLimits {
+    pub fn new(options: &Options, loaded: SystemTime) -> LiveLimits {
         let limits = LiveLimits {
             max_connections: AtomicUsize::new(0),
             max_payload_bytes: AtomicUsize::new(0),
@@ -36,8 +40,10 @@ impl LiveLimits {
             ping_max: AtomicU32::new(0),
             write_deadline_ms: AtomicU64::new(0),
             auth_timeout_ms: AtomicU64::new(0),
+            config_load_unix_nanos: AtomicU64::new(0),
         };
         limits.apply(options);
+        limits.set_config_load_time(loaded);
         limits
     }
 
@@ -51,6 +57,16 @@ impl LiveLimits {
         self.ping_max.store(o.ping_max, r);
         self.write_deadline_ms.store(o.write_deadline_ms, r);
         self.auth_timeout_ms.store(o.auth_timeout_ms, r);
+    }
+
+    fn set_config_load_time(&self, at: SystemTime) {
+        let nanos = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        self.config_load_unix_nanos
+            .store(nanos as u64, Ordering::Relaxed);
+    }
+
+    pub fn config_load_time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.config_load_unix_nanos.load(Ordering::Relaxed))
     }
 
     pub fn max_connections(&self) -> usize {
@@ -92,12 +108,21 @@ pub fn reload(shared: &Shared, args: Vec<String>) -> Result<(), String> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let changes = config::reload::diff(&applied, &new)?;
+    if applied.pid_file != new.pid_file {
+        if let Some(path) = &new.pid_file {
+            // As nats-server: the new file is written, the old one left alone (it is
+            // removed at exit as before).
+            std::fs::write(path, std::process::id().to_string())
+                .map_err(|e| format!("can not write pid file {}: {e}", path.display()))?;
+        }
+    }
     if config::reload::auth_changed(&applied, &new) {
         // Built and checked before anything else is applied: a bad users or accounts
         // block refuses the whole reload.
         shared.update_auth(|current| Auth::reloaded(&new, current))?;
     }
     shared.limits.apply(&new);
+    shared.limits.set_config_load_time(SystemTime::now());
     if let Err(error) = crate::logging::set_levels(new.debug, new.trace, new.logtime) {
         tracing::error!("can not change the log level: {error}");
     }
