@@ -24,6 +24,8 @@ struct Fixture {
     b: KeyPair,
     /// Account JWTs by key, for the preload block (or resolver directory).
     accounts: Vec<(String, String)>,
+    /// The operator JWT, made once (a reload must see the same one).
+    operator_token: String,
 }
 
 impl Fixture {
@@ -57,6 +59,11 @@ impl Fixture {
                 account_jwt(&operator, &b.public_key(), b_extra),
             ),
         ];
+        let operator_token = operator_jwt(
+            &operator,
+            json!({"signing_keys": [operator_signing.public_key()],
+                   "system_account": sys.public_key()}),
+        );
         Fixture {
             operator,
             operator_signing,
@@ -65,15 +72,12 @@ impl Fixture {
             a_signing,
             b,
             accounts,
+            operator_token,
         }
     }
 
     fn operator_jwt(&self) -> String {
-        operator_jwt(
-            &self.operator,
-            json!({"signing_keys": [self.operator_signing.public_key()],
-                   "system_account": self.sys.public_key()}),
-        )
+        self.operator_token.clone()
     }
 
     /// Operator inline, MEMORY resolver with every account preloaded.
@@ -1316,4 +1320,75 @@ fn pinned_accounts_limit_which_accounts_log_in() {
         fixture.memory_config()
     );
     assert!(ServerBuilder::new().config(&bad).try_start().is_err());
+}
+
+#[test]
+fn a_reload_keeps_jwt_connections_and_adds_preloaded_accounts() {
+    let fixture = Fixture::new();
+    let mut only_a = Fixture::new();
+    // The same keys, B left out of the preload.
+    only_a.operator = KeyPair::from_seed(&fixture.operator.seed().unwrap()).unwrap();
+    only_a.operator_signing =
+        KeyPair::from_seed(&fixture.operator_signing.seed().unwrap()).unwrap();
+    only_a.sys = KeyPair::from_seed(&fixture.sys.seed().unwrap()).unwrap();
+    only_a.accounts = fixture.accounts[..2].to_vec();
+    only_a.operator_token = fixture.operator_token.clone();
+    let server = TestServer::start_with_config(&only_a.memory_config(), &[]);
+    let mut a_client = logged_in(&server, &fixture.user_a(json!({})));
+    refused_user(&server, &fixture.user_b(json!({})));
+
+    std::fs::write(server.dir().join("server.conf"), fixture.memory_config()).unwrap();
+    server.signal(libc::SIGHUP);
+    assert!(
+        server.wait_for_log("Reloaded server configuration", Duration::from_secs(5)),
+        "no reload:\n{}",
+        server.log()
+    );
+    logged_in(&server, &fixture.user_b(json!({})));
+    a_client.send("PING\r\n");
+    assert_eq!(a_client.read_frame(), Frame::Pong);
+
+    // Another operator (same system account) is refused, as by nats-server.
+    let mut other = Fixture::new();
+    other.operator_token = operator_jwt(
+        &other.operator,
+        json!({"system_account": fixture.sys.public_key()}),
+    );
+    other.sys = KeyPair::from_seed(&fixture.sys.seed().unwrap()).unwrap();
+    std::fs::write(server.dir().join("server.conf"), other.memory_config()).unwrap();
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_for_log(
+        "config reload not supported for TrustedOperators",
+        Duration::from_secs(5)
+    ));
+    logged_in(&server, &fixture.user_b(json!({})));
+}
+
+#[test]
+fn a_list_of_operators_trusts_each() {
+    if skip_on_reference(
+        "nats-server 2.9.10 refuses a list (error parsing operators: unsupported type []interface {}); later versions accept it, as tern does",
+    ) {
+        return;
+    }
+    let mut fixture = Fixture::new();
+    let second = KeyPair::new_operator();
+    let c = KeyPair::new_account();
+    fixture.accounts.push((
+        c.public_key(),
+        account_jwt(&second, &c.public_key(), json!({})),
+    ));
+    let single = format!("operator: \"{}\"", fixture.operator_jwt());
+    let config = fixture.memory_config().replacen(
+        &single,
+        &format!(
+            "operator: [\"{}\", \"{}\"]",
+            fixture.operator_jwt(),
+            operator_jwt(&second, json!({}))
+        ),
+        1,
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    logged_in(&server, &fixture.user_a(json!({})));
+    logged_in(&server, &User::new(&c, None, json!({})));
 }

@@ -177,6 +177,18 @@ pub fn diff(old: &Options, new: &Options) -> Result<Changes, String> {
             text(&new.auth.system_account),
         ));
     }
+    // Operator mode: nats-server refuses a changed operator list; preloaded accounts may
+    // change (their users are re-checked like configured users).
+    if old.auth.operators != new.auth.operators {
+        return Err(refuse(
+            "TrustedOperators",
+            format!("{} operator JWT(s)", old.auth.operators.len()),
+            format!("{} operator JWT(s)", new.auth.operators.len()),
+        ));
+    }
+    if old_auth.resolver_preload != new_auth.resolver_preload {
+        changes.push("resolver_preload".to_string());
+    }
     if old.username != new.username {
         changes.push("authorization username".to_string());
     }
