@@ -1392,3 +1392,41 @@ fn a_list_of_operators_trusts_each() {
     logged_in(&server, &fixture.user_a(json!({})));
     logged_in(&server, &User::new(&c, None, json!({})));
 }
+
+#[tokio::test]
+async fn a_reload_preloading_an_account_with_jetstream_gives_it_jetstream() {
+    let fixture = Fixture::with(json!({}), js_limits(-1, 1));
+    let mut only_a = Fixture::new();
+    // The same keys, B left out of the preload.
+    only_a.operator = KeyPair::from_seed(&fixture.operator.seed().unwrap()).unwrap();
+    only_a.operator_signing =
+        KeyPair::from_seed(&fixture.operator_signing.seed().unwrap()).unwrap();
+    only_a.sys = KeyPair::from_seed(&fixture.sys.seed().unwrap()).unwrap();
+    only_a.accounts = fixture.accounts[..2].to_vec();
+    only_a.operator_token = fixture.operator_token.clone();
+    let store = tempfile::tempdir().unwrap();
+    let jetstream = format!(
+        "jetstream {{ store_dir: \"{}\" }}\n",
+        store.path().display()
+    );
+    let server =
+        TestServer::start_with_config(&format!("{}{jetstream}", only_a.memory_config()), &[]);
+    refused_user(&server, &fixture.user_b(json!({})));
+
+    let config = format!("{}{jetstream}", fixture.memory_config());
+    std::fs::write(server.dir().join("server.conf"), config).unwrap();
+    server.signal(libc::SIGHUP);
+    assert!(
+        server.wait_for_log("Reloaded server configuration", Duration::from_secs(5)),
+        "no reload:\n{}",
+        server.log()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let b = creds_client(&server, dir.path(), &fixture.user_b(json!({})), "b").await;
+    let created = create_stream(&b, "S").await;
+    assert!(created.get("error").is_none(), "{created}");
+    let refused = create_stream(&b, "T").await;
+    assert_eq!(js_error(&refused).1, 10027, "{refused}");
+    let ack = json_request(&b, "s", json!({"n": 1})).await;
+    assert_eq!(ack["seq"], 1, "{ack}");
+}
