@@ -183,7 +183,9 @@ pub enum EnableError {
 /// The account's `$JS.API.>` is served from the moment the meta core handles the request
 /// (a request already sent may still get "not enabled"); streams already in its directory
 /// (from before a restart) are recovered and placed on the cores as new ones are. Calling
-/// it again for an enabled account only replaces its limits.
+/// it again for an enabled account only replaces its limits. The server itself enables
+/// what the authentication table asks for (see the module doc); an account enabled here
+/// that the table does not give JetStream loses it again at the next table version.
 pub fn enable_account(
     state: &Rc<ShardState>,
     account: AccountId,
