@@ -1,8 +1,9 @@
 //! Corruption of a stopped server's files: random bit flips, zeroed ranges, garbage and
 //! truncation in segment files, and damage to `meta.json` and consumer state. On restart
 //! the damage must be detected (logged, and the lost sequences listed in STREAM.INFO
-//! `state.lost` and `/jsz`), every intact record stays readable, no damaged record is
-//! served, and the server stays up.
+//! `state.lost` and `/jsz`), a cut or damaged tail included, every intact record stays
+//! readable, no damaged record is served, no acknowledged sequence is handed out again,
+//! and the server stays up.
 //!
 //! Quick: `cargo test --test torture_corruption`. Long:
 //! `TORTURE_TRIALS=500 cargo test --release --test torture_corruption -- --nocapture`.
@@ -149,7 +150,7 @@ async fn segment_damage_is_detected_and_never_served() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(QUICK_TRIALS);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed());
-    let (mut detected, mut silent_tail_cuts) = (0, 0);
+    let (mut detected, mut tail_cuts) = (0, 0);
     for trial in 0..trials {
         let store = tempfile::tempdir().unwrap();
         prepare(store.path(), "DMG", trial).await;
@@ -190,20 +191,24 @@ async fn segment_damage_is_detected_and_never_served() {
         }
         let missing = MESSAGES - served;
         if missing > 0 {
-            // Damage inside the log is reported; only a cut at the very end (a torn tail,
-            // indistinguishable from a crash mid-write) shortens the stream silently.
+            // Every loss is reported, a cut at the very end included: the synced point
+            // recorded at the stop tells it from a torn write.
             let reported = !lost.is_empty() || server.log().contains("corrupt");
-            if reported {
-                detected += 1;
-            } else {
-                silent_tail_cuts += 1;
-                assert!(
-                    last < MESSAGES,
-                    "trial {trial} {what:?}: {missing} messages gone, nothing reported: {info}\n{}",
-                    server.log()
-                );
+            assert!(
+                reported,
+                "trial {trial} {what:?}: {missing} messages gone, nothing reported: {info}\n{}",
+                server.log()
+            );
+            detected += 1;
+            if server.log().contains("ends before its last synced point") {
+                tail_cuts += 1;
             }
         }
+        // Every acknowledged sequence stays used, whatever was cut.
+        assert!(
+            last >= MESSAGES,
+            "trial {trial} {what:?}: last sequence {last} below the acknowledged {MESSAGES}: {info}"
+        );
         // The stream goes on, and never reuses a sequence that was lost or served.
         let reply = client
             .request("DMG.more".to_string(), Bytes::from("after"))
@@ -230,9 +235,82 @@ async fn segment_damage_is_detected_and_never_served() {
         eprintln!("trial {trial}: served {served}, lost {lost:?}, last {last}");
     }
     eprintln!(
-        "segment damage: {trials} trials, {detected} detected and reported, \
-         {silent_tail_cuts} silent tail cuts, 0 damaged records served"
+        "segment damage: {trials} trials, {detected} detected and reported \
+         ({tail_cuts} of them cuts at the tail), 0 silent, 0 damaged records served"
     );
+}
+
+/// The deterministic case of the random one above: the last record cut in half after a
+/// clean stop. The loss is logged, listed in `state.lost` and `/jsz`, the acknowledged
+/// last sequence is never handed out again, and all of that still holds after a second
+/// restart. A store without the synced-point file (older tern) still loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_tail_is_reported_and_its_sequences_never_reused() {
+    if skip_on_reference("tern's segment layout") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    prepare(store.path(), "CUT", 0).await;
+    let synced = stream_dir(store.path(), "CUT").join("synced");
+    assert_eq!(
+        std::fs::metadata(&synced).map(|m| m.len()).unwrap_or(0),
+        36,
+        "synced point recorded at the stop"
+    );
+    let segment = segments(store.path(), "CUT").pop().expect("a segment");
+    let len = std::fs::metadata(&segment).unwrap().len();
+    // The last message's payload is at least 20 bytes: cutting 10 lands inside it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+
+    for round in 0..2 {
+        let server = start(store.path());
+        let client = client(&server).await;
+        let info = api(&client, "$JS.API.STREAM.INFO.CUT", Value::Null).await;
+        let state = &info["state"];
+        // Round 1 also holds the message published after round 0.
+        assert_eq!(
+            state["messages"],
+            MESSAGES - 1 + round,
+            "round {round}: {info}"
+        );
+        assert!(state["last_seq"].as_u64().unwrap() >= MESSAGES, "{info}");
+        assert_eq!(
+            state["lost"]["msgs"],
+            json!([MESSAGES]),
+            "round {round}: {info}"
+        );
+        if round == 0 {
+            assert!(state["lost"]["bytes"].as_u64() > Some(0), "{info}");
+            assert!(
+                server.log().contains("ends before its last synced point"),
+                "{}",
+                server.log()
+            );
+        }
+        let jsz = http_json(server.monitor_addr().unwrap(), "/jsz?streams=true");
+        assert_eq!(find_lost(&jsz), state["lost"].to_string(), "{jsz}");
+        let reply = client
+            .request("CUT.more".to_string(), Bytes::from("after"))
+            .await
+            .unwrap();
+        let ack: Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(ack["seq"], MESSAGES + 1 + round, "round {round}: {ack}");
+    }
+
+    // Legacy: no synced-point file at all. The stream loads and serves what it has.
+    let legacy = tempfile::tempdir().unwrap();
+    prepare(legacy.path(), "OLD", 0).await;
+    std::fs::remove_file(stream_dir(legacy.path(), "OLD").join("synced")).unwrap();
+    let server = start(legacy.path());
+    let client = client(&server).await;
+    let info = api(&client, "$JS.API.STREAM.INFO.OLD", Value::Null).await;
+    assert_eq!(info["state"]["messages"], MESSAGES, "{info}");
+    assert!(info["state"].get("lost").is_none(), "{info}");
 }
 
 /// The `lost` object of the stream in /jsz, if any.

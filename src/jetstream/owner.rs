@@ -123,6 +123,7 @@ impl Owner {
             if let Some(owner) = weak.upgrade() {
                 for stream in owner.streams.borrow().values() {
                     stream.save_consumers();
+                    stream.record_synced_point_at_shutdown();
                 }
             }
         }));
