@@ -67,7 +67,18 @@ pub fn recovery_plan(streams_dir: &Path, cores: usize) -> Vec<Planned> {
                 continue;
             }
         };
-        match serde_json::from_slice::<CreateRequest>(&text) {
+        // Damage is reported and the stream skipped: a garbled config is never loaded.
+        let json = match super::sealed::unseal(&text) {
+            Ok(unsealed) => unsealed.json(),
+            Err(error) => {
+                tracing::error!(
+                    "JetStream: skipping {}: corrupt {META_FILE}: {error}",
+                    dir.display()
+                );
+                continue;
+            }
+        };
+        match serde_json::from_slice::<CreateRequest>(json) {
             Ok(request) => found.push((request.config.name.clone(), request)),
             Err(error) => tracing::error!(
                 "JetStream: skipping {}: corrupt {META_FILE}: {error}",

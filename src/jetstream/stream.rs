@@ -263,10 +263,10 @@ impl Stream {
                 if !recover {
                     shards::file::write_file_atomic(
                         &dir.join(META_FILE),
-                        &serde_json::to_vec(&CreateRequest {
+                        &super::sealed::seal(&serde_json::to_vec(&CreateRequest {
                             config: config.clone(),
                             created: request.created,
-                        })?,
+                        })?),
                     )?;
                 }
                 (Self::load(&name, &config, &dir).await?, Some(dir))
@@ -656,7 +656,12 @@ impl Stream {
             };
             let written = serde_json::to_vec(&meta)
                 .map_err(io::Error::from)
-                .and_then(|bytes| shards::file::write_file_atomic(&dir.join(META_FILE), &bytes));
+                .and_then(|bytes| {
+                    shards::file::write_file_atomic(
+                        &dir.join(META_FILE),
+                        &super::sealed::seal(&bytes),
+                    )
+                });
             if let Err(error) = written {
                 return api::StreamUpdateResponse::error(JsError::stream_general(error)).to_json();
             }
