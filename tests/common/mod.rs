@@ -293,9 +293,9 @@ impl ServerBuilder {
             is_tern: binary.is_tern,
             dir: self.dir,
         };
-        let addr = server
-            .log
-            .wait_for(scaled(SERVER_START_TIMEOUT), |text| address_after(text, LISTENING));
+        let addr = server.log.wait_for(scaled(SERVER_START_TIMEOUT), |text| {
+            address_after(text, LISTENING)
+        });
         match addr {
             Some(addr) => {
                 server.addr = addr;
