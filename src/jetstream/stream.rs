@@ -1463,7 +1463,6 @@ async fn writer(stream: Rc<Stream>) {
         stream.last_batch_publishes.set(batch_publishes);
         match stream.persist_log().await {
             Ok(()) => {
-                stream.record_synced_point().await;
                 stream.sync_acked_consumers();
                 for answer in held.drain(..) {
                     stream.send(answer.reply, answer.body);
@@ -1471,6 +1470,8 @@ async fn writer(stream: Rc<Stream>) {
                         super::monitor::record_publish_ack(arrived.elapsed());
                     }
                 }
+                // After the answers: its fsync must not delay them.
+                stream.record_synced_point().await;
             }
             Err(error) => {
                 tracing::error!(
