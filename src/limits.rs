@@ -117,6 +117,10 @@ pub const JS_API_LIST_PAGE: usize = 256;
 /// After a failed write or fsync, how long a stream waits before trying its disk again.
 pub const JS_DISK_RETRY_MS: u64 = 1_000;
 
+/// How often, at most, a file stream makes its synced-point record durable (one fsync of
+/// a small file; see `jetstream::store::synced` for the trade-off). Also at clean shutdown.
+pub const JS_SYNCED_POINT_INTERVAL_MS: u64 = 1_000;
+
 // ---------------------------------------------------------------------------------------
 // Authentication and permissions
 // ---------------------------------------------------------------------------------------

@@ -396,3 +396,252 @@ async fn stalled_readers_are_cut_off_and_fast_ones_get_everything() {
     drop(readers);
     still_serves(&server).await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Measurement (ignored: speed is measured, never asserted in a timed test)
+// ---------------------------------------------------------------------------------------
+
+/// The attacks of the tests above, all at once and for as long as `stop` is unset, each
+/// on its own thread (they spend their time sleeping or blocked in the kernel):
+/// - 200 slowloris connections, each with half a PUB sent and one more byte per second;
+/// - 3 stalled readers subscribed to the fast clients' subject, never reading;
+/// - connection churn (connect, send nothing, drop), ~200 connections/s;
+/// - PUBs with absurd sizes on fresh connections, ~50/s;
+/// - a subscription flood: a connection sending 2000 SUBs (past `max_subscriptions`),
+///   over and over.
+///
+/// Attackers the server closed reconnect, so the pressure stays on. Each thread returns
+/// its name and how many connections it opened. `only` (names, comma-separated: slowloris,
+/// stalled, churn, absurd, subflood) limits the attacks to those; empty runs them all.
+fn attack(
+    addr: std::net::SocketAddr,
+    subject: &'static str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    only: &str,
+) -> Vec<std::thread::JoinHandle<(&'static str, u64)>> {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::sync::atomic::Ordering::Relaxed;
+    let connect = move |hello: &str| -> Option<TcpStream> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+        stream.write_all(hello.as_bytes()).ok()?;
+        Some(stream)
+    };
+    let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
+    let mut threads = Vec::new();
+    let s = stop.clone();
+    if wanted("slowloris") {
+        threads.push(std::thread::spawn(move || {
+            let mut opened = 0;
+            let mut crowd: Vec<Option<TcpStream>> = (0..200).map(|_| None).collect();
+            while !s.load(Relaxed) {
+                for slot in crowd.iter_mut() {
+                    let alive = slot.as_mut().is_some_and(|c| c.write_all(b"p").is_ok());
+                    if !alive {
+                        *slot = connect("CONNECT {}\r\nPUB loris 60000\r\npppp");
+                        opened += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            ("slowloris", opened)
+        }));
+    }
+    let s = stop.clone();
+    if wanted("stalled") {
+        threads.push(std::thread::spawn(move || {
+            let mut opened = 0;
+            let mut stalled: Vec<Option<TcpStream>> = (0..3).map(|_| None).collect();
+            while !s.load(Relaxed) {
+                for slot in stalled.iter_mut() {
+                    // A cut-off reader notices only when its own write fails: poke it.
+                    let alive = slot
+                        .as_mut()
+                        .is_some_and(|c| c.write_all(b"PING\r\n").is_ok());
+                    if !alive {
+                        *slot = connect(&format!("CONNECT {{}}\r\nSUB {subject} 1\r\n"));
+                        opened += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            ("stalled readers", opened)
+        }));
+    }
+    let s = stop.clone();
+    if wanted("churn") {
+        threads.push(std::thread::spawn(move || {
+            let mut opened = 0;
+            while !s.load(Relaxed) {
+                drop(TcpStream::connect_timeout(&addr, Duration::from_secs(1)));
+                opened += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            ("connection churn", opened)
+        }));
+    }
+    let s = stop.clone();
+    if wanted("absurd") {
+        threads.push(std::thread::spawn(move || {
+            let mut opened = 0;
+            while !s.load(Relaxed) {
+                drop(connect("CONNECT {}\r\nPUB absurd 99999999999999\r\n"));
+                opened += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            ("absurd sizes", opened)
+        }));
+    }
+    if wanted("subflood") {
+        threads.push(std::thread::spawn(move || {
+            let mut opened = 0;
+            let subs: String = (0..2000)
+                .map(|i| format!("SUB flood.{i} {i}\r\n"))
+                .collect();
+            while !stop.load(Relaxed) {
+                drop(connect(&format!("CONNECT {{}}\r\n{subs}")));
+                opened += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            ("subscription flood", opened)
+        }));
+    }
+    threads
+}
+
+/// Messages per second the subscriber of `tern bench pubsub` (1 publisher, 1 subscriber,
+/// 128-byte payloads) received in `cell`, and how many messages that was.
+fn fast_clients_rate(url: &str, subject: &str, cell: &str) -> (f64, f64) {
+    // The bench tool is tern's even when the server under test is nats-server.
+    let tern = option_env!("CARGO_BIN_EXE_tern")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| server_binary().path);
+    let output = std::process::Command::new(tern)
+        .args(["bench", "pubsub", "--server", url, "--subject", subject])
+        .args([
+            "--size",
+            "128",
+            "--duration",
+            cell,
+            "--csv",
+            "--no-progress",
+        ])
+        .output()
+        .expect("run tern bench");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<&str> = text
+        .lines()
+        .find(|line| line.starts_with("pubsub,subscribers,"))
+        .map(|line| line.split(',').collect())
+        .unwrap_or_default();
+    let number = |at: usize| fields.get(at).and_then(|f| f.parse::<f64>().ok());
+    match (number(7), number(4)) {
+        (Some(rate), Some(msgs)) => (rate, msgs),
+        _ => panic!("no rate in tern bench output: {text}"),
+    }
+}
+
+/// CPU seconds (user + system) process `pid` has used so far, from /proc/<pid>/stat.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let hz = 100.0; // USER_HZ on Linux
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// Fast clients' throughput with every attack above under way versus without, alternating
+/// A B A B; prints each cell and the median ratio. Run it (release, on a quiet machine):
+/// `HOSTILE_ROUNDS=5 HOSTILE_CELL=3s cargo test --release --test hostile fast_clients -- --ignored --nocapture`
+/// (`HOSTILE_ATTACKS=stalled,churn` picks attacks; `TERN_TEST_SERVER=nats-server` measures
+/// the reference server under the same attacks).
+#[test]
+#[ignore = "a measurement, not a check: run by hand (see TORTURE.md)"]
+fn fast_clients_throughput_under_attack() {
+    let rounds: usize = std::env::var("HOSTILE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let cell = std::env::var("HOSTILE_CELL").unwrap_or_else(|_| "3s".to_string());
+    let only = std::env::var("HOSTILE_ATTACKS").unwrap_or_default();
+    let mut server = TestServer::start_with_config(
+        "max_connections: 1000\nmax_payload: 65536\nmax_pending: 1MB\n\
+         write_deadline: \"1s\"\nping_interval: \"2s\"\nping_max: 2\nmax_subscriptions: 1000\n",
+        &[],
+    );
+    const SUBJECT: &str = "fast";
+    // Wall-clock throughput is at the mercy of everything else on the machine; the
+    // server's own CPU time is not: also measured are the CPU the attacks alone cost the
+    // server (per second, before the fast clients start) and the server CPU per message
+    // delivered to the fast clients, quiet and under attack.
+    let pid = server.pid();
+    let (mut quiet, mut attacked) = (Vec::new(), Vec::new());
+    let (mut quiet_us, mut attacked_us, mut attack_alone) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let cpu = cpu_secs(pid);
+        let (rate, msgs) = fast_clients_rate(&server.url(), SUBJECT, &cell);
+        let per_msg_us = (cpu_secs(pid) - cpu) / msgs * 1e6;
+        eprintln!("round {round}: quiet: {rate:.0} msgs/s, server {per_msg_us:.2} CPU us/msg");
+        quiet.push(rate);
+        quiet_us.push(per_msg_us);
+
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = attack(server.addr(), SUBJECT, stop.clone(), &only);
+        // The first second sets the attack up (connections, first bytes); the next two
+        // are its steady cost.
+        std::thread::sleep(Duration::from_secs(1));
+        let (cpu, started) = (cpu_secs(pid), Instant::now());
+        std::thread::sleep(Duration::from_secs(2));
+        let alone = (cpu_secs(pid) - cpu) / started.elapsed().as_secs_f64() * 100.0;
+        let cpu = cpu_secs(pid);
+        let (rate, msgs) = fast_clients_rate(&server.url(), SUBJECT, &cell);
+        let per_msg_us = (cpu_secs(pid) - cpu) / msgs * 1e6;
+        eprintln!(
+            "round {round}: under attack: {rate:.0} msgs/s, server {per_msg_us:.2} CPU us/msg; \
+             the attack alone cost the server {alone:.1}% of a core"
+        );
+        attacked.push(rate);
+        attacked_us.push(per_msg_us);
+        attack_alone.push(alone);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let opened: Vec<String> = threads
+            .into_iter()
+            .map(|thread| {
+                let (what, n) = thread.join().unwrap();
+                format!("{what} {n}")
+            })
+            .collect();
+        eprintln!("  attack connections opened: {}", opened.join(", "));
+        // Let the server close what the attackers left behind before the next quiet cell.
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(|a, b| a.total_cmp(b));
+        let n = values.len();
+        if n % 2 == 1 {
+            values[n / 2]
+        } else {
+            (values[n / 2 - 1] + values[n / 2]) / 2.0
+        }
+    };
+    let (q, a) = (median(&mut quiet), median(&mut attacked));
+    let (qu, au) = (median(&mut quiet_us), median(&mut attacked_us));
+    eprintln!(
+        "fast clients (tern bench pubsub, 1+1, 128 B, {cell} cells, {rounds} rounds, attacks {}): \
+         median {q:.0} msgs/s quiet, {a:.0} under attack ({:+.1}%); server CPU per message \
+         {qu:.2} us quiet, {au:.2} us under attack ({:+.1}%); the attack alone {:.1}% of a core",
+        if only.is_empty() { "all" } else { &only },
+        (a - q) / q * 100.0,
+        (au - qu) / qu * 100.0,
+        median(&mut attack_alone),
+    );
+    assert!(server.try_wait().is_none(), "the server died under attack");
+}

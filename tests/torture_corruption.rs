@@ -1,8 +1,9 @@
 //! Corruption of a stopped server's files: random bit flips, zeroed ranges, garbage and
 //! truncation in segment files, and damage to `meta.json` and consumer state. On restart
 //! the damage must be detected (logged, and the lost sequences listed in STREAM.INFO
-//! `state.lost` and `/jsz`), every intact record stays readable, no damaged record is
-//! served, and the server stays up.
+//! `state.lost` and `/jsz`), a cut or damaged tail included, every intact record stays
+//! readable, no damaged record is served, no acknowledged sequence is handed out again,
+//! and the server stays up.
 //!
 //! Quick: `cargo test --test torture_corruption`. Long:
 //! `TORTURE_TRIALS=500 cargo test --release --test torture_corruption -- --nocapture`.
@@ -149,7 +150,7 @@ async fn segment_damage_is_detected_and_never_served() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(QUICK_TRIALS);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed());
-    let (mut detected, mut silent_tail_cuts) = (0, 0);
+    let (mut detected, mut tail_cuts) = (0, 0);
     for trial in 0..trials {
         let store = tempfile::tempdir().unwrap();
         prepare(store.path(), "DMG", trial).await;
@@ -190,20 +191,24 @@ async fn segment_damage_is_detected_and_never_served() {
         }
         let missing = MESSAGES - served;
         if missing > 0 {
-            // Damage inside the log is reported; only a cut at the very end (a torn tail,
-            // indistinguishable from a crash mid-write) shortens the stream silently.
+            // Every loss is reported, a cut at the very end included: the synced point
+            // recorded at the stop tells it from a torn write.
             let reported = !lost.is_empty() || server.log().contains("corrupt");
-            if reported {
-                detected += 1;
-            } else {
-                silent_tail_cuts += 1;
-                assert!(
-                    last < MESSAGES,
-                    "trial {trial} {what:?}: {missing} messages gone, nothing reported: {info}\n{}",
-                    server.log()
-                );
+            assert!(
+                reported,
+                "trial {trial} {what:?}: {missing} messages gone, nothing reported: {info}\n{}",
+                server.log()
+            );
+            detected += 1;
+            if server.log().contains("ends before its last synced point") {
+                tail_cuts += 1;
             }
         }
+        // Every acknowledged sequence stays used, whatever was cut.
+        assert!(
+            last >= MESSAGES,
+            "trial {trial} {what:?}: last sequence {last} below the acknowledged {MESSAGES}: {info}"
+        );
         // The stream goes on, and never reuses a sequence that was lost or served.
         let reply = client
             .request("DMG.more".to_string(), Bytes::from("after"))
@@ -230,9 +235,82 @@ async fn segment_damage_is_detected_and_never_served() {
         eprintln!("trial {trial}: served {served}, lost {lost:?}, last {last}");
     }
     eprintln!(
-        "segment damage: {trials} trials, {detected} detected and reported, \
-         {silent_tail_cuts} silent tail cuts, 0 damaged records served"
+        "segment damage: {trials} trials, {detected} detected and reported \
+         ({tail_cuts} of them cuts at the tail), 0 silent, 0 damaged records served"
     );
+}
+
+/// The deterministic case of the random one above: the last record cut in half after a
+/// clean stop. The loss is logged, listed in `state.lost` and `/jsz`, the acknowledged
+/// last sequence is never handed out again, and all of that still holds after a second
+/// restart. A store without the synced-point file (older tern) still loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_tail_is_reported_and_its_sequences_never_reused() {
+    if skip_on_reference("tern's segment layout") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    prepare(store.path(), "CUT", 0).await;
+    let synced = stream_dir(store.path(), "CUT").join("synced");
+    assert_eq!(
+        std::fs::metadata(&synced).map(|m| m.len()).unwrap_or(0),
+        36,
+        "synced point recorded at the stop"
+    );
+    let segment = segments(store.path(), "CUT").pop().expect("a segment");
+    let len = std::fs::metadata(&segment).unwrap().len();
+    // The last message's payload is at least 20 bytes: cutting 10 lands inside it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+
+    for round in 0..2 {
+        let server = start(store.path());
+        let client = client(&server).await;
+        let info = api(&client, "$JS.API.STREAM.INFO.CUT", Value::Null).await;
+        let state = &info["state"];
+        // Round 1 also holds the message published after round 0.
+        assert_eq!(
+            state["messages"],
+            MESSAGES - 1 + round,
+            "round {round}: {info}"
+        );
+        assert!(state["last_seq"].as_u64().unwrap() >= MESSAGES, "{info}");
+        assert_eq!(
+            state["lost"]["msgs"],
+            json!([MESSAGES]),
+            "round {round}: {info}"
+        );
+        if round == 0 {
+            assert!(state["lost"]["bytes"].as_u64() > Some(0), "{info}");
+            assert!(
+                server.log().contains("ends before its last synced point"),
+                "{}",
+                server.log()
+            );
+        }
+        let jsz = http_json(server.monitor_addr().unwrap(), "/jsz?streams=true");
+        assert_eq!(find_lost(&jsz), state["lost"].to_string(), "{jsz}");
+        let reply = client
+            .request("CUT.more".to_string(), Bytes::from("after"))
+            .await
+            .unwrap();
+        let ack: Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(ack["seq"], MESSAGES + 1 + round, "round {round}: {ack}");
+    }
+
+    // Legacy: no synced-point file at all. The stream loads and serves what it has.
+    let legacy = tempfile::tempdir().unwrap();
+    prepare(legacy.path(), "OLD", 0).await;
+    std::fs::remove_file(stream_dir(legacy.path(), "OLD").join("synced")).unwrap();
+    let server = start(legacy.path());
+    let client = client(&server).await;
+    let info = api(&client, "$JS.API.STREAM.INFO.OLD", Value::Null).await;
+    assert_eq!(info["state"]["messages"], MESSAGES, "{info}");
+    assert!(info["state"].get("lost").is_none(), "{info}");
 }
 
 /// The `lost` object of the stream in /jsz, if any.
@@ -293,26 +371,162 @@ async fn damaged_stream_meta_is_reported_and_the_other_streams_stay() {
     }
     let store = tempfile::tempdir().unwrap();
     prepare(store.path(), "BAD", 0).await;
-    prepare(store.path(), "GOOD", 1).await;
-    let meta = stream_dir(store.path(), "BAD").join("meta.json");
-    let bytes = std::fs::read(&meta).unwrap();
-    // Truncation and zeroed ranges; a flipped bit inside a JSON string can still parse
-    // (meta.json carries no checksum, see TORTURE.md).
-    let mut damaged = bytes.clone();
-    damaged.truncate(bytes.len() / 2);
-    std::fs::write(&meta, &damaged).unwrap();
+    prepare(store.path(), "FLIP", 1).await;
+    prepare(store.path(), "GOOD", 2).await;
+    prepare(store.path(), "OLD", 3).await;
+    let meta_of = |stream: &str| stream_dir(store.path(), stream).join("meta.json");
+    // Truncation: not even JSON any more.
+    let bytes = std::fs::read(meta_of("BAD")).unwrap();
+    std::fs::write(meta_of("BAD"), &bytes[..bytes.len() / 2]).unwrap();
+    // One changed letter inside a string: still JSON, a different config (the subject
+    // `FLIP.>` becomes `FLIQ.>`); only the checksum catches it.
+    let text = std::fs::read_to_string(meta_of("FLIP")).unwrap();
+    assert!(text.contains("\"FLIP.>\""), "{text}");
+    std::fs::write(meta_of("FLIP"), text.replace("\"FLIP.>\"", "\"FLIQ.>\"")).unwrap();
+    // A meta.json from before the checksum (plain JSON) still loads.
+    let sealed: Value = serde_json::from_slice(&std::fs::read(meta_of("OLD")).unwrap()).unwrap();
+    std::fs::write(meta_of("OLD"), sealed["meta"].to_string()).unwrap();
+    // A consumer's meta.json with a changed value inside a string.
+    let consumer_meta = stream_dir(store.path(), "GOOD").join("consumers/C/meta.json");
+    let text = std::fs::read_to_string(&consumer_meta).unwrap();
+    assert!(text.contains("\"explicit\""), "{text}");
+    std::fs::write(&consumer_meta, text.replace("\"explicit\"", "\"explicjt\"")).unwrap();
 
     let server = start(store.path());
     let client = client(&server).await;
+    let log = server.log();
     assert!(
-        server.log().contains("corrupt meta.json"),
-        "damage not reported:\n{}",
+        log.contains("BAD: corrupt meta.json"),
+        "truncation not reported:\n{log}"
+    );
+    assert!(
+        log.contains("FLIP: corrupt meta.json: checksum mismatch"),
+        "changed string not reported:\n{log}"
+    );
+    assert!(
+        log.contains("corrupt meta.json: checksum mismatch") && log.contains("consumers/C"),
+        "consumer meta damage not reported:\n{log}"
+    );
+    for stream in ["BAD", "FLIP"] {
+        let info = api(
+            &client,
+            &format!("$JS.API.STREAM.INFO.{stream}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(info["error"]["err_code"], 10059, "{info}");
+    }
+    let names = api(&client, "$JS.API.STREAM.NAMES", Value::Null).await;
+    assert!(
+        !names.to_string().contains("FLIQ"),
+        "garbled config loaded: {names}"
+    );
+    for stream in ["GOOD", "OLD"] {
+        let info = api(
+            &client,
+            &format!("$JS.API.STREAM.INFO.{stream}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(info["state"]["messages"], MESSAGES, "{info}");
+    }
+    // The damaged consumer was not loaded; OLD's (untouched) was.
+    let bad = api(&client, "$JS.API.CONSUMER.INFO.GOOD.C", Value::Null).await;
+    assert_eq!(bad["error"]["err_code"], 10014, "{bad}");
+    let old = api(&client, "$JS.API.CONSUMER.INFO.OLD.C", Value::Null).await;
+    assert_eq!(old["config"]["ack_policy"], "explicit", "{old}");
+}
+
+/// Pulls `count` messages from consumer C of `stream` and acks each.
+async fn pull_and_ack(client: &async_nats::Client, stream: &str, count: usize) {
+    use futures::StreamExt;
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply(
+            format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.C"),
+            inbox,
+            Bytes::from(json!({"batch": count, "expires": 5_000_000_000u64}).to_string()),
+        )
+        .await
+        .unwrap();
+    let mut acked = 0;
+    while acked < count {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("subscription open");
+        let Some(reply) = message.reply else { continue };
+        // A double ack: answered once the ack is durable.
+        client
+            .request(reply.to_string(), Bytes::from_static(b"+ACK"))
+            .await
+            .expect("ack confirmed");
+        acked += 1;
+    }
+}
+
+/// A damaged consumer state falls back to the previous saved one (its progress since is
+/// delivered again) instead of restarting the consumer from nothing; with no previous
+/// state either, it restarts from its config. Both are reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_consumer_state_falls_back_to_the_previous_one() {
+    if skip_on_reference("tern's consumer state file") {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    prepare(store.path(), "PRV", 0).await;
+    let dir = stream_dir(store.path(), "PRV").join("consumers/C");
+    let mut server = start(store.path());
+    let nats = client(&server).await;
+    pull_and_ack(&nats, "PRV", 10).await;
+    drop(nats);
+    server.stop();
+    let mut server = start(store.path());
+    let nats = client(&server).await;
+    pull_and_ack(&nats, "PRV", 10).await;
+    drop(nats);
+    server.stop();
+    assert!(dir.join("state.prev").exists(), "previous state kept");
+
+    let mut state = std::fs::read(dir.join("state")).unwrap();
+    let at = state.len() / 2;
+    state[at] ^= 0x10;
+    std::fs::write(dir.join("state"), &state).unwrap();
+    let mut server = start(store.path());
+    let nats = client(&server).await;
+    let info = api(&nats, "$JS.API.CONSUMER.INFO.PRV.C", Value::Null).await;
+    let log = server.log();
+    assert!(log.contains("saved state unreadable"), "{log}");
+    assert!(
+        log.contains("restored from its previous saved state"),
+        "{log}"
+    );
+    let floor = info["ack_floor"]["stream_seq"].as_u64().unwrap_or(0);
+    assert!(
+        (10..20).contains(&floor),
+        "ack floor {floor}: not the previous state's: {info}"
+    );
+    // Everything above the restored floor is delivered (again) or still to come.
+    let outstanding =
+        info["num_pending"].as_u64().unwrap() + info["num_ack_pending"].as_u64().unwrap();
+    assert_eq!(outstanding, MESSAGES - floor, "{info}");
+    drop(nats);
+    server.stop();
+
+    // Both damaged: from the config, reported.
+    for file in ["state", "state.prev"] {
+        std::fs::write(dir.join(file), b"TCST garbage").unwrap();
+    }
+    let server = start(store.path());
+    let nats = client(&server).await;
+    let info = api(&nats, "$JS.API.CONSUMER.INFO.PRV.C", Value::Null).await;
+    assert!(
+        server.log().contains("previous saved state unreadable too"),
+        "{}",
         server.log()
     );
-    let good = api(&client, "$JS.API.STREAM.INFO.GOOD", Value::Null).await;
-    assert_eq!(good["state"]["messages"], MESSAGES, "{good}");
-    let bad = api(&client, "$JS.API.STREAM.INFO.BAD", Value::Null).await;
-    assert_eq!(bad["error"]["err_code"], 10059, "{bad}");
+    assert_eq!(info["num_pending"], MESSAGES, "{info}");
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

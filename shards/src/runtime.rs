@@ -20,6 +20,9 @@ use thiserror::Error;
 
 use crate::memlock::{self, MemlockError};
 
+/// While joining the mesh, each executor wakes this often (see `run`).
+const JOIN_NUDGE_MS: u64 = 1;
+
 /// How the shards are laid out.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -222,8 +225,26 @@ where
         let handle = builder
             .spawn(move || async move {
                 let mut guard = guard;
-                let (senders, receivers) = match mesh {
-                    Some(mesh) => match mesh.join().await {
+                // glommio's mesh join connects shared channels by re-polling on each turn
+                // of the reactor, and nothing wakes an executor that parked before its
+                // peer connected: about one start in eight hung for good on a busy
+                // machine (both executors asleep in io_uring). A timer keeps the reactor
+                // turning until the join is done.
+                let joined = std::rc::Rc::new(std::cell::Cell::new(false));
+                let nudge = joined.clone();
+                glommio::spawn_local(async move {
+                    while !nudge.get() {
+                        glommio::timer::sleep(Duration::from_millis(JOIN_NUDGE_MS)).await;
+                    }
+                })
+                .detach();
+                let joining = match mesh {
+                    Some(mesh) => Some(mesh.join().await),
+                    None => None,
+                };
+                joined.set(true);
+                let (senders, receivers) = match joining {
+                    Some(joining) => match joining {
                         // glommio numbers mesh peers by executor id, which follows spawn
                         // order; shard ids must be the same numbers or sends go astray.
                         Ok((s, _)) if s.peer_id() != id => {

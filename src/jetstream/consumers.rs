@@ -34,6 +34,8 @@ const INACTIVITY_CHECK_NS: i64 = 1_000_000_000;
 pub const CONSUMERS_DIR: &str = "consumers";
 const META_FILE: &str = "meta.json";
 const STATE_FILE: &str = "state";
+/// The state saved before the current one: what a damaged `state` falls back to.
+const STATE_PREV_FILE: &str = "state.prev";
 
 /// The store seen through a consumer's eyes.
 pub struct StoreSource<'a>(pub &'a MsgStore);
@@ -389,6 +391,20 @@ impl Consumer {
             );
             return false;
         }
+        // The current state becomes the previous one (a damaged state file then costs
+        // only the acks since that one, not the consumer's whole progress). The rename
+        // is made durable by the directory fsync of the write below; a crash between the
+        // two leaves no `state` but a whole `state.prev`, which the loader takes.
+        match std::fs::rename(dir.join(STATE_FILE), dir.join(STATE_PREV_FILE)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                tracing::error!(
+                    "JetStream: consumer '{}': keeping its previous state: {error}",
+                    self.name
+                );
+                return false;
+            }
+            _ => {}
+        }
         match shards::file::write_file_atomic(&dir.join(STATE_FILE), &bytes) {
             Ok(()) => {
                 self.dirty = false;
@@ -410,7 +426,7 @@ impl Consumer {
 pub fn write_meta(dir: &Path, meta: &ConsumerMeta) -> std::io::Result<()> {
     shards::file::create_dir_all_durable(dir)?;
     let bytes = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
-    shards::file::write_file_atomic(&dir.join(META_FILE), &bytes)
+    shards::file::write_file_atomic(&dir.join(META_FILE), &super::sealed::seal(&bytes))
 }
 
 /// The durable consumers saved under a stream's directory: config, creation time and the
@@ -426,30 +442,69 @@ pub fn load_saved(
         let dir = entry.path();
         let meta = match std::fs::read(dir.join(META_FILE))
             .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<ConsumerMeta>(&b).map_err(|e| e.to_string()))
-        {
+            .and_then(|b| {
+                // A checksum mismatch is reported like unparsable JSON: never loaded.
+                let json = super::sealed::unseal(&b)
+                    .map_err(|e| format!("corrupt {META_FILE}: {e}"))?
+                    .json();
+                serde_json::from_slice::<ConsumerMeta>(json)
+                    .map_err(|e| format!("corrupt {META_FILE}: {e}"))
+            }) {
             Ok(meta) => meta,
             Err(error) => {
                 tracing::error!("JetStream: skipping consumer {}: {error}", dir.display());
                 continue;
             }
         };
-        let snapshot = match std::fs::read(dir.join(STATE_FILE)) {
-            Ok(bytes) => match consumer::decode_snapshot(&bytes) {
-                Ok(snapshot) => Some(snapshot),
-                Err(error) => {
-                    tracing::error!(
-                        "JetStream: consumer '{}': saved state unreadable ({error}); it restarts from its config",
-                        meta.name
-                    );
-                    None
-                }
-            },
-            Err(_) => None,
-        };
+        let snapshot = load_state(&dir, &meta.name);
         out.push((meta, snapshot, dir));
     }
     out
+}
+
+/// A durable consumer's saved state: `state`, or when that is damaged (or missing after a
+/// crash between `persist`'s two renames) the previous one, `state.prev`. Damage is
+/// logged; with neither readable the consumer restarts from its config.
+fn load_state(dir: &Path, name: &str) -> Option<consumer::ConsumerSnapshot> {
+    let read = |file: &str| {
+        std::fs::read(dir.join(file))
+            .ok()
+            .map(|bytes| consumer::decode_snapshot(&bytes))
+    };
+    let damaged = match read(STATE_FILE) {
+        Some(Ok(snapshot)) => return Some(snapshot),
+        Some(Err(error)) => {
+            tracing::error!(
+                "JetStream: consumer '{name}': saved state unreadable ({error}); trying the previous one"
+            );
+            true
+        }
+        None => false,
+    };
+    match read(STATE_PREV_FILE) {
+        Some(Ok(snapshot)) => {
+            if damaged {
+                tracing::error!(
+                    "JetStream: consumer '{name}': restored from its previous saved state; what was acknowledged since is delivered again"
+                );
+            }
+            Some(snapshot)
+        }
+        Some(Err(error)) => {
+            tracing::error!(
+                "JetStream: consumer '{name}': previous saved state unreadable too ({error}); it restarts from its config"
+            );
+            None
+        }
+        None => {
+            if damaged {
+                tracing::error!(
+                    "JetStream: consumer '{name}': no previous saved state; it restarts from its config"
+                );
+            }
+            None
+        }
+    }
 }
 
 /// A pull action's status as the bytes of a header-only message.

@@ -5,6 +5,7 @@
 //! ```text
 //! <store_dir>/jetstream/$G/streams/<stream>/
 //!     meta.json                 stream config and creation time (written atomically)
+//!     synced                    the synced point (see `store::synced`), written in place
 //!     msgs/00000000000000000001.seg
 //!     msgs/00000000000000000002.seg   ... append-only, one active (the highest id)
 //! ```
@@ -20,9 +21,13 @@ use std::path::{Path, PathBuf};
 
 use shards::file::{sync_dir, LogFile};
 
+use super::store::{SyncedPoint, SyncedPointError, SYNCED_POINT_BYTES};
+
 use crate::limits::JS_RECOVERY_READ_CHUNK_BYTES;
 
 const SEGMENT_SUFFIX: &str = "seg";
+/// The synced-point file in a stream's directory.
+pub const SYNCED_FILE: &str = "synced";
 
 pub struct SegmentFiles {
     dir: PathBuf,
@@ -180,4 +185,48 @@ impl SegmentFiles {
 
 fn missing(id: u64) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, format!("segment {id} is not open"))
+}
+
+/// A stream's synced-point file (see `store::synced`), kept open.
+pub struct SyncedFile {
+    file: LogFile,
+}
+
+/// What a synced-point file held at start.
+pub type SyncedRead = Result<Option<SyncedPoint>, SyncedPointError>;
+
+impl SyncedFile {
+    /// Opens the synced-point file in the stream directory `dir`, creating it durably
+    /// (empty, which reads as "nothing recorded", as for stores from before it existed).
+    pub async fn open(dir: &Path) -> io::Result<(SyncedFile, SyncedRead)> {
+        let path = dir.join(SYNCED_FILE);
+        if !path.exists() {
+            std::fs::File::create(&path)?.sync_all()?;
+            sync_dir(dir)?;
+        }
+        let file = LogFile::open_or_create(&path).await?;
+        let bytes = file.read_all(SYNCED_POINT_BYTES).await?;
+        Ok((SyncedFile { file }, SyncedPoint::decode(&bytes)))
+    }
+
+    /// Overwrites the record with `point` and makes it durable.
+    pub async fn record(&self, point: SyncedPoint) -> io::Result<()> {
+        self.file.write_all_at(point.encode().to_vec(), 0).await?;
+        self.file.sync_data().await
+    }
+
+    /// [`SyncedFile::record`] without the reactor, for the shutdown hook (which cannot
+    /// await): a blocking write and fdatasync, once, as the process stops.
+    pub fn record_blocking(&self, point: SyncedPoint) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.file.path())?;
+        file.write_all_at(&point.encode(), 0)?;
+        file.sync_data()
+    }
+
+    pub async fn close(self) {
+        let _ = self.file.close().await;
+    }
 }

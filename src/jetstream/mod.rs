@@ -27,6 +27,7 @@ mod disk;
 mod meta;
 pub mod monitor;
 mod owner;
+mod sealed;
 pub mod store;
 mod stream;
 

@@ -99,7 +99,18 @@ pub fn streams_on_disk(account: &JsAccount) -> Vec<(String, CreateRequest)> {
                 continue;
             }
         };
-        match serde_json::from_slice::<CreateRequest>(&text) {
+        // Damage is reported and the stream skipped: a garbled config is never loaded.
+        let json = match super::sealed::unseal(&text) {
+            Ok(unsealed) => unsealed.json(),
+            Err(error) => {
+                tracing::error!(
+                    "JetStream: skipping {}: corrupt {META_FILE}: {error}",
+                    dir.display()
+                );
+                continue;
+            }
+        };
+        match serde_json::from_slice::<CreateRequest>(json) {
             Ok(request) => found.push((request.config.name.clone(), request)),
             Err(error) => tracing::error!(
                 "JetStream: skipping {}: corrupt {META_FILE}: {error}",
@@ -151,6 +162,7 @@ impl Owner {
             if let Some(owner) = weak.upgrade() {
                 for stream in owner.streams.borrow().values() {
                     stream.save_consumers();
+                    stream.record_synced_point_at_shutdown();
                 }
             }
         }));

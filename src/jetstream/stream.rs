@@ -24,13 +24,14 @@ use shards::sync::Signal;
 
 use super::accounts::Reservation;
 use super::api::{self, ApiResponse, JsError, StorageType, StreamConfig};
-use super::disk::SegmentFiles;
+use super::disk::{SegmentFiles, SyncedFile};
 use super::owner::{CreateRequest, Owner, META_FILE};
 use super::store::{self, DedupWindow, MsgStore};
 use super::{now_ns, JetStreamShared};
 use crate::config::SyncInterval;
 use crate::limits::{
     JS_DISK_RETRY_MS, JS_SEGMENT_BYTES_MAX, JS_STREAM_CACHE_BYTES_MAX, JS_STREAM_INBOX_BYTES_MAX,
+    JS_SYNCED_POINT_INTERVAL_MS,
 };
 use crate::server::client::InternalMessage;
 
@@ -124,6 +125,12 @@ pub struct Stream {
     /// Set after a failed write until the disk works again: publishes are refused.
     disk_failed: Cell<bool>,
     last_sync: Cell<std::time::Instant>,
+    /// File streams: the synced-point file (see `store::synced`), what the last fsync
+    /// made durable, what the file durably says, and when it was last written.
+    synced_file: RefCell<Option<SyncedFile>>,
+    synced: Cell<Option<store::SyncedPoint>>,
+    recorded: Cell<Option<store::SyncedPoint>>,
+    recorded_at: Cell<Instant>,
     /// Publishes in the last commit (see `worth_waiting`).
     last_batch_publishes: Cell<usize>,
     /// What monitoring reads of this stream, refreshed once per batch (`report_usage`).
@@ -166,19 +173,23 @@ impl Stream {
 
     /// Reads a file stream's segments and rebuilds its store; logs what recovery found and
     /// cuts torn tails off.
-    async fn load(
-        name: &str,
-        config: &StreamConfig,
-        dir: &std::path::Path,
-    ) -> io::Result<(MsgStore, DedupWindow, SegmentFiles)> {
+    async fn load(name: &str, config: &StreamConfig, dir: &std::path::Path) -> io::Result<Loaded> {
         let (mut files, found) = SegmentFiles::open(&dir.join("msgs")).await?;
+        let (synced_file, recorded) = SyncedFile::open(dir).await?;
+        let recorded = recorded.unwrap_or_else(|error| {
+            tracing::error!(
+                "JetStream: stream '{name}': synced-point file damaged ({error}): a cut at the end of the log can not be told from a torn write this time"
+            );
+            None
+        });
         let scans: Vec<(u64, store::SegmentScan)> = found
             .iter()
             .map(|segment| (segment.id, store::scan_segment(&segment.bytes)))
             .collect();
         drop(found);
-        let (store, report) = MsgStore::recover(Self::store_config(config), scans)
-            .map_err(|e| io::Error::other(format!("recovering stream '{name}': {e}")))?;
+        let (store, report) =
+            MsgStore::recover_checked(Self::store_config(config), scans, recorded)
+                .map_err(|e| io::Error::other(format!("recovering stream '{name}': {e}")))?;
         for (segment, corrupt) in &report.corrupt {
             tracing::error!(
                 "JetStream: stream '{name}': corrupt record in segment {segment} at offset {} ({:?}): not served, counted as lost",
@@ -186,9 +197,19 @@ impl Stream {
                 corrupt.reason
             );
         }
+        if let Some(loss) = &report.tail_loss {
+            tracing::error!(
+                "JetStream: stream '{name}': the log ends before its last synced point (segment {} of {} bytes, last sequence {}): found {} bytes and last sequence {}; acknowledged data lost",
+                loss.recorded.segment,
+                loss.recorded.len_bytes,
+                loss.recorded.last_seq,
+                loss.found_len_bytes.map_or_else(|| "no segment".to_string(), |len| len.to_string()),
+                loss.found_last_seq
+            );
+        }
         if !report.lost_msgs.is_empty() {
             tracing::error!(
-                "JetStream: stream '{name}': {} message(s) lost to corruption: {:?}",
+                "JetStream: stream '{name}': {} message(s) lost to corruption or a cut log: {:?}",
                 report.lost_msgs.len(),
                 report.lost_msgs
             );
@@ -206,7 +227,19 @@ impl Stream {
             &report.msg_ids,
             store.state().last_seq,
         );
-        Ok((store, dedup, files))
+        // What is on disk now is durable; records recovery still has to write are not.
+        let synced = store
+            .take_log_is_empty()
+            .then(|| store.log_point())
+            .flatten();
+        Ok(Loaded {
+            store,
+            dedup,
+            files: Some(files),
+            synced_file: Some(synced_file),
+            recorded,
+            synced,
+        })
     }
 
     /// Creates (or, with `recover`, reopens from disk) a stream on this core, subscribes
@@ -221,11 +254,16 @@ impl Stream {
         let account_name = account.name.clone();
         let store_config = Self::store_config(&config);
         let name = config.name.clone();
-        let (store, dedup, files, dir) = match config.storage {
+        let (loaded, dir) = match config.storage {
             StorageType::Memory => (
-                MsgStore::new(store_config),
-                DedupWindow::new(config.duplicate_window_nanos),
-                None,
+                Loaded {
+                    store: MsgStore::new(store_config),
+                    dedup: DedupWindow::new(config.duplicate_window_nanos),
+                    files: None,
+                    synced_file: None,
+                    recorded: None,
+                    synced: None,
+                },
                 None,
             ),
             StorageType::File => {
@@ -234,16 +272,23 @@ impl Stream {
                 if !recover {
                     shards::file::write_file_atomic(
                         &dir.join(META_FILE),
-                        &serde_json::to_vec(&CreateRequest {
+                        &super::sealed::seal(&serde_json::to_vec(&CreateRequest {
                             config: config.clone(),
                             created: request.created,
-                        })?,
+                        })?),
                     )?;
                 }
-                let (store, dedup, files) = Self::load(&name, &config, &dir).await?;
-                (store, dedup, Some(files), Some(dir))
+                (Self::load(&name, &config, &dir).await?, Some(dir))
             }
         };
+        let Loaded {
+            store,
+            dedup,
+            files,
+            synced_file,
+            recorded,
+            synced,
+        } = loaded;
         let stream = Rc::new(Stream {
             owner: Rc::downgrade(owner),
             js: owner.js.clone(),
@@ -270,6 +315,15 @@ impl Stream {
             erase: RefCell::new(Vec::new()),
             disk_failed: Cell::new(false),
             last_sync: Cell::new(std::time::Instant::now()),
+            synced_file: RefCell::new(synced_file),
+            synced: Cell::new(synced),
+            recorded: Cell::new(recorded),
+            // As if recorded an interval ago: the first commit after opening records.
+            recorded_at: Cell::new(
+                Instant::now()
+                    .checked_sub(Duration::from_millis(JS_SYNCED_POINT_INTERVAL_MS))
+                    .unwrap_or_else(Instant::now),
+            ),
             last_batch_publishes: Cell::new(0),
             snapshot: super::monitor::StreamSnapshot::new(&account_name, request.created),
             sourcing: Default::default(),
@@ -664,7 +718,12 @@ impl Stream {
             };
             let written = serde_json::to_vec(&meta)
                 .map_err(io::Error::from)
-                .and_then(|bytes| shards::file::write_file_atomic(&dir.join(META_FILE), &bytes));
+                .and_then(|bytes| {
+                    shards::file::write_file_atomic(
+                        &dir.join(META_FILE),
+                        &super::sealed::seal(&bytes),
+                    )
+                });
             if let Err(error) = written {
                 return api::StreamUpdateResponse::error(JsError::stream_general(error)).to_json();
             }
@@ -1192,12 +1251,15 @@ impl Stream {
     /// Writes what the store logged since the last call; fsyncs when the sync policy says
     /// so (or `force`).
     async fn persist_log(&self) -> io::Result<()> {
-        let batch = self.store.borrow_mut().take_log();
+        let (batch, point) = {
+            let mut store = self.store.borrow_mut();
+            (store.take_log(), store.log_point())
+        };
         // Taken out for the awaits and put back: only the writer task uses the files.
         let Some(mut files) = self.files.borrow_mut().take() else {
             return Ok(());
         };
-        let result = self.write_batch(&mut files, batch).await;
+        let result = self.write_batch(&mut files, batch, point).await;
         *self.files.borrow_mut() = Some(files);
         result
     }
@@ -1206,6 +1268,7 @@ impl Stream {
         &self,
         files: &mut SegmentFiles,
         batch: store::LogBatch,
+        point: Option<store::SyncedPoint>,
     ) -> io::Result<()> {
         for op in &batch.ops {
             match op {
@@ -1237,6 +1300,10 @@ impl Stream {
             files.sync().await?;
             self.last_sync.set(std::time::Instant::now());
         }
+        if !files.has_unsynced() && point.is_some() {
+            // Everything up to the end of this batch is durable.
+            self.synced.set(point);
+        }
         // Erase deleted messages only once their tombstones are on disk: an erased record
         // without its tombstone would come back at recovery as a message of noise.
         if !files.has_unsynced() {
@@ -1246,6 +1313,54 @@ impl Stream {
             }
         }
         Ok(())
+    }
+
+    /// Makes the synced point durable when it moved and the last time was at least
+    /// `JS_SYNCED_POINT_INTERVAL_MS` ago: at most one extra fsync per interval instead of
+    /// one per commit (see `store::synced` for what that leaves unchecked).
+    async fn record_synced_point(&self) {
+        let point = self.synced.get();
+        if point.is_none()
+            || point == self.recorded.get()
+            || self.recorded_at.get().elapsed() < Duration::from_millis(JS_SYNCED_POINT_INTERVAL_MS)
+        {
+            return;
+        }
+        let Some(point) = point else { return };
+        // Taken out for the await and put back: only the writer task uses it.
+        let Some(file) = self.synced_file.borrow_mut().take() else {
+            return;
+        };
+        self.recorded_at.set(Instant::now());
+        match file.record(point).await {
+            Ok(()) => self.recorded.set(Some(point)),
+            Err(error) => tracing::warn!(
+                "JetStream: stream '{}': can not record the synced point: {error}",
+                self.name()
+            ),
+        }
+        *self.synced_file.borrow_mut() = Some(file);
+    }
+
+    /// At clean shutdown (a hook, which cannot await): records the synced point so a
+    /// later cut of the log's tail is always detected.
+    pub fn record_synced_point_at_shutdown(&self) {
+        let point = self.synced.get();
+        if point.is_none() || point == self.recorded.get() {
+            return;
+        }
+        let Some(point) = point else { return };
+        let file = self.synced_file.borrow();
+        // Absent while the writer is recording a point itself (it takes the file across
+        // that await): that write goes on without this one.
+        let Some(file) = file.as_ref() else { return };
+        match file.record_blocking(point) {
+            Ok(()) => self.recorded.set(Some(point)),
+            Err(error) => tracing::warn!(
+                "JetStream: stream '{}': can not record the synced point: {error}",
+                self.name()
+            ),
+        }
     }
 
     /// After a failed write: cut the files back to what the store can vouch for by reloading
@@ -1263,12 +1378,21 @@ impl Stream {
                 old.close().await;
             }
             let config = self.config.borrow().clone();
-            let Ok((store, dedup, files)) = Self::load(&config.name, &config, dir).await else {
+            let old = self.synced_file.borrow_mut().take();
+            if let Some(old) = old {
+                old.close().await;
+            }
+            let Ok(loaded) = Self::load(&config.name, &config, dir).await else {
                 continue;
             };
-            *self.dedup.borrow_mut() = dedup;
-            *self.store.borrow_mut() = store;
-            *self.files.borrow_mut() = Some(files);
+            *self.dedup.borrow_mut() = loaded.dedup;
+            *self.store.borrow_mut() = loaded.store;
+            *self.files.borrow_mut() = loaded.files;
+            *self.synced_file.borrow_mut() = loaded.synced_file;
+            self.recorded.set(loaded.recorded);
+            if loaded.synced.is_some() {
+                self.synced.set(loaded.synced);
+            }
             self.disk_failed.set(false);
             tracing::info!(
                 "JetStream: stream '{}': disk writes work again",
@@ -1277,6 +1401,18 @@ impl Stream {
             return;
         }
     }
+}
+
+/// A stream as read from disk by `Stream::load`.
+struct Loaded {
+    store: MsgStore,
+    dedup: DedupWindow,
+    files: Option<SegmentFiles>,
+    synced_file: Option<SyncedFile>,
+    /// The synced point the file held (`None`: nothing recorded, or damaged).
+    recorded: Option<store::SyncedPoint>,
+    /// The point now durable, when recovery left nothing to write.
+    synced: Option<store::SyncedPoint>,
 }
 
 /// What a publish came to.
@@ -1408,6 +1544,8 @@ async fn writer(stream: Rc<Stream>) {
                         super::monitor::record_publish_ack(arrived.elapsed());
                     }
                 }
+                // After the answers: its fsync must not delay them.
+                stream.record_synced_point().await;
             }
             Err(error) => {
                 tracing::error!(
@@ -1469,6 +1607,11 @@ impl Stream {
         if let Some(at) = self.consumers_deadline_ns() {
             let delay = Duration::from_nanos((at - now_ns()).max(0) as u64);
             wake = Some(wake.map_or(delay, |w| w.min(delay)));
+        }
+        if self.synced.get().is_some() && self.synced.get() != self.recorded.get() {
+            let due = Duration::from_millis(JS_SYNCED_POINT_INTERVAL_MS)
+                .saturating_sub(self.recorded_at.get().elapsed());
+            wake = Some(wake.map_or(due, |w| w.min(due)));
         }
         if let SyncInterval::EveryMs(ms) = self.js.sync {
             let files = self.files.borrow();

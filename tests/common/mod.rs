@@ -93,6 +93,16 @@ pub fn reference_binary() -> ServerBinary {
     )
 }
 
+/// `timeout` times `TERN_TEST_TIMEOUT_SCALE` (default 1): long torture runs at idle CPU
+/// priority on a busy machine can be starved for longer than the usual bounds.
+pub fn scaled(timeout: Duration) -> Duration {
+    let scale = non_empty_env("TERN_TEST_TIMEOUT_SCALE")
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    timeout * scale
+}
+
 fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -285,9 +295,9 @@ impl ServerBuilder {
             is_tern: binary.is_tern,
             dir: self.dir,
         };
-        let addr = server
-            .log
-            .wait_for(SERVER_START_TIMEOUT, |text| address_after(text, LISTENING));
+        let addr = server.log.wait_for(scaled(SERVER_START_TIMEOUT), |text| {
+            address_after(text, LISTENING)
+        });
         match addr {
             Some(addr) => {
                 server.addr = addr;
@@ -902,9 +912,12 @@ pub async fn connect_with(
     options: async_nats::ConnectOptions,
 ) -> async_nats::Client {
     let options = options
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(scaled(Duration::from_secs(5)))
+        // async-nats' default request timeout, scaled.
+        .request_timeout(Some(scaled(Duration::from_secs(10))))
         .max_reconnects(Some(0));
-    match tokio::time::timeout(Duration::from_secs(10), options.connect(server.url())).await {
+    let bound = scaled(Duration::from_secs(10));
+    match tokio::time::timeout(bound, options.connect(server.url())).await {
         Ok(Ok(client)) => client,
         Ok(Err(e)) => panic!(
             "connect to {}: {e}\nserver log:\n{}",
@@ -952,7 +965,7 @@ pub async fn json_request(client: &async_nats::Client, subject: &str, body: Valu
         bytes::Bytes::from(body.to_string())
     };
     let reply = tokio::time::timeout(
-        CLIENT_RECV_TIMEOUT,
+        scaled(CLIENT_RECV_TIMEOUT),
         client.request(subject.to_string(), payload),
     )
     .await
@@ -963,7 +976,7 @@ pub async fn json_request(client: &async_nats::Client, subject: &str, body: Valu
 }
 
 pub async fn recv(subscriber: &mut async_nats::Subscriber) -> async_nats::Message {
-    recv_within(subscriber, CLIENT_RECV_TIMEOUT).await
+    recv_within(subscriber, scaled(CLIENT_RECV_TIMEOUT)).await
 }
 
 pub async fn recv_within(

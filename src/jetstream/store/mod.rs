@@ -11,6 +11,7 @@
 //! - `limits`: nats-server's size accounting and discard-new rules as pure functions.
 //! - `log`: segment bookkeeping and the head-only segment removal invariant.
 //! - `recovery`: rebuilding a stream from its segments.
+//! - [`synced`]: the synced point, which tells a cut tail from a torn write.
 //! - [`dedup`]: the `Nats-Msg-Id` duplicate window.
 //! - [`headers`]: NATS header block lookup and building.
 //! - `bounds`: every size limit of this module, with units.
@@ -26,6 +27,7 @@ mod recovery;
 #[allow(clippy::module_inception)]
 mod store;
 mod subjects;
+pub mod synced;
 
 #[cfg(test)]
 mod tests;
@@ -43,3 +45,4 @@ pub use store::{
     Appended, DiscardPolicy, MsgBody, MsgStore, MsgView, ReadError, Removed, StorageType,
     StoreConfig, StoreError, StoreState, StoredMsg,
 };
+pub use synced::{SyncedPoint, SyncedPointError, TailLoss, SYNCED_POINT_BYTES};

@@ -41,6 +41,7 @@ use super::index::Location;
 use super::log::{SegmentInfo, SegmentLog};
 use super::record::{CorruptRecord, Record, SegmentScan};
 use super::store::{join_body, MsgStore, StorageType, StoreConfig, StoreError};
+use super::synced::{self, SyncedPoint, TailLoss};
 
 /// A verified record that contradicts the log (a message sequence not above the last).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +64,9 @@ pub struct RecoveryReport {
     pub lost_msgs: Vec<u64>,
     /// Bytes of the damaged stretches.
     pub lost_bytes: u64,
+    /// The log ends before the recorded synced point: acknowledged data is gone (its
+    /// sequences are in `lost_msgs`, its bytes counted in `lost_bytes`).
+    pub tail_loss: Option<TailLoss>,
     /// `Nats-Msg-Id`s of the newest stored messages (at most `DEDUP_IDS_MAX`), in
     /// sequence order, for `DedupWindow::rebuild`.
     pub msg_ids: Vec<RecoveredMsgId>,
@@ -206,6 +210,21 @@ impl MsgStore {
     where
         I: IntoIterator<Item = (u64, SegmentScan)>,
     {
+        Self::recover_checked(cfg, segments, None)
+    }
+
+    /// [`MsgStore::recover`], checked against the synced point recorded before the stop
+    /// (see `synced`): when the segments end before it, the sequences up to the recorded
+    /// last one are listed as lost and never handed out again, and the missing bytes are
+    /// counted as lost.
+    pub fn recover_checked<I>(
+        cfg: StoreConfig,
+        segments: I,
+        synced_point: Option<SyncedPoint>,
+    ) -> Result<(MsgStore, RecoveryReport), StoreError>
+    where
+        I: IntoIterator<Item = (u64, SegmentScan)>,
+    {
         if cfg.storage != StorageType::File {
             return Err(StoreError::NotFileStorage);
         }
@@ -257,6 +276,19 @@ impl MsgStore {
                 store.note_lost(seq);
             }
             store.mark_dirty = true;
+        }
+        // The log ends before what was acknowledged: everything past the recovered last
+        // sequence up to the recorded one is lost (a Purge mark, written by `finish_op`
+        // below, keeps those sequences used across later restarts).
+        if let Some(recorded) = synced_point {
+            let found: Vec<(u64, u64)> = infos.iter().map(|i| (i.id, i.len_bytes)).collect();
+            replay.report.tail_loss = synced::check(recorded, &found, store.last_seq);
+            if let Some(loss) = &replay.report.tail_loss {
+                replay.report.lost_bytes += loss.missing_bytes;
+                let last_ts_ns = store.last_ts_ns;
+                Replay::advance(&mut store, recorded.last_seq, last_ts_ns, Some(0));
+                store.mark_dirty = true;
+            }
         }
 
         // Replayed removals are already on disk: no tombstones for them.

@@ -865,6 +865,19 @@ impl MsgStore {
         }
     }
 
+    /// Where the log ends once everything taken so far is written: the active segment,
+    /// its length and the last sequence (file storage). Recorded as the synced point
+    /// after the fsync that covers it.
+    pub fn log_point(&self) -> Option<super::synced::SyncedPoint> {
+        let log = self.log.as_ref()?;
+        let active = log.segments().last()?;
+        Some(super::synced::SyncedPoint {
+            segment: active.id,
+            len_bytes: active.len_bytes,
+            last_seq: self.last_seq,
+        })
+    }
+
     /// Segments on disk as the store sees them: (id, length, live messages), oldest first.
     pub fn segments(&self) -> Vec<(u64, u64, u64)> {
         self.log.as_ref().map_or_else(Vec::new, |log| {

@@ -580,3 +580,59 @@ fn sequences_stop_at_the_ceiling() {
     });
     assert_eq!(store.state().first_seq, SEQ_MAX);
 }
+
+/// A log cut before its recorded synced point: the cut sequences are lost, never reused,
+/// and a Purge mark keeps them used across the next restart (which has the old point).
+#[test]
+fn recovery_reports_a_tail_cut_before_the_synced_point() {
+    let mut store = MsgStore::new(file(0, 0));
+    let mut disk = SimDisk::default();
+    for i in 1..=5 {
+        put(&mut store, "a", &format!("m{i}"), i).unwrap();
+    }
+    disk.apply(&store.take_log());
+    let point = store.log_point().expect("file store");
+    assert_eq!(point.last_seq, 5);
+    // Without the point, a cut inside message 5 reads as a torn write: silent.
+    let start_of_5 = store.location(5).unwrap().offset;
+    let cut = start_of_5 as usize + 7;
+    disk.segments.get_mut(&1).unwrap().truncate(cut);
+    let (silent, report) = MsgStore::recover(store.config().clone(), disk.scans()).unwrap();
+    assert_eq!((silent.state().last_seq, report.tail_loss), (4, None));
+
+    let (mut recovered, report) =
+        MsgStore::recover_checked(store.config().clone(), disk.scans(), Some(point)).unwrap();
+    let loss = report.tail_loss.clone().expect("tail loss");
+    // Valid up to where message 5 began.
+    assert_eq!(loss.found_len_bytes, Some(start_of_5));
+    assert_eq!(loss.found_last_seq, 4);
+    assert_eq!(report.lost_msgs, vec![5]);
+    let state = recovered.state();
+    assert_eq!((state.messages, state.last_seq), (4, 5));
+    assert_eq!(state.lost_msgs, vec![5]);
+    assert!(state.lost_bytes > 0);
+    disk.segments
+        .get_mut(&1)
+        .unwrap()
+        .truncate(start_of_5 as usize);
+    disk.apply(&recovered.take_log());
+    assert_eq!(put(&mut recovered, "a", "6", 6).unwrap(), 6);
+    disk.apply(&recovered.take_log());
+
+    // Restart with the same (now stale) point: sequence 5 is still lost, nothing reused.
+    let (mut again, _) =
+        MsgStore::recover_checked(store.config().clone(), disk.scans(), Some(point)).unwrap();
+    assert_eq!(again.state().lost_msgs, vec![5]);
+    assert_eq!(again.state().last_seq, 6);
+    assert_eq!(put(&mut again, "a", "7", 7).unwrap(), 7);
+
+    // An intact log is not reported.
+    let mut intact = SimDisk::default();
+    let mut store = MsgStore::new(file(0, 0));
+    put(&mut store, "a", "1", 1).unwrap();
+    intact.apply(&store.take_log());
+    let point = store.log_point();
+    let (_, report) =
+        MsgStore::recover_checked(store.config().clone(), intact.scans(), point).unwrap();
+    assert_eq!(report.tail_loss, None);
+}
