@@ -7,8 +7,9 @@
 //! cost far more than the copy). Pending output above `max_pending` makes the connection a
 //! slow consumer: it alone is closed, nobody else waits for it.
 
+use std::borrow::Borrow;
 use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -75,15 +76,60 @@ impl CloseReason {
 /// A subscription of one of this core's connections.
 pub struct LocalSub {
     pub client: Rc<ClientShared>,
-    pub subject: Bytes,
-    pub queue: Option<Bytes>,
-    pub sid: Bytes,
+    /// Subject, queue (if any) and sid back to back, copied out of the read buffer: one
+    /// small block per subscription, and no read buffer kept alive by a slice of it.
+    names: Bytes,
+    subject_end: u32,
+    queue_end: u32,
     /// 0 = unlimited; otherwise the subscription ends after this many deliveries.
     pub max_msgs: Cell<u64>,
     pub delivered: Cell<u64>,
 }
 
 impl LocalSub {
+    /// None if the names are too long to index with 32 bits (a control line never is).
+    pub fn new(
+        client: Rc<ClientShared>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) -> Option<LocalSub> {
+        let queue = queue.unwrap_or_default();
+        let subject_end = u32::try_from(subject.len()).ok()?;
+        let queue_end = u32::try_from(subject.len() + queue.len()).ok()?;
+        let mut names = Vec::with_capacity(subject.len() + queue.len() + sid.len());
+        names.extend_from_slice(subject);
+        names.extend_from_slice(queue);
+        names.extend_from_slice(sid);
+        Some(LocalSub {
+            client,
+            names: Bytes::from(names),
+            subject_end,
+            queue_end,
+            max_msgs: Cell::new(0),
+            delivered: Cell::new(0),
+        })
+    }
+
+    pub fn subject(&self) -> &[u8] {
+        &self.names[..self.subject_end as usize]
+    }
+
+    /// An empty queue name is invalid, so an empty range means no queue.
+    pub fn queue(&self) -> Option<&[u8]> {
+        let queue = &self.names[self.subject_end as usize..self.queue_end as usize];
+        (!queue.is_empty()).then_some(queue)
+    }
+
+    pub fn sid(&self) -> &[u8] {
+        &self.names[self.queue_end as usize..]
+    }
+
+    /// The sid as shared bytes, for an internal subscriber's queued message.
+    fn sid_bytes(&self) -> Bytes {
+        self.names.slice(self.queue_end as usize..)
+    }
+
     fn exhausted(&self) -> bool {
         let max = self.max_msgs.get();
         max > 0 && self.delivered.get() >= max
@@ -94,6 +140,32 @@ impl LocalSub {
         !self.client.is_closed() && !self.exhausted()
     }
 }
+
+/// A connection's subscription in its set by sid. The set finds subscriptions by their sid
+/// (`Borrow<[u8]>`), so the sid is stored once, in the subscription, and a set slot is one
+/// pointer.
+pub struct BySid(pub Rc<LocalSub>);
+
+impl Borrow<[u8]> for BySid {
+    fn borrow(&self) -> &[u8] {
+        self.0.sid()
+    }
+}
+
+/// As `[u8]` hashes, which `Borrow` requires.
+impl std::hash::Hash for BySid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.sid().hash(state)
+    }
+}
+
+impl PartialEq for BySid {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.sid() == other.0.sid()
+    }
+}
+
+impl Eq for BySid {}
 
 /// Message counters of one connection (plain cells: only its core touches them).
 #[derive(Default)]
@@ -156,7 +228,7 @@ pub struct ClientShared {
     pub last_read: Cell<Instant>,
     pub pings_outstanding: Cell<u32>,
     pub authenticated: Cell<bool>,
-    pub subs: RefCell<HashMap<Bytes, Rc<LocalSub>>>,
+    pub subs: RefCell<HashSet<BySid>>,
     pub name: RefCell<String>,
     /// Set for the server's own clients (see `server::internal`).
     pub internal: Option<InternalQueue>,
@@ -199,7 +271,7 @@ impl ClientShared {
             last_read: Cell::new(Instant::now()),
             pings_outstanding: Cell::new(0),
             authenticated: Cell::new(authenticated),
-            subs: RefCell::new(HashMap::new()),
+            subs: RefCell::new(HashSet::new()),
             name: RefCell::new(String::new()),
             internal: None,
             tls: std::cell::OnceCell::new(),
@@ -272,7 +344,7 @@ impl ClientShared {
     }
 
     /// Appends one message; true if this made the client newly stalled.
-    fn write_msg(&self, sid: &Bytes, msg: &Outgoing) -> bool {
+    fn write_msg(&self, sub: &LocalSub, msg: &Outgoing) -> bool {
         let body_len = msg.body.len();
         self.counters.out_msgs.set(self.counters.out_msgs.get() + 1);
         self.counters
@@ -290,7 +362,7 @@ impl ClientShared {
             }
             queue.bytes.set(queue.bytes.get() + body_len);
             queue.messages.borrow_mut().push_back(InternalMessage {
-                sid: sid.clone(),
+                sid: sub.sid_bytes(),
                 subject: msg.subject.clone(),
                 reply: msg.reply.cloned(),
                 header_len: msg.header_len,
@@ -303,7 +375,7 @@ impl ClientShared {
         encode_msg_line(
             &mut pending,
             msg.subject,
-            sid,
+            sub.sid(),
             msg.reply.map(|r| &r[..]),
             msg.header_len,
             body_len,
@@ -413,7 +485,7 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
         }
     }
     sub.delivered.set(sub.delivered.get() + 1);
-    if sub.client.write_msg(&sub.sid, msg) {
+    if sub.client.write_msg(sub, msg) {
         sub.client
             .stalls
             .clients
@@ -428,8 +500,8 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
 
 /// Removes a subscription that reached its `max_msgs`.
 pub fn auto_unsubscribed(state: &ShardState, sub: &Rc<LocalSub>) {
-    let removed = sub.client.subs.borrow_mut().remove(&sub.sid);
-    if removed.is_some() {
+    let removed = sub.client.subs.borrow_mut().remove(sub.sid());
+    if removed {
         state.remove_subscription(sub.client.account.get(), sub);
     }
 }
@@ -507,7 +579,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     session.read_loop(reader).await;
 
     // Teardown: drop every subscription so peers stop forwarding to us.
-    let subs: Vec<Rc<LocalSub>> = client.subs.borrow_mut().drain().map(|(_, s)| s).collect();
+    let subs: Vec<Rc<LocalSub>> = client.subs.borrow_mut().drain().map(|s| s.0).collect();
     for sub in &subs {
         state.remove_subscription(client.account.get(), sub);
     }
@@ -895,7 +967,7 @@ impl Session {
             self.client.send_err("Invalid Subject");
             return None;
         }
-        if self.client.subs.borrow().contains_key(&sid) {
+        if self.client.subs.borrow().contains(&sid[..]) {
             // nats-server keeps the existing subscription when a sid is reused.
             return Some(0);
         }
@@ -907,17 +979,14 @@ impl Session {
             self.client.send_err("maximum subscriptions exceeded");
             return None;
         }
-        let sub = Rc::new(LocalSub {
-            client: self.client.clone(),
-            subject,
-            queue,
-            sid: sid.clone(),
-            max_msgs: Cell::new(0),
-            delivered: Cell::new(0),
-        });
+        let Some(sub) = LocalSub::new(self.client.clone(), &subject, queue.as_deref(), &sid) else {
+            self.client.send_err("Invalid Subject");
+            return None;
+        };
+        let sub = Rc::new(sub);
         match self.state.add_subscription(self.client.account.get(), &sub) {
             Ok(seq) => {
-                self.client.subs.borrow_mut().insert(sid, sub);
+                self.client.subs.borrow_mut().insert(BySid(sub));
                 Some(seq)
             }
             Err(_) => {
@@ -955,7 +1024,7 @@ impl Session {
 
     /// Returns the interest seq of the removal (0 if nothing to wait for).
     fn unsubscribe(&mut self, sid: &[u8], max_msgs: Option<u64>) -> u64 {
-        let Some(sub) = self.client.subs.borrow().get(sid).cloned() else {
+        let Some(sub) = self.client.subs.borrow().get(sid).map(|s| s.0.clone()) else {
             return 0;
         };
         match max_msgs {

@@ -593,8 +593,9 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
             let take = subs.len().min(budget);
             budget -= take;
             row.subs = subs
-                .values()
+                .iter()
                 .take(take)
+                .map(|sub| &sub.0)
                 .map(|sub| {
                     let mut detail = sub_row(&state.shared.auth, client, sub);
                     // Under a connection, nats-server leaves the account out.
@@ -614,9 +615,9 @@ fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreR
     let clients = state.clients.borrow();
     let mut rows = Vec::new();
     for client in clients.values() {
-        for sub in client.subs.borrow().values() {
+        for sub in client.subs.borrow().iter().map(|sub| &sub.0) {
             if let Some(test) = &query.test {
-                if !subject_matches_filter(&sub.subject, test.as_bytes()) {
+                if !subject_matches_filter(sub.subject(), test.as_bytes()) {
                     continue;
                 }
             }
@@ -668,12 +669,9 @@ fn connection_row(
 fn sub_row(auth: &Auth, client: &ClientShared, sub: &LocalSub) -> SubRow {
     SubRow {
         account: auth.account_name(client.account.get()),
-        subject: String::from_utf8_lossy(&sub.subject).into_owned(),
-        queue: sub
-            .queue
-            .as_ref()
-            .map(|q| String::from_utf8_lossy(q).into_owned()),
-        sid: String::from_utf8_lossy(&sub.sid).into_owned(),
+        subject: String::from_utf8_lossy(sub.subject()).into_owned(),
+        queue: sub.queue().map(|q| String::from_utf8_lossy(q).into_owned()),
+        sid: String::from_utf8_lossy(sub.sid()).into_owned(),
         msgs: sub.delivered.get(),
         max: sub.max_msgs.get(),
         cid: client.cid,

@@ -147,35 +147,35 @@ impl ShardState {
         sub: &Rc<LocalSub>,
     ) -> Result<u64, crate::routing::IndexError> {
         let acct = &self.accounts[account as usize];
-        let queue = sub.queue.as_deref();
+        let queue = sub.queue();
         acct.local
             .borrow_mut()
-            .insert(&sub.subject, queue, SubRef(sub.clone()))?;
+            .insert(sub.subject(), queue, SubRef(sub.clone()))?;
         super::registry::subscription_inserted(self);
-        let count = acct.counts.borrow_mut().add(&sub.subject, queue);
-        Ok(self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count))
+        let count = acct.counts.borrow_mut().add(sub.subject(), queue);
+        Ok(self.announce_interest(account, sub.subject(), queue, count))
     }
 
     pub fn remove_subscription(&self, account: AccountId, sub: &Rc<LocalSub>) -> u64 {
         let acct = &self.accounts[account as usize];
-        let queue = sub.queue.as_deref();
+        let queue = sub.queue();
         if !acct
             .local
             .borrow_mut()
-            .remove_hashed(&sub.subject, queue, &SubRef(sub.clone()))
+            .remove_hashed(sub.subject(), queue, &SubRef(sub.clone()))
         {
             return 0;
         }
         super::registry::subscription_removed(self);
-        let count = acct.counts.borrow_mut().remove(&sub.subject, queue);
-        self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count)
+        let count = acct.counts.borrow_mut().remove(sub.subject(), queue);
+        self.announce_interest(account, sub.subject(), queue, count)
     }
 
     fn announce_interest(
         &self,
         account: AccountId,
-        subject: &Bytes,
-        queue: Option<&Bytes>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
         count: u32,
     ) -> u64 {
         if self.count == 1 {
@@ -188,11 +188,15 @@ impl ShardState {
         }
         let seq = self.interest_seq.get() + 1;
         self.interest_seq.set(seq);
+        // Copied per announcement (not per message), so subscriptions need not keep their
+        // names as separately shareable `Bytes`.
+        let subject = Bytes::copy_from_slice(subject);
+        let queue = queue.map(Bytes::copy_from_slice);
         for peer in self.peers() {
             self.outboxes[peer].push(CoreEvent::Interest {
                 account,
                 subject: subject.clone(),
-                queue: queue.cloned(),
+                queue: queue.clone(),
                 count,
                 seq,
             });
