@@ -13,12 +13,12 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use shards::net::Connection;
 use shards::sync::{Signal, WaitQueue};
 
 use super::mesh::{AccountId, CoreEvent, Delivery};
-use super::shard::ShardState;
+use super::shard::{ShardState, SubRef};
 use super::transport::{ClientReader, ClientWriter};
 use crate::auth::{ConnPermissions, Decision};
 use crate::limits::{
@@ -28,9 +28,11 @@ use crate::limits::{
 };
 use crate::protocol::{
     encode_err, encode_msg_line, no_responders_headers, ClientOp, ClientParser, ConnectOptions,
-    ParserLimits, Publish,
+    ParserLimits, PubFrame, Publish,
 };
-use crate::routing::{is_valid_literal_subject, is_valid_queue_name, is_valid_subject};
+use crate::routing::{
+    is_valid_literal_subject, is_valid_queue_name, is_valid_subject, Matches, RemoteMatches,
+};
 
 /// Why a connection ended (shown in logs, later in /connz `reason`, nats-server's wording).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,13 +178,47 @@ pub struct ClientCounters {
     pub out_bytes: Cell<u64>,
 }
 
-/// A message on its way to one subscription: borrowed parts of a publish, shared `Bytes` so an
-/// internal subscriber can keep them without copying.
+/// A message on its way to subscriptions: borrowed parts of a publish, which a client's
+/// subscription copies into its output.
 pub struct Outgoing<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub header_len: Option<usize>,
+    pub body: &'a [u8],
+    /// The same parts as shared `Bytes`, so an internal subscriber can keep them without
+    /// copying. None for a publish routed straight from its read buffer (see
+    /// [`Session::publish_frame`]), which happens only when no internal subscriber
+    /// matched; one that subscribed meanwhile gets a copy.
+    pub shared: Option<SharedParts<'a>>,
+}
+
+#[derive(Clone, Copy)]
+pub struct SharedParts<'a> {
     pub subject: &'a Bytes,
     pub reply: Option<&'a Bytes>,
-    pub header_len: Option<usize>,
     pub body: &'a Bytes,
+}
+
+impl<'a> Outgoing<'a> {
+    /// A message whose parts are already shared `Bytes`.
+    pub fn shared(
+        subject: &'a Bytes,
+        reply: Option<&'a Bytes>,
+        header_len: Option<usize>,
+        body: &'a Bytes,
+    ) -> Self {
+        Outgoing {
+            subject,
+            reply: reply.map(|reply| &reply[..]),
+            header_len,
+            body,
+            shared: Some(SharedParts {
+                subject,
+                reply,
+                body,
+            }),
+        }
+    }
 }
 
 /// A message delivered to a server-side (internal) subscription.
@@ -361,12 +397,24 @@ impl ClientShared {
                 return false;
             }
             queue.bytes.set(queue.bytes.get() + body_len);
+            let (subject, reply, body) = match msg.shared {
+                Some(shared) => (
+                    shared.subject.clone(),
+                    shared.reply.cloned(),
+                    shared.body.clone(),
+                ),
+                None => (
+                    Bytes::copy_from_slice(msg.subject),
+                    msg.reply.map(Bytes::copy_from_slice),
+                    Bytes::copy_from_slice(msg.body),
+                ),
+            };
             queue.messages.borrow_mut().push_back(InternalMessage {
                 sid: sub.sid_bytes(),
-                subject: msg.subject.clone(),
-                reply: msg.reply.cloned(),
+                subject,
+                reply,
                 header_len: msg.header_len,
-                body: msg.body.clone(),
+                body,
             });
             self.pending_signal.set();
             return false;
@@ -376,7 +424,7 @@ impl ClientShared {
             &mut pending,
             msg.subject,
             sub.sid(),
-            msg.reply.map(|r| &r[..]),
+            msg.reply,
             msg.header_len,
             body_len,
         );
@@ -739,6 +787,16 @@ impl Session {
             }
             self.client.last_read.set(Instant::now());
             loop {
+                // A whole PUB goes straight to routing (the op-by-op path below would
+                // authenticate and trace it first, hence the two conditions).
+                if self.client.authenticated.get() && !tracing::enabled!(tracing::Level::TRACE) {
+                    if let Some(frame) = self.parser.whole_pub(&buf) {
+                        if let Next::Stop = self.publish_frame(frame, &mut buf) {
+                            return;
+                        }
+                        continue;
+                    }
+                }
                 match self.parser.next_op(&mut buf) {
                     Ok(Some(op)) => {
                         // PUB never waits: keep the hot op off the async path.
@@ -1041,12 +1099,76 @@ impl Session {
     }
 
     fn publish(&mut self, p: Publish) -> Next {
-        if p.header_len.is_some() && !self.client.headers.get() {
+        if let Some(next) =
+            self.check_publish(&p.subject, p.reply.as_deref(), p.header_len, p.body.len())
+        {
+            return next;
+        }
+        let delivered = route(&self.state, &self.client, &p);
+        self.after_route(delivered, &p.subject, p.reply.as_deref());
+        Next::Continue
+    }
+
+    /// A PUB found whole at the front of `buf`, consumed here. Routed from the buffer,
+    /// with no `Bytes` made, when nothing must keep the message beyond this call: no
+    /// match on another core, no internal subscriber, no import or export of the account
+    /// (in nats-server's terms, no route and no system client). Otherwise the frame is
+    /// taken off as the op the parser would return and routed with the same matches.
+    fn publish_frame(&mut self, frame: PubFrame, buf: &mut BytesMut) -> Next {
+        let account = self.client.account.get();
+        if !self.state.shared.auth.routes(account).is_empty() {
+            return self.publish(frame.take(buf));
+        }
+        let subject = frame.subject(buf);
+        let reply = frame.reply(buf);
+        let body = frame.body(buf);
+        if let Some(next) = self.check_publish(subject, reply, frame.header_len(), body.len()) {
+            buf.advance(frame.len());
+            return next;
+        }
+        let found = Found::lookup(&self.state, account, subject);
+        if found.stays_here() {
+            let msg = Outgoing {
+                subject,
+                reply,
+                header_len: frame.header_len(),
+                body,
+                shared: None,
+            };
+            let delivered = route_found(&self.state, account, &self.client, found, &msg, None);
+            self.after_route(delivered, subject, reply);
+            buf.advance(frame.len());
+        } else {
+            let p = frame.take(buf);
+            let msg = Outgoing::shared(&p.subject, p.reply.as_ref(), p.header_len, &p.body);
+            let delivered = route_found(
+                &self.state,
+                account,
+                &self.client,
+                found,
+                &msg,
+                Some((&p, None)),
+            );
+            self.after_route(delivered, &p.subject, p.reply.as_deref());
+        }
+        Next::Continue
+    }
+
+    /// What nats-server checks before routing a PUB, the in counters, and verbose mode's
+    /// +OK. Some(next) when the message is not to be routed.
+    fn check_publish(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        body_len: usize,
+    ) -> Option<Next> {
+        if header_len.is_some() && !self.client.headers.get() {
             // nats-server closes without an -ERR (ErrMsgHeadersNotSupported).
             self.client.close(CloseReason::ProtocolViolation, true);
-            return Next::Stop;
+            return Some(Next::Stop);
         }
-        if self.pedantic && !is_valid_literal_subject(&p.subject) {
+        if self.pedantic && !is_valid_literal_subject(subject) {
             // nats-server reports it and still routes the message.
             self.client.send_err("Invalid Publish Subject");
         }
@@ -1054,11 +1176,11 @@ impl Session {
         counters.in_msgs.set(counters.in_msgs.get() + 1);
         counters
             .in_bytes
-            .set(counters.in_bytes.get() + p.body.len() as u64);
+            .set(counters.in_bytes.get() + body_len as u64);
         if let Some(permissions) = self.client.permissions.get() {
-            if !permissions.can_publish(&p.subject) {
+            if !permissions.can_publish(subject) {
                 // nats-server's `pubPermissionViolation`: instead of the +OK; stays open.
-                let subject = go_quote(&p.subject);
+                let subject = go_quote(subject);
                 tracing::error!(
                     "cid:{} - Publish Violation - User {}, Subject {subject}",
                     self.client.cid,
@@ -1066,27 +1188,30 @@ impl Session {
                 );
                 self.client
                     .send_err(&format!("Permissions Violation for Publish to {subject}"));
-                return Next::Continue;
+                return Some(Next::Continue);
             }
         }
-        if p.reply.as_ref().is_some_and(|r| r.starts_with(b"_R_.")) {
+        if reply.is_some_and(|r| r.starts_with(b"_R_.")) {
             // Reserved for service imports' reply mapping (nats-server's `isReservedReply`).
             self.client.send_err(&format!(
                 "Permissions Violation for Publish with Reply of {}",
-                go_quote(p.reply.as_deref().unwrap_or_default())
+                go_quote(reply.unwrap_or_default())
             ));
-            return Next::Continue;
+            return Some(Next::Continue);
         }
         // nats-server acknowledges a verbose PUB before routing it, so the +OK precedes the
         // publisher's own copy of the message.
         self.ok();
-        let delivered = route(&self.state, &self.client, &p);
+        None
+    }
+
+    /// The no-responders status for a request nobody received.
+    fn after_route(&self, delivered: bool, subject: &[u8], reply: Option<&[u8]>) {
         if !delivered && self.client.no_responders.get() {
-            if let Some(reply) = &p.reply {
-                send_no_responders(&self.state, &self.client, &p.subject, reply);
+            if let Some(reply) = reply {
+                send_no_responders(&self.state, &self.client, subject, reply);
             }
         }
-        Next::Continue
     }
 }
 
@@ -1094,8 +1219,8 @@ impl Session {
 pub fn send_no_responders(
     state: &ShardState,
     client: &Rc<ClientShared>,
-    subject: &Bytes,
-    reply: &Bytes,
+    subject: &[u8],
+    reply: &[u8],
 ) {
     if client.is_closed() {
         return;
@@ -1113,12 +1238,8 @@ pub fn send_no_responders(
     no_responders_headers(&mut headers, subject);
     let mut finished = Vec::new();
     let headers = Bytes::from(headers);
-    let msg = Outgoing {
-        subject: reply,
-        reply: None,
-        header_len: Some(headers.len()),
-        body: &headers,
-    };
+    let reply = Bytes::copy_from_slice(reply);
+    let msg = Outgoing::shared(&reply, None, Some(headers.len()), &headers);
     deliver(&sub.0, &msg, &mut finished);
     drop(matches);
     for sub in finished {
@@ -1177,17 +1298,60 @@ pub(super) fn route_in(
     p: &Publish,
     shown: Option<&Bytes>,
 ) -> bool {
-    state.catch_up_interest();
-    let acct = &state.accounts[account as usize];
-    let local = acct.local.borrow_mut().matches(&p.subject);
-    let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(&p.subject));
+    let found = Found::lookup(state, account, &p.subject);
+    let msg = Outgoing::shared(
+        shown.unwrap_or(&p.subject),
+        p.reply.as_ref(),
+        p.header_len,
+        &p.body,
+    );
+    route_found(state, account, client, found, &msg, Some((p, shown)))
+}
+
+/// Who one subject reaches: this core's subscriptions and the other cores' interest.
+struct Found {
+    local: Rc<Matches<SubRef>>,
+    remote: Option<Rc<RemoteMatches>>,
+}
+
+impl Found {
+    fn lookup(state: &ShardState, account: AccountId, subject: &[u8]) -> Found {
+        state.catch_up_interest();
+        let acct = &state.accounts[account as usize];
+        Found {
+            local: acct.local.borrow_mut().matches(subject),
+            remote: (state.count > 1).then(|| acct.remote.borrow_mut().matches(subject)),
+        }
+    }
+
+    /// Whether the message can be delivered from borrowed parts: nothing for another
+    /// core, and no internal subscriber (which keeps the message after routing).
+    fn stays_here(&self) -> bool {
+        let internal = |sub: &SubRef| sub.0.client.internal.is_some();
+        self.remote.as_ref().is_none_or(|remote| remote.is_empty())
+            && !self.local.plain.iter().any(internal)
+            && !self
+                .local
+                .queues
+                .iter()
+                .any(|group| group.members.iter().any(internal))
+    }
+}
+
+/// Delivers `msg` to what `found` holds: local plain subscribers, one member per queue
+/// group chosen over all cores by weight, and one forward per interested peer core,
+/// made from `publish` (with the subject to show). Returns whether anyone was given the
+/// message. `publish` may be None only when `found` has nothing on other cores.
+fn route_found(
+    state: &ShardState,
+    account: AccountId,
+    client: &Rc<ClientShared>,
+    found: Found,
+    msg: &Outgoing,
+    publish: Option<(&Publish, Option<&Bytes>)>,
+) -> bool {
+    let Found { local, remote } = found;
     let echo = client.echo.get();
-    let msg = Outgoing {
-        subject: shown.unwrap_or(&p.subject),
-        reply: p.reply.as_ref(),
-        header_len: p.header_len,
-        body: &p.body,
-    };
     let mut finished = Vec::new();
     let mut delivered = false;
 
@@ -1195,7 +1359,7 @@ pub(super) fn route_in(
         if !echo && Rc::ptr_eq(&sub.0.client, client) {
             continue;
         }
-        delivered |= deliver(&sub.0, &msg, &mut finished);
+        delivered |= deliver(&sub.0, msg, &mut finished);
     }
 
     // Which peers get a forward, and for which queue groups.
@@ -1230,7 +1394,7 @@ pub(super) fn route_in(
         }
         let mut pick = state.random_below(total);
         if pick < members.len() as u64 {
-            delivered |= deliver(members[pick as usize], &msg, &mut finished);
+            delivered |= deliver(members[pick as usize], msg, &mut finished);
             continue;
         }
         pick -= members.len() as u64;
@@ -1259,6 +1423,13 @@ pub(super) fn route_in(
     for sub in finished {
         auto_unsubscribed(state, &sub);
     }
+    let Some((p, shown)) = publish else {
+        debug_assert!(
+            forwards.is_empty(),
+            "a borrowed publish was meant for another core"
+        );
+        return delivered;
+    };
     if !forwards.is_empty() {
         delivered = true;
     }

@@ -298,12 +298,12 @@ impl ShardState {
     fn deliver_forwarded(&self, d: Delivery) {
         let acct = &self.accounts[d.account as usize];
         let matches = acct.local.borrow_mut().matches(&d.subject);
-        let msg = Outgoing {
-            subject: d.shown_subject.as_ref().unwrap_or(&d.subject),
-            reply: d.reply.as_ref(),
-            header_len: d.header_len,
-            body: &d.body,
-        };
+        let msg = Outgoing::shared(
+            d.shown_subject.as_ref().unwrap_or(&d.subject),
+            d.reply.as_ref(),
+            d.header_len,
+            &d.body,
+        );
         let mut finished = Vec::new();
         for sub in &matches.plain {
             deliver(&sub.0, &msg, &mut finished);
