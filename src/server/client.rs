@@ -1109,11 +1109,11 @@ impl Session {
         Next::Continue
     }
 
-    /// A PUB found whole at the front of `buf`, consumed here. Routed from the buffer,
-    /// with no `Bytes` made, when nothing must keep the message beyond this call: no
-    /// match on another core, no internal subscriber, no import or export of the account
-    /// (in nats-server's terms, no route and no system client). Otherwise the frame is
-    /// taken off as the op the parser would return and routed with the same matches.
+    /// A PUB found whole at the front of `buf`, consumed here. Delivered on this core
+    /// from the buffer, with no `Bytes` made, unless an internal subscriber matched or
+    /// the account imports or exports subjects; the frame is taken off as the op the
+    /// parser would return only for that, or when a peer core is to get the message
+    /// (another core's plain subscriber, or a queue member there that was picked).
     fn publish_frame(&mut self, frame: PubFrame, buf: &mut BytesMut) -> Next {
         let account = self.client.account.get();
         if !self.state.shared.auth.routes(account).is_empty() {
@@ -1127,28 +1127,28 @@ impl Session {
             return next;
         }
         let found = Found::lookup(&self.state, account, subject);
-        if found.stays_here() {
-            let msg = Outgoing {
-                subject,
-                reply,
-                header_len: frame.header_len(),
-                body,
-                shared: None,
-            };
-            let delivered = route_found(&self.state, account, &self.client, found, &msg, None);
+        if found.has_internal() {
+            let p = frame.take(buf);
+            let msg = Outgoing::shared(&p.subject, p.reply.as_ref(), p.header_len, &p.body);
+            let (delivered, forwards) = route_found(&self.state, &self.client, found, &msg);
+            let delivered = send_forwards(&self.state, account, &p, None, forwards) || delivered;
+            self.after_route(delivered, &p.subject, p.reply.as_deref());
+            return Next::Continue;
+        }
+        let msg = Outgoing {
+            subject,
+            reply,
+            header_len: frame.header_len(),
+            body,
+            shared: None,
+        };
+        let (delivered, forwards) = route_found(&self.state, &self.client, found, &msg);
+        if forwards.is_empty() {
             self.after_route(delivered, subject, reply);
             buf.advance(frame.len());
         } else {
             let p = frame.take(buf);
-            let msg = Outgoing::shared(&p.subject, p.reply.as_ref(), p.header_len, &p.body);
-            let delivered = route_found(
-                &self.state,
-                account,
-                &self.client,
-                found,
-                &msg,
-                Some((&p, None)),
-            );
+            let delivered = send_forwards(&self.state, account, &p, None, forwards) || delivered;
             self.after_route(delivered, &p.subject, p.reply.as_deref());
         }
         Next::Continue
@@ -1305,7 +1305,8 @@ pub(super) fn route_in(
         p.header_len,
         &p.body,
     );
-    route_found(state, account, client, found, &msg, Some((p, shown)))
+    let (delivered, forwards) = route_found(state, client, found, &msg);
+    send_forwards(state, account, p, shown, forwards) || delivered
 }
 
 /// Who one subject reaches: this core's subscriptions and the other cores' interest.
@@ -1324,13 +1325,12 @@ impl Found {
         }
     }
 
-    /// Whether the message can be delivered from borrowed parts: nothing for another
-    /// core, and no internal subscriber (which keeps the message after routing).
-    fn stays_here(&self) -> bool {
+    /// Whether an internal subscriber matched: it keeps the message after routing, so
+    /// it needs the parts as shared `Bytes`.
+    fn has_internal(&self) -> bool {
         let internal = |sub: &SubRef| sub.0.client.internal.is_some();
-        self.remote.as_ref().is_none_or(|remote| remote.is_empty())
-            && !self.local.plain.iter().any(internal)
-            && !self
+        self.local.plain.iter().any(internal)
+            || self
                 .local
                 .queues
                 .iter()
@@ -1338,18 +1338,16 @@ impl Found {
     }
 }
 
-/// Delivers `msg` to what `found` holds: local plain subscribers, one member per queue
-/// group chosen over all cores by weight, and one forward per interested peer core,
-/// made from `publish` (with the subject to show). Returns whether anyone was given the
-/// message. `publish` may be None only when `found` has nothing on other cores.
+/// Delivers `msg` to what `found` holds on this core: local plain subscribers and, for
+/// each queue group, one member chosen over all cores by weight. Returns whether a local
+/// subscriber was given the message, and the forwards to other cores (for
+/// [`send_forwards`]): each interested peer once, with the queue groups it was chosen for.
 fn route_found(
     state: &ShardState,
-    account: AccountId,
     client: &Rc<ClientShared>,
     found: Found,
     msg: &Outgoing,
-    publish: Option<(&Publish, Option<&Bytes>)>,
-) -> bool {
+) -> (bool, Forwards) {
     let Found { local, remote } = found;
     let echo = client.echo.get();
     let mut finished = Vec::new();
@@ -1363,8 +1361,8 @@ fn route_found(
     }
 
     // Which peers get a forward, and for which queue groups.
-    let mut forwards: Vec<(usize, Vec<Bytes>)> = Vec::new();
-    fn forward_to(forwards: &mut Vec<(usize, Vec<Bytes>)>, core: usize) -> &mut Vec<Bytes> {
+    let mut forwards: Forwards = Vec::new();
+    fn forward_to(forwards: &mut Forwards, core: usize) -> &mut Vec<Bytes> {
         let at = match forwards.iter().position(|(c, _)| *c == core) {
             Some(at) => at,
             None => {
@@ -1375,29 +1373,28 @@ fn route_found(
         &mut forwards[at].1
     }
 
+    // Counted, then found again by position: no vector per message.
+    let eligible = |sub: &&SubRef| sub.0.is_live() && (echo || !Rc::ptr_eq(&sub.0.client, client));
     for group in &local.queues {
-        let members: Vec<&Rc<LocalSub>> = group
-            .members
-            .iter()
-            .map(|s| &s.0)
-            .filter(|s| s.is_live() && (echo || !Rc::ptr_eq(&s.client, client)))
-            .collect();
+        let members = group.members.iter().filter(eligible).count() as u64;
         let remote_weights = remote
             .as_ref()
             .and_then(|r| r.queues.iter().find(|q| q.name == group.name))
             .map(|q| q.weights.as_slice())
             .unwrap_or(&[]);
         let remote_total: u64 = remote_weights.iter().map(|&(_, w)| u64::from(w)).sum();
-        let total = members.len() as u64 + remote_total;
+        let total = members + remote_total;
         if total == 0 {
             continue;
         }
         let mut pick = state.random_below(total);
-        if pick < members.len() as u64 {
-            delivered |= deliver(members[pick as usize], msg, &mut finished);
+        if pick < members {
+            if let Some(member) = group.members.iter().filter(eligible).nth(pick as usize) {
+                delivered |= deliver(&member.0, msg, &mut finished);
+            }
             continue;
         }
-        pick -= members.len() as u64;
+        pick -= members;
         if let Some(core) = pick_weighted(remote_weights, pick) {
             forward_to(&mut forwards, core).push(group.name.clone());
         }
@@ -1423,21 +1420,27 @@ fn route_found(
     for sub in finished {
         auto_unsubscribed(state, &sub);
     }
-    let Some((p, shown)) = publish else {
-        debug_assert!(
-            forwards.is_empty(),
-            "a borrowed publish was meant for another core"
-        );
-        return delivered;
-    };
-    if !forwards.is_empty() {
-        delivered = true;
-    }
+    (delivered, forwards)
+}
+
+/// Peers a publish goes to, each with the queue groups it was chosen for there.
+type Forwards = Vec<(usize, Vec<Bytes>)>;
+
+/// Hands `p` to the peers in `forwards` (showing `shown` as its subject, if given);
+/// true if there were any.
+fn send_forwards(
+    state: &ShardState,
+    account: AccountId,
+    p: &Publish,
+    shown: Option<&Bytes>,
+    forwards: Forwards,
+) -> bool {
+    let any = !forwards.is_empty();
     for (core, queues) in forwards {
         debug_assert_ne!(core, state.id);
         state.outboxes[core].push(CoreEvent::Deliver(delivery(account, p, shown, queues)));
     }
-    delivered
+    any
 }
 
 /// Go's `%q` of a subject or queue name, as nats-server's error texts show them: quotes,

@@ -313,12 +313,16 @@ impl ShardState {
                 continue;
             }
             // Members may have left after the sender chose us; core NATS is at-most-once.
-            let live: Vec<&SubRef> = group.members.iter().filter(|s| s.0.is_live()).collect();
-            if live.is_empty() {
+            // Counted, then found again by position: no vector per message.
+            let live = |sub: &&SubRef| sub.0.is_live();
+            let count = group.members.iter().filter(live).count() as u64;
+            if count == 0 {
                 continue;
             }
-            let pick = live[self.random_below(live.len() as u64) as usize];
-            deliver(&pick.0, &msg, &mut finished);
+            let pick = self.random_below(count) as usize;
+            if let Some(member) = group.members.iter().filter(live).nth(pick) {
+                deliver(&member.0, &msg, &mut finished);
+            }
         }
         drop(matches);
         for sub in finished {
