@@ -17,7 +17,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use shards::net::Connection;
 use shards::sync::{Signal, WaitQueue};
 
-use super::mesh::{AccountId, CoreEvent, Delivery};
+use super::mesh::{AccountId, CoreEvent, Delivery, QueueNames};
 use super::shard::{ShardState, SubRef};
 use super::transport::{ClientReader, ClientWriter};
 use crate::auth::{ConnPermissions, Decision};
@@ -1251,7 +1251,7 @@ fn delivery(
     account: AccountId,
     p: &Publish,
     shown: Option<&Bytes>,
-    queues: Vec<Bytes>,
+    queues: QueueNames,
 ) -> Delivery {
     Delivery {
         account,
@@ -1361,17 +1361,7 @@ fn route_found(
     }
 
     // Which peers get a forward, and for which queue groups.
-    let mut forwards: Forwards = Vec::new();
-    fn forward_to(forwards: &mut Forwards, core: usize) -> &mut Vec<Bytes> {
-        let at = match forwards.iter().position(|(c, _)| *c == core) {
-            Some(at) => at,
-            None => {
-                forwards.push((core, Vec::new()));
-                forwards.len() - 1
-            }
-        };
-        &mut forwards[at].1
-    }
+    let mut forwards = Forwards::default();
 
     // Counted, then found again by position: no vector per message.
     let eligible = |sub: &&SubRef| sub.0.is_live() && (echo || !Rc::ptr_eq(&sub.0.client, client));
@@ -1396,7 +1386,7 @@ fn route_found(
         }
         pick -= members;
         if let Some(core) = pick_weighted(remote_weights, pick) {
-            forward_to(&mut forwards, core).push(group.name.clone());
+            forwards.to(core).push(group.name.clone());
         }
     }
     if let Some(remote) = &remote {
@@ -1409,11 +1399,11 @@ fn route_found(
                 continue;
             }
             if let Some(core) = pick_weighted(&rq.weights, state.random_below(total)) {
-                forward_to(&mut forwards, core).push(rq.name.clone());
+                forwards.to(core).push(rq.name.clone());
             }
         }
         for &core in &remote.plain_cores {
-            forward_to(&mut forwards, core);
+            forwards.to(core);
         }
     }
     drop(local);
@@ -1423,8 +1413,46 @@ fn route_found(
     (delivered, forwards)
 }
 
-/// Peers a publish goes to, each with the queue groups it was chosen for there.
-type Forwards = Vec<(usize, Vec<Bytes>)>;
+/// Peers a publish goes to, each with the queue groups it was chosen for there. The
+/// first peer is inline: with two cores there is never another, and a forward then
+/// allocates nothing here.
+#[derive(Default)]
+struct Forwards {
+    first: Option<(usize, QueueNames)>,
+    more: Vec<(usize, QueueNames)>,
+}
+
+impl Forwards {
+    /// The queue names going to `core`, after registering it as a destination.
+    fn to(&mut self, core: usize) -> &mut QueueNames {
+        let first = self.first.get_or_insert_with(|| (core, QueueNames::None));
+        if first.0 == core {
+            return &mut first.1;
+        }
+        let at = match self.more.iter().position(|(c, _)| *c == core) {
+            Some(at) => at,
+            None => {
+                self.more.push((core, QueueNames::None));
+                self.more.len() - 1
+            }
+        };
+        &mut self.more[at].1
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+
+impl IntoIterator for Forwards {
+    type Item = (usize, QueueNames);
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<Self::Item>, std::vec::IntoIter<Self::Item>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.more)
+    }
+}
 
 /// Hands `p` to the peers in `forwards` (showing `shown` as its subject, if given);
 /// true if there were any.

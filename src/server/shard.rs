@@ -309,7 +309,7 @@ impl ShardState {
             deliver(&sub.0, &msg, &mut finished);
         }
         for group in &matches.queues {
-            if !d.queues.contains(&group.name) {
+            if !d.queues.contains(&group.name[..]) {
                 continue;
             }
             // Members may have left after the sender chose us; core NATS is at-most-once.
