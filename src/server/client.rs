@@ -1127,6 +1127,12 @@ impl Session {
             return next;
         }
         let found = Found::lookup(&self.state, account, subject);
+        if found.is_empty() {
+            // Nobody listens (publish-only traffic): nothing to deliver or forward.
+            self.after_route(false, subject, reply);
+            buf.advance(frame.len());
+            return Next::Continue;
+        }
         if found.has_internal() {
             let p = frame.take(buf);
             let msg = Outgoing::shared(&p.subject, p.reply.as_ref(), p.header_len, &p.body);
@@ -1323,6 +1329,10 @@ impl Found {
             local: acct.local.borrow_mut().matches(subject),
             remote: (state.count > 1).then(|| acct.remote.borrow_mut().matches(subject)),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.local.is_empty() && self.remote.as_ref().is_none_or(|remote| remote.is_empty())
     }
 
     /// Whether an internal subscriber matched: it keeps the message after routing, so
