@@ -35,9 +35,9 @@ trap cleanup EXIT
 for _ in $(seq 150); do grep -q "Server is ready" "$OUT/server.log" && break; sleep 0.2; done
 URL=nats://127.0.0.1:$PORT
 "$TERN_BIN" bench "$SCENARIO" -s "$URL" --size "$SIZE" -n 2000 --no-progress "$@" >/dev/null
-callgrind_control -z "$PID" >/dev/null
+callgrind_control -z "$PID" >/dev/null 2>&1
 "$TERN_BIN" bench "$SCENARIO" -s "$URL" --size "$SIZE" -n "$MSGS" --no-progress "$@" >"$OUT/bench.out"
-callgrind_control -d "$PID" >/dev/null
+callgrind_control -d "$PID" >/dev/null 2>&1
 sleep 0.5
 PROFILE=$(ls -t "$OUT"/callgrind.out.*.* | head -1)
 TOTAL=$(callgrind_annotate "$PROFILE" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
