@@ -7,7 +7,7 @@
 #[path = "cost/mod.rs"]
 mod cost;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 use tern::protocol::{
@@ -87,6 +87,28 @@ fn parsers(c: &mut Criterion) {
                     if let ClientOp::Pub(publish) = op {
                         count += publish.body.len();
                     }
+                }
+                black_box(count);
+            },
+        );
+    }
+    // What the server does with most publishes since it routes them from the read
+    // buffer: find the frame, read its parts in place, advance past it (no `Bytes`).
+    for (size, label) in [(16, "16 B"), (128, "128 B"), (1024, "1 KiB")] {
+        let frames = pub_frames(size, None, false);
+        let parser = ClientParser::new(ParserLimits::default());
+        cost::measure(
+            c,
+            TARGET,
+            &format!("client_parser/pub_in_place_{size}"),
+            &format!("locating one PUB frame with a {label} payload in place (ClientParser::whole_pub + advance, incl. the copy into the read buffer)"),
+            FRAMES as u64,
+            || {
+                let mut buf = BytesMut::from(&frames[..]);
+                let mut count = 0;
+                while let Some(frame) = parser.whole_pub(&buf) {
+                    count += frame.body(&buf).len() + frame.subject(&buf).len();
+                    buf.advance(frame.len());
                 }
                 black_box(count);
             },

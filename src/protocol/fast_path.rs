@@ -34,6 +34,75 @@ use super::parser::{is_blank, parse_size, ClientOp, Message, ParserLimits, Publi
 /// engine must decide.
 #[inline]
 pub(super) fn client_frame(buf: &mut BytesMut, limits: &ParserLimits) -> Option<ClientOp> {
+    Some(ClientOp::Pub(locate_client_frame(buf, limits)?.take(buf)))
+}
+
+/// A PUB or HPUB frame found whole at the front of a buffer and not yet taken off it.
+/// The server routes most publishes from the buffer itself through it (nothing else keeps
+/// them: no subscriber on another core, none internal) and then only advances past the
+/// frame; a `Bytes` per part, each a reference count to take and drop, is made by
+/// [`PubFrame::take`] only for a message that must outlive the buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct PubFrame {
+    subject: Token,
+    reply: Option<Token>,
+    header_len: Option<usize>,
+    body: Token,
+    frame_len: usize,
+}
+
+impl PubFrame {
+    /// The subject, within the buffer the frame was found in.
+    #[inline(always)]
+    pub fn subject<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.subject.start..self.subject.end]
+    }
+
+    #[inline(always)]
+    pub fn reply<'a>(&self, buf: &'a [u8]) -> Option<&'a [u8]> {
+        self.reply.map(|reply| &buf[reply.start..reply.end])
+    }
+
+    /// Headers and payload, as [`Publish::body`].
+    #[inline(always)]
+    pub fn body<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.body.start..self.body.end]
+    }
+
+    pub fn header_len(&self) -> Option<usize> {
+        self.header_len
+    }
+
+    /// Bytes from the op name through the body's `\r\n`: what taking or skipping it
+    /// consumes.
+    pub fn len(&self) -> usize {
+        self.frame_len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frame_len == 0
+    }
+
+    /// Splits the frame off `buf` (the buffer it was found in, unchanged since) as the op
+    /// the parser would have returned.
+    #[inline(always)]
+    pub fn take(self, buf: &mut BytesMut) -> Publish {
+        let frame = buf.split_to(self.frame_len).freeze();
+        let body = slice(&frame, self.body);
+        let reply = self.reply.map(|reply| slice(&frame, reply));
+        Publish {
+            subject: narrow(frame, self.subject),
+            reply,
+            header_len: self.header_len,
+            body,
+        }
+    }
+}
+
+/// Finds a whole PUB or HPUB frame at the front of `buf` without consuming it, or None if
+/// the engine must decide.
+#[inline(always)]
+pub(super) fn locate_client_frame(buf: &[u8], limits: &ParserLimits) -> Option<PubFrame> {
     let with_headers = match buf.first()? | 0x20 {
         b'p' => false,
         b'h' => true,
@@ -56,16 +125,14 @@ pub(super) fn client_frame(buf: &mut BytesMut, limits: &ParserLimits) -> Option<
         }
     };
     let (header_len, total) = sizes(buf, header_len, total, limits)?;
-    let (body, frame_end) = frame_body(buf, end.body_start, total)?;
-    let frame = buf.split_to(frame_end).freeze();
-    let body = slice(&frame, body);
-    let reply = reply.map(|reply| slice(&frame, reply));
-    Some(ClientOp::Pub(Publish {
-        subject: narrow(frame, subject),
+    let (body, frame_len) = frame_body(buf, end.body_start, total)?;
+    Some(PubFrame {
+        subject,
         reply,
         header_len,
         body,
-    }))
+        frame_len,
+    })
 }
 
 /// A whole MSG or HMSG frame off the front of `buf`, or None (and `buf` untouched) if the

@@ -29,6 +29,7 @@ pub use encode::{
     OK_LINE, PING_LINE, PONG_LINE,
 };
 pub use error::ProtocolError;
+pub use fast_path::PubFrame;
 pub use json::{ConnectOptions, ServerInfo};
 pub use parser::{
     ClientOp, ClientParser, Message, ParserLimits, Publish, ServerOp, ServerParser,

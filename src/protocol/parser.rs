@@ -61,7 +61,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::ProtocolError;
-use super::fast_path;
+use super::fast_path::{self, PubFrame};
 
 /// nats-server's `MAX_CONTROL_LINE_SIZE`.
 pub const MAX_CONTROL_LINE_BYTES_DEFAULT: usize = 4096;
@@ -237,6 +237,17 @@ impl ClientParser {
         buf: &mut BytesMut,
     ) -> Result<Option<ClientOp>, ProtocolError> {
         self.engine.next_op_general(buf)
+    }
+
+    /// The PUB or HPUB frame whole at the front of `buf`, found but not consumed: the
+    /// caller either takes it ([`PubFrame::take`], the op `next_op` would return) or
+    /// advances `buf` past it. None leaves the op to `next_op`.
+    #[inline]
+    pub fn whole_pub(&self, buf: &[u8]) -> Option<PubFrame> {
+        if !matches!(self.engine.stage, Stage::OpName) {
+            return None;
+        }
+        fast_path::locate_client_frame(buf, &self.engine.limits)
     }
 
     /// Changes the limits for the rest of the connection (e.g. an account's max_payload

@@ -1,6 +1,6 @@
 //! The entries of one filter: its plain subscribers, or the members of one of its queue
-//! groups. A plain vector, so a cache miss copies them with one `extend_from_slice`,
-//! plus, for large fan-outs only, an index of where each value sits, so that
+//! groups. One value inline (the common case: no allocation), else a plain vector, so a
+//! cache miss copies them with one `extend_from_slice`, plus, for large fan-outs only, an index of where each value sits, so that
 //! unsubscribing one of 10k subscribers does not compare against all of them.
 //!
 //! ```text
@@ -22,11 +22,20 @@ use std::ops::Deref;
 use super::hash::{PrehashedState, SubjectHashState};
 use super::ENTRIES_SCANNED_MAX;
 
-pub(super) struct Entries<T> {
+/// Nearly every filter has exactly one subscriber (one per subscription in the usual
+/// "inbox per client" layouts), so a single value is kept inline: no allocation, and the
+/// trie node stays small. More than one moves to the heap together with the index.
+pub(super) enum Entries<T> {
+    Empty,
+    One(T),
+    Many(Box<Many<T>>),
+}
+
+pub(super) struct Many<T> {
     values: Vec<T>,
     /// Only for more than [`ENTRIES_SCANNED_MAX`] values, and only once a
     /// `remove_hashed` needed it.
-    positions: Option<Box<PositionIndex>>,
+    positions: Option<PositionIndex>,
 }
 
 struct PositionIndex {
@@ -44,21 +53,42 @@ enum Positions {
 
 impl<T> Entries<T> {
     pub(super) fn new() -> Self {
-        Entries {
-            values: Vec::new(),
-            positions: None,
-        }
+        Entries::Empty
     }
 
     pub(super) fn from_value(value: T) -> Self {
-        Entries {
-            values: vec![value],
-            positions: None,
-        }
+        Entries::One(value)
     }
 
     pub(super) fn push(&mut self, value: T) {
-        self.values.push(value);
+        match self {
+            Entries::Empty => *self = Entries::One(value),
+            Entries::Many(many) => many.values.push(value),
+            Entries::One(_) => {
+                let Entries::One(first) = std::mem::replace(self, Entries::Empty) else {
+                    return;
+                };
+                *self = Entries::Many(Box::new(Many {
+                    values: vec![first, value],
+                    positions: None,
+                }));
+            }
+        }
+    }
+
+    /// Back to the inline forms once one value or none is left, so a filter that once
+    /// had a crowd does not keep its vector.
+    fn collapse(&mut self) {
+        let Entries::Many(many) = self else {
+            return;
+        };
+        if many.values.len() > 1 {
+            return;
+        }
+        *self = match many.values.pop() {
+            Some(last) => Entries::One(last),
+            None => Entries::Empty,
+        };
     }
 
     /// Removes one value equal to `value` by scanning; false if absent.
@@ -66,14 +96,27 @@ impl<T> Entries<T> {
     where
         T: PartialEq,
     {
-        let Some(position) = self.values.iter().position(|entry| entry == value) else {
-            return false;
-        };
-        self.values.swap_remove(position);
-        // The moved value's recorded position is stale now; rebuilding later is simpler
-        // than keeping an index that this path cannot hash for.
-        self.positions = None;
-        true
+        match self {
+            Entries::Empty => false,
+            Entries::One(only) => {
+                if only != value {
+                    return false;
+                }
+                *self = Entries::Empty;
+                true
+            }
+            Entries::Many(many) => {
+                let Some(position) = many.values.iter().position(|entry| entry == value) else {
+                    return false;
+                };
+                many.values.swap_remove(position);
+                // The moved value's recorded position is stale now; rebuilding later is
+                // simpler than keeping an index that this path cannot hash for.
+                many.positions = None;
+                self.collapse();
+                true
+            }
+        }
     }
 
     /// Removes one value equal to `value`: a scan up to [`ENTRIES_SCANNED_MAX`] values,
@@ -82,15 +125,16 @@ impl<T> Entries<T> {
     where
         T: Hash + Eq,
     {
-        if self.values.len() <= ENTRIES_SCANNED_MAX {
+        let Entries::Many(many) = self else {
+            return self.remove_scan(value);
+        };
+        if many.values.len() <= ENTRIES_SCANNED_MAX {
             return self.remove_scan(value);
         }
-        let Entries { values, positions } = self;
-        let index = positions.get_or_insert_with(|| {
-            Box::new(PositionIndex {
-                by_hash: HashMap::with_hasher(PrehashedState),
-                indexed: 0,
-            })
+        let Many { values, positions } = &mut **many;
+        let index = positions.get_or_insert_with(|| PositionIndex {
+            by_hash: HashMap::with_hasher(PrehashedState),
+            indexed: 0,
         });
         for (position, pushed) in values.iter().enumerate().skip(index.indexed) {
             index.add(hash_state.hash_one(pushed), position);
@@ -113,6 +157,11 @@ impl<T> Entries<T> {
             *positions = None;
         }
         true
+    }
+
+    #[cfg(test)]
+    fn is_indexed(&self) -> bool {
+        matches!(self, Entries::Many(many) if many.positions.is_some())
     }
 }
 
@@ -174,7 +223,11 @@ impl<T> Deref for Entries<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
-        &self.values
+        match self {
+            Entries::Empty => &[],
+            Entries::One(only) => std::slice::from_ref(only),
+            Entries::Many(many) => &many.values,
+        }
     }
 }
 
@@ -230,12 +283,12 @@ mod tests {
             entries.push(value);
         }
         assert!(entries.remove_hashed(&5_000, hash_state));
-        assert!(entries.positions.is_some());
+        assert!(entries.is_indexed());
         assert!(!entries.remove_hashed(&5_000, hash_state));
         for value in (0..10_000u32).rev().filter(|&value| value != 5_000) {
             assert!(entries.remove_hashed(&value, hash_state), "{value}");
         }
         assert!(entries.is_empty());
-        assert!(entries.positions.is_none());
+        assert!(!entries.is_indexed());
     }
 }

@@ -77,4 +77,7 @@ pub enum IndexError {
     InvalidSubject,
     #[error("invalid queue name")]
     InvalidQueue,
+    /// The trie's node ids are 32-bit; unreachable before memory runs out.
+    #[error("subject index full")]
+    Full,
 }

@@ -41,9 +41,11 @@ pub struct RemoteQueue {
     pub weights: Vec<(usize, u32)>,
 }
 
+/// 8 bytes, so an entry fits inline in a trie leaf (cores are at most
+/// `config::options::CORES_MAX`, far below `u32::MAX`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct RemoteEntry {
-    core: usize,
+    core: u32,
     weight: u32,
 }
 
@@ -86,6 +88,7 @@ impl RemoteInterest {
         if queue.is_some_and(|queue| !is_valid_queue_name(queue)) {
             return Err(IndexError::InvalidQueue);
         }
+        let core_id = u32::try_from(core).map_err(|_| IndexError::Full)?;
         let key = self.key.encode(subject, queue);
         let previous = self
             .counts_by_core
@@ -99,15 +102,20 @@ impl RemoteInterest {
         // untouched; the old entry differs in weight, so it stays distinguishable.
         if count > 0 {
             let entry = RemoteEntry {
-                core,
+                core: core_id,
                 weight: count,
             };
             self.trie.insert(subject, queue, entry)?;
         }
         if let Some(weight) = previous {
-            let removed = self
-                .trie
-                .remove(subject, queue, &RemoteEntry { core, weight });
+            let removed = self.trie.remove(
+                subject,
+                queue,
+                &RemoteEntry {
+                    core: core_id,
+                    weight,
+                },
+            );
             debug_assert!(removed, "the trie holds every recorded count");
         }
         let counts = self.counts_by_core.entry(core).or_default();
@@ -129,6 +137,8 @@ impl RemoteInterest {
         let Some(counts) = self.counts_by_core.remove(&core) else {
             return;
         };
+        // `set` recorded counts only for cores that fit.
+        let core = core as u32;
         for (key, weight) in &counts {
             if let Some((subject, queue)) = decode(key) {
                 let removed = self.trie.remove(
@@ -157,9 +167,12 @@ impl RemoteInterest {
         self.trie.for_each_match(subject, |plain, groups| {
             found
                 .plain_cores
-                .extend(plain.iter().map(|entry| entry.core));
+                .extend(plain.iter().map(|entry| entry.core as usize));
             for group in groups {
-                let members = group.members.iter().map(|entry| (entry.core, entry.weight));
+                let members = group
+                    .members
+                    .iter()
+                    .map(|entry| (entry.core as usize, entry.weight));
                 match found
                     .queues
                     .iter_mut()

@@ -23,7 +23,9 @@ use super::subject::{
 };
 use super::{IndexError, SCRATCH_ENTRIES_RETAINED_MAX, TRIE_SLOTS_RETAINED_WHEN_EMPTY};
 
-type NodeId = usize;
+/// 32 bits: a node is at least 40 bytes, so 4 billion of them will not fit in memory
+/// anyway, and every node carries two of these.
+type NodeId = u32;
 
 /// The root never holds entries (a filter has at least one token) and is never freed.
 const ROOT: NodeId = 0;
@@ -37,30 +39,46 @@ pub(super) struct Group<T> {
     pub(super) members: Entries<T>,
 }
 
+type Literals = HashMap<Box<[u8]>, NodeId, SubjectHashState>;
+
+/// Most nodes are leaves with one subscriber (one node per subscription when subjects are
+/// distinct, in each core's trie), so whatever a leaf does not use is a null pointer
+/// rather than an empty map or vector: 48 bytes a node instead of 136.
 struct Node<T> {
-    literals: HashMap<Box<[u8]>, NodeId, SubjectHashState>,
+    literals: Option<Box<Literals>>,
     star: Option<NodeId>,
     tail: Option<NodeId>,
     plain: Entries<T>,
-    groups: Vec<Group<T>>,
+    // Boxed on purpose: a leaf without groups pays one pointer, not an empty Vec's three
+    // words (most nodes have no queue group).
+    #[allow(clippy::box_collection)]
+    groups: Option<Box<Vec<Group<T>>>>,
 }
 
 impl<T> Node<T> {
-    fn new(hash_state: SubjectHashState) -> Self {
+    fn new() -> Self {
         Node {
-            literals: HashMap::with_hasher(hash_state),
+            literals: None,
             star: None,
             tail: None,
             plain: Entries::new(),
-            groups: Vec::new(),
+            groups: None,
         }
+    }
+
+    fn literal(&self, token: &[u8]) -> Option<NodeId> {
+        self.literals.as_ref()?.get(token).copied()
+    }
+
+    fn groups(&self) -> &[Group<T>] {
+        self.groups.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// A node with no entries and no children carries no information and can go.
     fn is_prunable(&self) -> bool {
         self.plain.is_empty()
-            && self.groups.is_empty()
-            && self.literals.is_empty()
+            && self.groups.is_none()
+            && self.literals.is_none()
             && self.star.is_none()
             && self.tail.is_none()
     }
@@ -101,7 +119,7 @@ impl<T> Trie<T> {
     pub(super) fn new() -> Self {
         let hash_state = SubjectHashState::random();
         Trie {
-            nodes: vec![Node::new(hash_state)],
+            nodes: vec![Node::new()],
             free: Vec::new(),
             entries: 0,
             match_stack: Vec::new(),
@@ -134,62 +152,76 @@ impl<T> Trie<T> {
                 return Err(IndexError::InvalidQueue);
             }
         }
+        // Each token makes at most one node; check before making any, so a refusal
+        // leaves no half-built path behind.
+        let tokens = memchr::memchr_iter(TOKEN_SEPARATOR, subject).count() + 1;
+        if self.nodes.len().saturating_add(tokens) > NodeId::MAX as usize {
+            return Err(IndexError::Full);
+        }
         let mut id = ROOT;
         for token in subject.split(|&byte| byte == TOKEN_SEPARATOR) {
             id = self.child_or_insert(id, token);
         }
-        let node = &mut self.nodes[id];
+        let node = &mut self.nodes[id as usize];
         match queue {
             None => node.plain.push(value),
-            Some(queue) => match node.groups.iter_mut().find(|group| group.name == queue) {
-                Some(group) => group.members.push(value),
-                None => node.groups.push(Group {
-                    name: Bytes::copy_from_slice(queue),
-                    members: Entries::from_value(value),
-                }),
-            },
+            Some(queue) => {
+                let groups = node.groups.get_or_insert_with(Box::default);
+                match groups.iter_mut().find(|group| group.name == queue) {
+                    Some(group) => group.members.push(value),
+                    None => groups.push(Group {
+                        name: Bytes::copy_from_slice(queue),
+                        members: Entries::from_value(value),
+                    }),
+                }
+            }
         }
         self.entries += 1;
         Ok(())
     }
 
     fn child_or_insert(&mut self, parent: NodeId, token: &[u8]) -> NodeId {
-        let node = &self.nodes[parent];
+        let node = &self.nodes[parent as usize];
         let existing = if token == WILDCARD_ONE {
             node.star
         } else if token == WILDCARD_TAIL {
             node.tail
         } else {
-            node.literals.get(token).copied()
+            node.literal(token)
         };
         if let Some(child) = existing {
             return child;
         }
         let child = self.allocate();
-        let node = &mut self.nodes[parent];
+        let hash_state = self.hash_state;
+        let node = &mut self.nodes[parent as usize];
         if token == WILDCARD_ONE {
             node.star = Some(child);
         } else if token == WILDCARD_TAIL {
             node.tail = Some(child);
         } else {
-            node.literals.insert(token.into(), child);
+            node.literals
+                .get_or_insert_with(|| Box::new(HashMap::with_hasher(hash_state)))
+                .insert(token.into(), child);
         }
         child
     }
 
+    /// The caller has checked that the arena has room (`insert`).
     fn allocate(&mut self) -> NodeId {
         match self.free.pop() {
             Some(id) => id,
             None => {
-                self.nodes.push(Node::new(self.hash_state));
-                self.nodes.len() - 1
+                let id = self.nodes.len() as NodeId;
+                self.nodes.push(Node::new());
+                id
             }
         }
     }
 
     fn release(&mut self, id: NodeId) {
         // Replacing the slot drops the old node's map and vectors, returning their memory.
-        self.nodes[id] = Node::new(self.hash_state);
+        self.nodes[id as usize] = Node::new();
         self.free.push(id);
         if self.node_count() == 0 {
             // Everything is gone: forget the slots so a past peak does not pin memory.
@@ -257,16 +289,13 @@ impl<T> Trie<T> {
         loop {
             let end = token_end(subject, start);
             let token = &subject[start..end];
-            let node = &self.nodes[id];
+            let node = &self.nodes[id as usize];
             let (edge, child) = if token == WILDCARD_ONE {
                 (Edge::Star, node.star)
             } else if token == WILDCARD_TAIL {
                 (Edge::Tail, node.tail)
             } else {
-                (
-                    Edge::Literal { start, end },
-                    node.literals.get(token).copied(),
-                )
+                (Edge::Literal { start, end }, node.literal(token))
             };
             let Some(child) = child else {
                 return false;
@@ -290,20 +319,25 @@ impl<T> Trie<T> {
         queue: Option<&[u8]>,
         remove_one: impl FnOnce(&mut Entries<T>) -> bool,
     ) -> bool {
-        let node = &mut self.nodes[id];
+        let node = &mut self.nodes[id as usize];
         match queue {
             None => remove_one(&mut node.plain),
             Some(queue) => {
-                let Some(group_index) = node.groups.iter().position(|group| group.name == queue)
-                else {
+                let Some(groups) = node.groups.as_mut() else {
                     return false;
                 };
-                let group = &mut node.groups[group_index];
+                let Some(group_index) = groups.iter().position(|group| group.name == queue) else {
+                    return false;
+                };
+                let group = &mut groups[group_index];
                 if !remove_one(&mut group.members) {
                     return false;
                 }
                 if group.members.is_empty() {
-                    node.groups.swap_remove(group_index);
+                    groups.swap_remove(group_index);
+                    if groups.is_empty() {
+                        node.groups = None;
+                    }
                 }
                 true
             }
@@ -312,15 +346,20 @@ impl<T> Trie<T> {
 
     fn prune(&mut self, subject: &[u8], path: &[Step]) {
         for step in path.iter().rev() {
-            if !self.nodes[step.child].is_prunable() {
+            if !self.nodes[step.child as usize].is_prunable() {
                 return;
             }
-            let parent = &mut self.nodes[step.parent];
+            let parent = &mut self.nodes[step.parent as usize];
             match step.edge {
                 Edge::Star => parent.star = None,
                 Edge::Tail => parent.tail = None,
                 Edge::Literal { start, end } => {
-                    parent.literals.remove(&subject[start..end]);
+                    if let Some(literals) = parent.literals.as_mut() {
+                        literals.remove(&subject[start..end]);
+                        if literals.is_empty() {
+                            parent.literals = None;
+                        }
+                    }
                 }
             }
             self.release(step.child);
@@ -342,9 +381,9 @@ impl<T> Trie<T> {
         stack.clear();
         stack.push((ROOT, 0));
         while let Some((id, start)) = stack.pop() {
-            let node = &self.nodes[id];
+            let node = &self.nodes[id as usize];
             if start == ALL_TOKENS_CONSUMED {
-                visit(&node.plain, &node.groups);
+                visit(&node.plain, node.groups());
                 continue;
             }
             let end = token_end(subject, start);
@@ -354,13 +393,13 @@ impl<T> Trie<T> {
                 end + 1
             };
             if let Some(tail) = node.tail {
-                let tail = &self.nodes[tail];
-                visit(&tail.plain, &tail.groups);
+                let tail = &self.nodes[tail as usize];
+                visit(&tail.plain, tail.groups());
             }
             if let Some(star) = node.star {
                 stack.push((star, next));
             }
-            if let Some(&literal) = node.literals.get(&subject[start..end]) {
+            if let Some(literal) = node.literal(&subject[start..end]) {
                 stack.push((literal, next));
             }
         }
@@ -385,6 +424,14 @@ mod tests {
         });
         found.sort_unstable();
         found
+    }
+
+    #[test]
+    fn a_leaf_costs_48_bytes() {
+        // Each core's trie holds about one node per distinct subscribed subject, so the
+        // node's size is a large share of a subscription's memory (see `Node`).
+        assert!(std::mem::size_of::<Node<u64>>() <= 48);
+        assert!(std::mem::size_of::<Entries<u64>>() <= 16);
     }
 
     #[test]

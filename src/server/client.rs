@@ -7,17 +7,18 @@
 //! cost far more than the copy). Pending output above `max_pending` makes the connection a
 //! slow consumer: it alone is closed, nobody else waits for it.
 
+use std::borrow::Borrow;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use shards::net::Connection;
 use shards::sync::{Signal, WaitQueue};
 
-use super::mesh::{AccountId, CoreEvent, Delivery};
-use super::shard::ShardState;
+use super::mesh::{AccountId, CoreEvent, Delivery, QueueNames};
+use super::shard::{ShardState, SubRef};
 use super::transport::{ClientReader, ClientWriter};
 use crate::auth::{Auth, ConnPermissions, Decision, Login};
 use crate::limits::{
@@ -28,9 +29,11 @@ use crate::limits::{
 };
 use crate::protocol::{
     encode_err, encode_msg_line, no_responders_headers, ClientOp, ClientParser, ConnectOptions,
-    ParserLimits, Publish,
+    ParserLimits, PubFrame, Publish,
 };
-use crate::routing::{is_valid_literal_subject, is_valid_queue_name, is_valid_subject};
+use crate::routing::{
+    is_valid_literal_subject, is_valid_queue_name, is_valid_subject, Matches, RemoteMatches,
+};
 
 /// Why a connection ended (shown in logs, later in /connz `reason`, nats-server's wording).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,15 +85,60 @@ impl CloseReason {
 /// A subscription of one of this core's connections.
 pub struct LocalSub {
     pub client: Rc<ClientShared>,
-    pub subject: Bytes,
-    pub queue: Option<Bytes>,
-    pub sid: Bytes,
+    /// Subject, queue (if any) and sid back to back, copied out of the read buffer: one
+    /// small block per subscription, and no read buffer kept alive by a slice of it.
+    names: Bytes,
+    subject_end: u32,
+    queue_end: u32,
     /// 0 = unlimited; otherwise the subscription ends after this many deliveries.
     pub max_msgs: Cell<u64>,
     pub delivered: Cell<u64>,
 }
 
 impl LocalSub {
+    /// None if the names are too long to index with 32 bits (a control line never is).
+    pub fn new(
+        client: Rc<ClientShared>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) -> Option<LocalSub> {
+        let queue = queue.unwrap_or_default();
+        let subject_end = u32::try_from(subject.len()).ok()?;
+        let queue_end = u32::try_from(subject.len() + queue.len()).ok()?;
+        let mut names = Vec::with_capacity(subject.len() + queue.len() + sid.len());
+        names.extend_from_slice(subject);
+        names.extend_from_slice(queue);
+        names.extend_from_slice(sid);
+        Some(LocalSub {
+            client,
+            names: Bytes::from(names),
+            subject_end,
+            queue_end,
+            max_msgs: Cell::new(0),
+            delivered: Cell::new(0),
+        })
+    }
+
+    pub fn subject(&self) -> &[u8] {
+        &self.names[..self.subject_end as usize]
+    }
+
+    /// An empty queue name is invalid, so an empty range means no queue.
+    pub fn queue(&self) -> Option<&[u8]> {
+        let queue = &self.names[self.subject_end as usize..self.queue_end as usize];
+        (!queue.is_empty()).then_some(queue)
+    }
+
+    pub fn sid(&self) -> &[u8] {
+        &self.names[self.queue_end as usize..]
+    }
+
+    /// The sid as shared bytes, for an internal subscriber's queued message.
+    fn sid_bytes(&self) -> Bytes {
+        self.names.slice(self.queue_end as usize..)
+    }
+
     fn exhausted(&self) -> bool {
         let max = self.max_msgs.get();
         max > 0 && self.delivered.get() >= max
@@ -102,6 +150,32 @@ impl LocalSub {
     }
 }
 
+/// A connection's subscription in its set by sid. The set finds subscriptions by their sid
+/// (`Borrow<[u8]>`), so the sid is stored once, in the subscription, and a set slot is one
+/// pointer.
+pub struct BySid(pub Rc<LocalSub>);
+
+impl Borrow<[u8]> for BySid {
+    fn borrow(&self) -> &[u8] {
+        self.0.sid()
+    }
+}
+
+/// As `[u8]` hashes, which `Borrow` requires.
+impl std::hash::Hash for BySid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.sid().hash(state)
+    }
+}
+
+impl PartialEq for BySid {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.sid() == other.0.sid()
+    }
+}
+
+impl Eq for BySid {}
+
 /// Message counters of one connection (plain cells: only its core touches them).
 #[derive(Default)]
 pub struct ClientCounters {
@@ -111,13 +185,47 @@ pub struct ClientCounters {
     pub out_bytes: Cell<u64>,
 }
 
-/// A message on its way to one subscription: borrowed parts of a publish, shared `Bytes` so an
-/// internal subscriber can keep them without copying.
+/// A message on its way to subscriptions: borrowed parts of a publish, which a client's
+/// subscription copies into its output.
 pub struct Outgoing<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub header_len: Option<usize>,
+    pub body: &'a [u8],
+    /// The same parts as shared `Bytes`, so an internal subscriber can keep them without
+    /// copying. None for a publish routed straight from its read buffer (see
+    /// [`Session::publish_frame`]), which happens only when no internal subscriber
+    /// matched; one that subscribed meanwhile gets a copy.
+    pub shared: Option<SharedParts<'a>>,
+}
+
+#[derive(Clone, Copy)]
+pub struct SharedParts<'a> {
     pub subject: &'a Bytes,
     pub reply: Option<&'a Bytes>,
-    pub header_len: Option<usize>,
     pub body: &'a Bytes,
+}
+
+impl<'a> Outgoing<'a> {
+    /// A message whose parts are already shared `Bytes`.
+    pub fn shared(
+        subject: &'a Bytes,
+        reply: Option<&'a Bytes>,
+        header_len: Option<usize>,
+        body: &'a Bytes,
+    ) -> Self {
+        Outgoing {
+            subject,
+            reply: reply.map(|reply| &reply[..]),
+            header_len,
+            body,
+            shared: Some(SharedParts {
+                subject,
+                reply,
+                body,
+            }),
+        }
+    }
 }
 
 /// A message delivered to a server-side (internal) subscription.
@@ -168,7 +276,7 @@ pub struct ClientShared {
     pub last_read: Cell<Instant>,
     pub pings_outstanding: Cell<u32>,
     pub authenticated: Cell<bool>,
-    pub subs: RefCell<HashMap<Bytes, Rc<LocalSub>>>,
+    pub subs: RefCell<HashSet<BySid>>,
     pub name: RefCell<String>,
     /// Set for the server's own clients (see `server::internal`).
     pub internal: Option<InternalQueue>,
@@ -212,7 +320,7 @@ impl ClientShared {
             last_read: Cell::new(Instant::now()),
             pings_outstanding: Cell::new(0),
             authenticated: Cell::new(authenticated),
-            subs: RefCell::new(HashMap::new()),
+            subs: RefCell::new(HashSet::new()),
             name: RefCell::new(String::new()),
             internal: None,
             tls: std::cell::OnceCell::new(),
@@ -285,7 +393,7 @@ impl ClientShared {
     }
 
     /// Appends one message; true if this made the client newly stalled.
-    fn write_msg(&self, sid: &Bytes, msg: &Outgoing) -> bool {
+    fn write_msg(&self, sub: &LocalSub, msg: &Outgoing) -> bool {
         let body_len = msg.body.len();
         self.counters.out_msgs.set(self.counters.out_msgs.get() + 1);
         self.counters
@@ -302,12 +410,24 @@ impl ClientShared {
                 return false;
             }
             queue.bytes.set(queue.bytes.get() + body_len);
+            let (subject, reply, body) = match msg.shared {
+                Some(shared) => (
+                    shared.subject.clone(),
+                    shared.reply.cloned(),
+                    shared.body.clone(),
+                ),
+                None => (
+                    Bytes::copy_from_slice(msg.subject),
+                    msg.reply.map(Bytes::copy_from_slice),
+                    Bytes::copy_from_slice(msg.body),
+                ),
+            };
             queue.messages.borrow_mut().push_back(InternalMessage {
-                sid: sid.clone(),
-                subject: msg.subject.clone(),
-                reply: msg.reply.cloned(),
+                sid: sub.sid_bytes(),
+                subject,
+                reply,
                 header_len: msg.header_len,
-                body: msg.body.clone(),
+                body,
             });
             self.pending_signal.set();
             return false;
@@ -316,8 +436,8 @@ impl ClientShared {
         encode_msg_line(
             &mut pending,
             msg.subject,
-            sid,
-            msg.reply.map(|r| &r[..]),
+            sub.sid(),
+            msg.reply,
             msg.header_len,
             body_len,
         );
@@ -512,19 +632,18 @@ fn reapply_login(
     let Some(permissions) = permissions else {
         return;
     };
-    let subs: Vec<Rc<LocalSub>> = client.subs.borrow().values().cloned().collect();
+    let subs: Vec<Rc<LocalSub>> = client.subs.borrow().iter().map(|s| s.0.clone()).collect();
     for sub in subs {
-        let allowed = permissions.can_subscribe(&sub.subject, None)
+        let allowed = permissions.can_subscribe(sub.subject(), None)
             || sub
-                .queue
-                .as_deref()
-                .is_some_and(|q| permissions.can_subscribe(&sub.subject, Some(q)));
+                .queue()
+                .is_some_and(|q| permissions.can_subscribe(sub.subject(), Some(q)));
         if allowed {
             continue;
         }
-        client.subs.borrow_mut().remove(&sub.sid);
+        client.subs.borrow_mut().remove(sub.sid());
         state.remove_subscription(client.account.get(), &sub);
-        let (subject, sid) = (go_quote(&sub.subject), go_quote(&sub.sid));
+        let (subject, sid) = (go_quote(sub.subject()), go_quote(sub.sid()));
         client.send_err(&format!(
             "Permissions Violation for Subscription to {subject} (sid {sid})"
         ));
@@ -602,7 +721,7 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
         }
     }
     sub.delivered.set(sub.delivered.get() + 1);
-    if sub.client.write_msg(&sub.sid, msg) {
+    if sub.client.write_msg(sub, msg) {
         sub.client
             .stalls
             .clients
@@ -617,8 +736,8 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
 
 /// Removes a subscription that reached its `max_msgs`.
 pub fn auto_unsubscribed(state: &ShardState, sub: &Rc<LocalSub>) {
-    let removed = sub.client.subs.borrow_mut().remove(&sub.sid);
-    if removed.is_some() {
+    let removed = sub.client.subs.borrow_mut().remove(sub.sid());
+    if removed {
         state.remove_subscription(sub.client.account.get(), sub);
     }
 }
@@ -698,7 +817,7 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
     session.read_loop(reader).await;
 
     // Teardown: drop every subscription so peers stop forwarding to us.
-    let subs: Vec<Rc<LocalSub>> = client.subs.borrow_mut().drain().map(|(_, s)| s).collect();
+    let subs: Vec<Rc<LocalSub>> = client.subs.borrow_mut().drain().map(|s| s.0).collect();
     for sub in &subs {
         state.remove_subscription(client.account.get(), sub);
     }
@@ -897,6 +1016,16 @@ impl Session {
             }
             self.client.last_read.set(Instant::now());
             loop {
+                // A whole PUB goes straight to routing (the op-by-op path below would
+                // authenticate and trace it first, hence the two conditions).
+                if self.client.authenticated.get() && !tracing::enabled!(tracing::Level::TRACE) {
+                    if let Some(frame) = self.parser.whole_pub(&buf) {
+                        if let Next::Stop = self.publish_frame(frame, &mut buf) {
+                            return;
+                        }
+                        continue;
+                    }
+                }
                 match self.parser.next_op(&mut buf) {
                     Ok(Some(op)) => {
                         // PUB never waits: keep the hot op off the async path.
@@ -1249,7 +1378,7 @@ impl Session {
             self.client.send_err("Invalid Subject");
             return None;
         }
-        if self.client.subs.borrow().contains_key(&sid) {
+        if self.client.subs.borrow().contains(&sid[..]) {
             // nats-server keeps the existing subscription when a sid is reused.
             return Some(0);
         }
@@ -1262,17 +1391,14 @@ impl Session {
             self.client.send_err("maximum subscriptions exceeded");
             return None;
         }
-        let sub = Rc::new(LocalSub {
-            client: self.client.clone(),
-            subject,
-            queue,
-            sid: sid.clone(),
-            max_msgs: Cell::new(0),
-            delivered: Cell::new(0),
-        });
+        let Some(sub) = LocalSub::new(self.client.clone(), &subject, queue.as_deref(), &sid) else {
+            self.client.send_err("Invalid Subject");
+            return None;
+        };
+        let sub = Rc::new(sub);
         match self.state.add_subscription(self.client.account.get(), &sub) {
             Ok(seq) => {
-                self.client.subs.borrow_mut().insert(sid, sub);
+                self.client.subs.borrow_mut().insert(BySid(sub));
                 Some(seq)
             }
             Err(_) => {
@@ -1310,7 +1436,7 @@ impl Session {
 
     /// Returns the interest seq of the removal (0 if nothing to wait for).
     fn unsubscribe(&mut self, sid: &[u8], max_msgs: Option<u64>) -> u64 {
-        let Some(sub) = self.client.subs.borrow().get(sid).cloned() else {
+        let Some(sub) = self.client.subs.borrow().get(sid).map(|s| s.0.clone()) else {
             return 0;
         };
         match max_msgs {
@@ -1327,12 +1453,82 @@ impl Session {
     }
 
     fn publish(&mut self, p: Publish) -> Next {
-        if p.header_len.is_some() && !self.client.headers.get() {
+        if let Some(next) =
+            self.check_publish(&p.subject, p.reply.as_deref(), p.header_len, p.body.len())
+        {
+            return next;
+        }
+        let delivered = route(&self.state, &self.client, &p);
+        self.after_route(delivered, &p.subject, p.reply.as_deref());
+        Next::Continue
+    }
+
+    /// A PUB found whole at the front of `buf`, consumed here. Delivered on this core
+    /// from the buffer, with no `Bytes` made, unless an internal subscriber matched or
+    /// the account imports or exports subjects; the frame is taken off as the op the
+    /// parser would return only for that, or when a peer core is to get the message
+    /// (another core's plain subscriber, or a queue member there that was picked).
+    fn publish_frame(&mut self, frame: PubFrame, buf: &mut BytesMut) -> Next {
+        let account = self.client.account.get();
+        if !self.state.auth().routes(account).is_empty() {
+            return self.publish(frame.take(buf));
+        }
+        let subject = frame.subject(buf);
+        let reply = frame.reply(buf);
+        let body = frame.body(buf);
+        if let Some(next) = self.check_publish(subject, reply, frame.header_len(), body.len()) {
+            buf.advance(frame.len());
+            return next;
+        }
+        let found = Found::lookup(&self.state, account, subject);
+        if found.is_empty() {
+            // Nobody listens (publish-only traffic): nothing to deliver or forward.
+            self.after_route(false, subject, reply);
+            buf.advance(frame.len());
+            return Next::Continue;
+        }
+        if found.has_internal() {
+            let p = frame.take(buf);
+            let msg = Outgoing::shared(&p.subject, p.reply.as_ref(), p.header_len, &p.body);
+            let (delivered, forwards) = route_found(&self.state, &self.client, found, &msg);
+            let delivered = send_forwards(&self.state, account, &p, None, forwards) || delivered;
+            self.after_route(delivered, &p.subject, p.reply.as_deref());
+            return Next::Continue;
+        }
+        let msg = Outgoing {
+            subject,
+            reply,
+            header_len: frame.header_len(),
+            body,
+            shared: None,
+        };
+        let (delivered, forwards) = route_found(&self.state, &self.client, found, &msg);
+        if forwards.is_empty() {
+            self.after_route(delivered, subject, reply);
+            buf.advance(frame.len());
+        } else {
+            let p = frame.take(buf);
+            let delivered = send_forwards(&self.state, account, &p, None, forwards) || delivered;
+            self.after_route(delivered, &p.subject, p.reply.as_deref());
+        }
+        Next::Continue
+    }
+
+    /// What nats-server checks before routing a PUB, the in counters, and verbose mode's
+    /// +OK. Some(next) when the message is not to be routed.
+    fn check_publish(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        body_len: usize,
+    ) -> Option<Next> {
+        if header_len.is_some() && !self.client.headers.get() {
             // nats-server closes without an -ERR (ErrMsgHeadersNotSupported).
             self.client.close(CloseReason::ProtocolViolation, true);
-            return Next::Stop;
+            return Some(Next::Stop);
         }
-        if self.pedantic && !is_valid_literal_subject(&p.subject) {
+        if self.pedantic && !is_valid_literal_subject(subject) {
             // nats-server reports it and still routes the message.
             self.client.send_err("Invalid Publish Subject");
         }
@@ -1340,16 +1536,16 @@ impl Session {
         counters.in_msgs.set(counters.in_msgs.get() + 1);
         counters
             .in_bytes
-            .set(counters.in_bytes.get() + p.body.len() as u64);
+            .set(counters.in_bytes.get() + body_len as u64);
         self.state.sync_auth();
         if self.client.is_closed() {
-            return Next::Stop;
+            return Some(Next::Stop);
         }
         let permissions = self.client.permissions.borrow().clone();
         if let Some(permissions) = permissions {
-            if !permissions.can_publish(&p.subject) {
+            if !permissions.can_publish(subject) {
                 // nats-server's `pubPermissionViolation`: instead of the +OK; stays open.
-                let subject = go_quote(&p.subject);
+                let subject = go_quote(subject);
                 tracing::error!(
                     "cid:{} - Publish Violation - User {}, Subject {subject}",
                     self.client.cid,
@@ -1357,27 +1553,30 @@ impl Session {
                 );
                 self.client
                     .send_err(&format!("Permissions Violation for Publish to {subject}"));
-                return Next::Continue;
+                return Some(Next::Continue);
             }
         }
-        if p.reply.as_ref().is_some_and(|r| r.starts_with(b"_R_.")) {
+        if reply.is_some_and(|r| r.starts_with(b"_R_.")) {
             // Reserved for service imports' reply mapping (nats-server's `isReservedReply`).
             self.client.send_err(&format!(
                 "Permissions Violation for Publish with Reply of {}",
-                go_quote(p.reply.as_deref().unwrap_or_default())
+                go_quote(reply.unwrap_or_default())
             ));
-            return Next::Continue;
+            return Some(Next::Continue);
         }
         // nats-server acknowledges a verbose PUB before routing it, so the +OK precedes the
         // publisher's own copy of the message.
         self.ok();
-        let delivered = route(&self.state, &self.client, &p);
+        None
+    }
+
+    /// The no-responders status for a request nobody received.
+    fn after_route(&self, delivered: bool, subject: &[u8], reply: Option<&[u8]>) {
         if !delivered && self.client.no_responders.get() {
-            if let Some(reply) = &p.reply {
-                send_no_responders(&self.state, &self.client, &p.subject, reply);
+            if let Some(reply) = reply {
+                send_no_responders(&self.state, &self.client, subject, reply);
             }
         }
-        Next::Continue
     }
 }
 
@@ -1385,8 +1584,8 @@ impl Session {
 pub fn send_no_responders(
     state: &ShardState,
     client: &Rc<ClientShared>,
-    subject: &Bytes,
-    reply: &Bytes,
+    subject: &[u8],
+    reply: &[u8],
 ) {
     if client.is_closed() {
         return;
@@ -1404,12 +1603,8 @@ pub fn send_no_responders(
     no_responders_headers(&mut headers, subject);
     let mut finished = Vec::new();
     let headers = Bytes::from(headers);
-    let msg = Outgoing {
-        subject: reply,
-        reply: None,
-        header_len: Some(headers.len()),
-        body: &headers,
-    };
+    let reply = Bytes::copy_from_slice(reply);
+    let msg = Outgoing::shared(&reply, None, Some(headers.len()), &headers);
     deliver(&sub.0, &msg, &mut finished);
     drop(matches);
     for sub in finished {
@@ -1421,7 +1616,7 @@ fn delivery(
     account: AccountId,
     p: &Publish,
     shown: Option<&Bytes>,
-    queues: Vec<Bytes>,
+    queues: QueueNames,
 ) -> Delivery {
     Delivery {
         account,
@@ -1469,17 +1664,61 @@ pub(super) fn route_in(
     p: &Publish,
     shown: Option<&Bytes>,
 ) -> bool {
-    state.catch_up_interest();
-    let acct = state.account(account);
-    let local = acct.local.borrow_mut().matches(&p.subject);
-    let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(&p.subject));
+    let found = Found::lookup(state, account, &p.subject);
+    let msg = Outgoing::shared(
+        shown.unwrap_or(&p.subject),
+        p.reply.as_ref(),
+        p.header_len,
+        &p.body,
+    );
+    let (delivered, forwards) = route_found(state, client, found, &msg);
+    send_forwards(state, account, p, shown, forwards) || delivered
+}
+
+/// Who one subject reaches: this core's subscriptions and the other cores' interest.
+struct Found {
+    local: Rc<Matches<SubRef>>,
+    remote: Option<Rc<RemoteMatches>>,
+}
+
+impl Found {
+    fn lookup(state: &ShardState, account: AccountId, subject: &[u8]) -> Found {
+        state.catch_up_interest();
+        let acct = state.account(account);
+        let local = acct.local.borrow_mut().matches(subject);
+        let remote = (state.count > 1).then(|| acct.remote.borrow_mut().matches(subject));
+        Found { local, remote }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.local.is_empty() && self.remote.as_ref().is_none_or(|remote| remote.is_empty())
+    }
+
+    /// Whether an internal subscriber matched: it keeps the message after routing, so
+    /// it needs the parts as shared `Bytes`.
+    fn has_internal(&self) -> bool {
+        let internal = |sub: &SubRef| sub.0.client.internal.is_some();
+        self.local.plain.iter().any(internal)
+            || self
+                .local
+                .queues
+                .iter()
+                .any(|group| group.members.iter().any(internal))
+    }
+}
+
+/// Delivers `msg` to what `found` holds on this core: local plain subscribers and, for
+/// each queue group, one member chosen over all cores by weight. Returns whether a local
+/// subscriber was given the message, and the forwards to other cores (for
+/// [`send_forwards`]): each interested peer once, with the queue groups it was chosen for.
+fn route_found(
+    state: &ShardState,
+    client: &Rc<ClientShared>,
+    found: Found,
+    msg: &Outgoing,
+) -> (bool, Forwards) {
+    let Found { local, remote } = found;
     let echo = client.echo.get();
-    let msg = Outgoing {
-        subject: shown.unwrap_or(&p.subject),
-        reply: p.reply.as_ref(),
-        header_len: p.header_len,
-        body: &p.body,
-    };
     let mut finished = Vec::new();
     let mut delivered = false;
 
@@ -1487,47 +1726,36 @@ pub(super) fn route_in(
         if !echo && Rc::ptr_eq(&sub.0.client, client) {
             continue;
         }
-        delivered |= deliver(&sub.0, &msg, &mut finished);
+        delivered |= deliver(&sub.0, msg, &mut finished);
     }
 
     // Which peers get a forward, and for which queue groups.
-    let mut forwards: Vec<(usize, Vec<Bytes>)> = Vec::new();
-    fn forward_to(forwards: &mut Vec<(usize, Vec<Bytes>)>, core: usize) -> &mut Vec<Bytes> {
-        let at = match forwards.iter().position(|(c, _)| *c == core) {
-            Some(at) => at,
-            None => {
-                forwards.push((core, Vec::new()));
-                forwards.len() - 1
-            }
-        };
-        &mut forwards[at].1
-    }
+    let mut forwards = Forwards::default();
 
+    // Counted, then found again by position: no vector per message.
+    let eligible = |sub: &&SubRef| sub.0.is_live() && (echo || !Rc::ptr_eq(&sub.0.client, client));
     for group in &local.queues {
-        let members: Vec<&Rc<LocalSub>> = group
-            .members
-            .iter()
-            .map(|s| &s.0)
-            .filter(|s| s.is_live() && (echo || !Rc::ptr_eq(&s.client, client)))
-            .collect();
+        let members = group.members.iter().filter(eligible).count() as u64;
         let remote_weights = remote
             .as_ref()
             .and_then(|r| r.queues.iter().find(|q| q.name == group.name))
             .map(|q| q.weights.as_slice())
             .unwrap_or(&[]);
         let remote_total: u64 = remote_weights.iter().map(|&(_, w)| u64::from(w)).sum();
-        let total = members.len() as u64 + remote_total;
+        let total = members + remote_total;
         if total == 0 {
             continue;
         }
         let mut pick = state.random_below(total);
-        if pick < members.len() as u64 {
-            delivered |= deliver(members[pick as usize], &msg, &mut finished);
+        if pick < members {
+            if let Some(member) = group.members.iter().filter(eligible).nth(pick as usize) {
+                delivered |= deliver(&member.0, msg, &mut finished);
+            }
             continue;
         }
-        pick -= members.len() as u64;
+        pick -= members;
         if let Some(core) = pick_weighted(remote_weights, pick) {
-            forward_to(&mut forwards, core).push(group.name.clone());
+            forwards.to(core).push(group.name.clone());
         }
     }
     if let Some(remote) = &remote {
@@ -1540,25 +1768,76 @@ pub(super) fn route_in(
                 continue;
             }
             if let Some(core) = pick_weighted(&rq.weights, state.random_below(total)) {
-                forward_to(&mut forwards, core).push(rq.name.clone());
+                forwards.to(core).push(rq.name.clone());
             }
         }
         for &core in &remote.plain_cores {
-            forward_to(&mut forwards, core);
+            forwards.to(core);
         }
     }
     drop(local);
     for sub in finished {
         auto_unsubscribed(state, &sub);
     }
-    if !forwards.is_empty() {
-        delivered = true;
+    (delivered, forwards)
+}
+
+/// Peers a publish goes to, each with the queue groups it was chosen for there. The
+/// first peer is inline: with two cores there is never another, and a forward then
+/// allocates nothing here.
+#[derive(Default)]
+struct Forwards {
+    first: Option<(usize, QueueNames)>,
+    more: Vec<(usize, QueueNames)>,
+}
+
+impl Forwards {
+    /// The queue names going to `core`, after registering it as a destination.
+    fn to(&mut self, core: usize) -> &mut QueueNames {
+        let first = self.first.get_or_insert_with(|| (core, QueueNames::None));
+        if first.0 == core {
+            return &mut first.1;
+        }
+        let at = match self.more.iter().position(|(c, _)| *c == core) {
+            Some(at) => at,
+            None => {
+                self.more.push((core, QueueNames::None));
+                self.more.len() - 1
+            }
+        };
+        &mut self.more[at].1
     }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+
+impl IntoIterator for Forwards {
+    type Item = (usize, QueueNames);
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<Self::Item>, std::vec::IntoIter<Self::Item>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.more)
+    }
+}
+
+/// Hands `p` to the peers in `forwards` (showing `shown` as its subject, if given);
+/// true if there were any.
+fn send_forwards(
+    state: &ShardState,
+    account: AccountId,
+    p: &Publish,
+    shown: Option<&Bytes>,
+    forwards: Forwards,
+) -> bool {
+    let any = !forwards.is_empty();
     for (core, queues) in forwards {
         debug_assert_ne!(core, state.id);
         state.outboxes[core].push(CoreEvent::Deliver(delivery(account, p, shown, queues)));
     }
-    delivered
+    any
 }
 
 /// Go's `%q` of a subject or queue name, as nats-server's error texts show them: quotes,

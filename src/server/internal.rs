@@ -15,7 +15,9 @@ use bytes::Bytes;
 
 use shards::sync::Signal;
 
-use super::client::{route, route_shown, ClientShared, CloseReason, InternalMessage, LocalSub};
+use super::client::{
+    route, route_shown, BySid, ClientShared, CloseReason, InternalMessage, LocalSub,
+};
 use super::mesh::AccountId;
 use super::shard::ShardState;
 use crate::protocol::Publish;
@@ -85,17 +87,17 @@ impl InternalClient {
         }
         let sid = Bytes::from(self.next_sid.get().to_string());
         self.next_sid.set(self.next_sid.get() + 1);
-        let sub = Rc::new(LocalSub {
-            client: self.client.clone(),
-            subject: Bytes::copy_from_slice(subject.as_bytes()),
-            queue: queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
-            sid: sid.clone(),
-            max_msgs: Cell::new(0),
-            delivered: Cell::new(0),
-        });
+        let sub = LocalSub::new(
+            self.client.clone(),
+            subject.as_bytes(),
+            queue.map(str::as_bytes),
+            &sid,
+        )
+        .ok_or(IndexError::InvalidSubject)?;
+        let sub = Rc::new(sub);
         self.state
             .add_subscription(self.client.account.get(), &sub)?;
-        self.client.subs.borrow_mut().insert(sid.clone(), sub);
+        self.client.subs.borrow_mut().insert(BySid(sub));
         self.handlers
             .borrow_mut()
             .insert(sid.clone(), Rc::new(handler));
@@ -104,7 +106,8 @@ impl InternalClient {
 
     pub fn unsubscribe(&self, sid: &Bytes) {
         self.handlers.borrow_mut().remove(sid);
-        if let Some(sub) = self.client.subs.borrow_mut().remove(sid) {
+        let sub = self.client.subs.borrow_mut().take(&sid[..]);
+        if let Some(BySid(sub)) = sub {
             self.state
                 .remove_subscription(self.client.account.get(), &sub);
         }
@@ -221,7 +224,13 @@ impl InternalClient {
 
     /// Ends every subscription; queued messages are dropped.
     pub fn close(&self) {
-        let sids: Vec<Bytes> = self.client.subs.borrow().keys().cloned().collect();
+        let sids: Vec<Bytes> = self
+            .client
+            .subs
+            .borrow()
+            .iter()
+            .map(|sub| Bytes::copy_from_slice(sub.0.sid()))
+            .collect();
         for sid in sids {
             self.unsubscribe(&sid);
         }

@@ -64,7 +64,38 @@ pub struct Delivery {
     pub reply: Option<Bytes>,
     pub header_len: Option<usize>,
     pub body: Bytes,
-    pub queues: Vec<Bytes>,
+    pub queues: QueueNames,
+}
+
+/// The queue groups a forwarded message was chosen for on the receiving core: nearly
+/// always none or one, kept inline so a forward allocates nothing for them.
+#[derive(Default)]
+pub enum QueueNames {
+    #[default]
+    None,
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl QueueNames {
+    pub fn push(&mut self, name: Bytes) {
+        *self = match std::mem::take(self) {
+            QueueNames::None => QueueNames::One(name),
+            QueueNames::One(first) => QueueNames::Many(vec![first, name]),
+            QueueNames::Many(mut names) => {
+                names.push(name);
+                QueueNames::Many(names)
+            }
+        };
+    }
+
+    pub fn contains(&self, name: &[u8]) -> bool {
+        match self {
+            QueueNames::None => false,
+            QueueNames::One(only) => only == name,
+            QueueNames::Many(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 /// One ring item.

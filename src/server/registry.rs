@@ -644,8 +644,9 @@ fn answer_connections(state: &ShardState, query: &ConnectionsQuery) -> CoreReply
             let take = subs.len().min(budget);
             budget -= take;
             row.subs = subs
-                .values()
+                .iter()
                 .take(take)
+                .map(|sub| &sub.0)
                 .map(|sub| {
                     let mut detail = sub_row(&state.auth(), client, sub);
                     // Under a connection, nats-server leaves the account out.
@@ -690,9 +691,9 @@ fn answer_subscriptions(state: &ShardState, query: &SubscriptionsQuery) -> CoreR
         if query.account.is_some_and(|a| a != client.account.get()) {
             continue;
         }
-        for sub in client.subs.borrow().values() {
+        for sub in client.subs.borrow().iter().map(|sub| &sub.0) {
             if let Some(test) = &query.test {
-                if !subject_matches_filter(&sub.subject, test.as_bytes()) {
+                if !subject_matches_filter(sub.subject(), test.as_bytes()) {
                     continue;
                 }
             }
@@ -744,12 +745,9 @@ fn connection_row(
 fn sub_row(auth: &Auth, client: &ClientShared, sub: &LocalSub) -> SubRow {
     SubRow {
         account: auth.account_name(client.account.get()),
-        subject: String::from_utf8_lossy(&sub.subject).into_owned(),
-        queue: sub
-            .queue
-            .as_ref()
-            .map(|q| String::from_utf8_lossy(q).into_owned()),
-        sid: String::from_utf8_lossy(&sub.sid).into_owned(),
+        subject: String::from_utf8_lossy(sub.subject()).into_owned(),
+        queue: sub.queue().map(|q| String::from_utf8_lossy(q).into_owned()),
+        sid: String::from_utf8_lossy(sub.sid()).into_owned(),
         msgs: sub.delivered.get(),
         max: sub.max_msgs.get(),
         cid: client.cid,

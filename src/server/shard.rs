@@ -225,27 +225,27 @@ impl ShardState {
         sub: &Rc<LocalSub>,
     ) -> Result<u64, crate::routing::IndexError> {
         let acct = self.account(account);
-        let queue = sub.queue.as_deref();
+        let queue = sub.queue();
         acct.local
             .borrow_mut()
-            .insert(&sub.subject, queue, SubRef(sub.clone()))?;
+            .insert(sub.subject(), queue, SubRef(sub.clone()))?;
         acct.inserts.set(acct.inserts.get() + 1);
         // The server-wide figures (/subsz, /varz) are the global account's, like its index
         // size in `registry::on_tick`; other accounts have theirs in `AccountState`.
         if account == super::mesh::GLOBAL_ACCOUNT {
             super::registry::subscription_inserted(self);
         }
-        let count = acct.counts.borrow_mut().add(&sub.subject, queue);
-        Ok(self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count))
+        let count = acct.counts.borrow_mut().add(sub.subject(), queue);
+        Ok(self.announce_interest(account, sub.subject(), queue, count))
     }
 
     pub fn remove_subscription(&self, account: AccountId, sub: &Rc<LocalSub>) -> u64 {
         let acct = self.account(account);
-        let queue = sub.queue.as_deref();
+        let queue = sub.queue();
         if !acct
             .local
             .borrow_mut()
-            .remove_hashed(&sub.subject, queue, &SubRef(sub.clone()))
+            .remove_hashed(sub.subject(), queue, &SubRef(sub.clone()))
         {
             return 0;
         }
@@ -253,15 +253,15 @@ impl ShardState {
         if account == super::mesh::GLOBAL_ACCOUNT {
             super::registry::subscription_removed(self);
         }
-        let count = acct.counts.borrow_mut().remove(&sub.subject, queue);
-        self.announce_interest(account, &sub.subject, sub.queue.as_ref(), count)
+        let count = acct.counts.borrow_mut().remove(sub.subject(), queue);
+        self.announce_interest(account, sub.subject(), queue, count)
     }
 
     fn announce_interest(
         &self,
         account: AccountId,
-        subject: &Bytes,
-        queue: Option<&Bytes>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
         count: u32,
     ) -> u64 {
         if self.count == 1 {
@@ -274,11 +274,15 @@ impl ShardState {
         }
         let seq = self.interest_seq.get() + 1;
         self.interest_seq.set(seq);
+        // Copied per announcement (not per message), so subscriptions need not keep their
+        // names as separately shareable `Bytes`.
+        let subject = Bytes::copy_from_slice(subject);
+        let queue = queue.map(Bytes::copy_from_slice);
         for peer in self.peers() {
             self.outboxes[peer].push(CoreEvent::Interest {
                 account,
                 subject: subject.clone(),
-                queue: queue.cloned(),
+                queue: queue.clone(),
                 count,
                 seq,
             });
@@ -380,27 +384,31 @@ impl ShardState {
     fn deliver_forwarded(&self, d: Delivery) {
         let acct = self.account(d.account);
         let matches = acct.local.borrow_mut().matches(&d.subject);
-        let msg = Outgoing {
-            subject: d.shown_subject.as_ref().unwrap_or(&d.subject),
-            reply: d.reply.as_ref(),
-            header_len: d.header_len,
-            body: &d.body,
-        };
+        let msg = Outgoing::shared(
+            d.shown_subject.as_ref().unwrap_or(&d.subject),
+            d.reply.as_ref(),
+            d.header_len,
+            &d.body,
+        );
         let mut finished = Vec::new();
         for sub in &matches.plain {
             deliver(&sub.0, &msg, &mut finished);
         }
         for group in &matches.queues {
-            if !d.queues.contains(&group.name) {
+            if !d.queues.contains(&group.name[..]) {
                 continue;
             }
             // Members may have left after the sender chose us; core NATS is at-most-once.
-            let live: Vec<&SubRef> = group.members.iter().filter(|s| s.0.is_live()).collect();
-            if live.is_empty() {
+            // Counted, then found again by position: no vector per message.
+            let live = |sub: &&SubRef| sub.0.is_live();
+            let count = group.members.iter().filter(live).count() as u64;
+            if count == 0 {
                 continue;
             }
-            let pick = live[self.random_below(live.len() as u64) as usize];
-            deliver(&pick.0, &msg, &mut finished);
+            let pick = self.random_below(count) as usize;
+            if let Some(member) = group.members.iter().filter(live).nth(pick) {
+                deliver(&member.0, &msg, &mut finished);
+            }
         }
         drop(matches);
         for sub in finished {
