@@ -174,3 +174,7 @@ pub const RESOLVER_DIR_FILES_MAX: usize = 100_000;
 /// A JWT login's expiry timer sleeps at most this long before it looks again, so the
 /// timer of a connection that already ended goes away within this time.
 pub const JWT_EXPIRY_CHECK_S: u64 = 60;
+
+/// How long a starting core waits for its startup subscriptions to reach every peer's ring
+/// before accepting clients regardless (see `ShardState::interest_settled`).
+pub const INTEREST_SETTLE_MAX_MS: u64 = 5_000;

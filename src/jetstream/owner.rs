@@ -169,6 +169,7 @@ impl Owner {
         let recovering = owner.clone();
         shards::task::spawn(async move {
             recovering.recover().await;
+            recovering.state.interest_settled().await;
             recovering
                 .state
                 .shared

@@ -18,6 +18,7 @@ use super::client::{
 };
 use super::mesh::{AccountId, Batch, CoreEvent, Delivery, Outbox};
 use super::Shared;
+use crate::limits::INTEREST_SETTLE_MAX_MS;
 use crate::routing::{InterestCounts, RemoteInterest, SubjectIndex};
 
 /// A subscription as the subject index holds it: compared by identity, not by value, since
@@ -322,6 +323,27 @@ impl ShardState {
     pub fn interest_pushed(&self, seq: u64) -> bool {
         let clock = &self.shared.interest_clock;
         self.peers().all(|peer| clock.pushed(self.id, peer) >= seq)
+    }
+
+    /// Waits until every subscription change made so far on this core is in every peer's
+    /// ring. Services that subscribe while the server starts (the JetStream API, streams'
+    /// subjects) call it before releasing their startup hold: a peer's rings may not be
+    /// connected yet when they subscribe, and a client accepted on another core in that
+    /// window got no-responders for a request the API would have answered. Bounded, so a
+    /// ring that never connects delays the start instead of stopping it.
+    pub async fn interest_settled(&self) {
+        let seq = self.interest_seq.get();
+        let started = std::time::Instant::now();
+        while !self.interest_pushed(seq) {
+            if started.elapsed() >= std::time::Duration::from_millis(INTEREST_SETTLE_MAX_MS) {
+                tracing::warn!(
+                    "core {}: subscriptions not yet seen by every core after {INTEREST_SETTLE_MAX_MS} ms; accepting clients anyway",
+                    self.id
+                );
+                return;
+            }
+            shards::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     /// Applies interest that peers have already put in our rings, before routing a publish.
