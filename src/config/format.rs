@@ -37,6 +37,11 @@ pub const INCLUDE_DEPTH_MAX: usize = 16;
 pub const ENV_REFERENCE_DEPTH_MAX: usize = 16;
 /// Largest configuration file read into memory.
 pub const CONFIG_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+/// Values (scalars, array items, map entries) that `$variable` references may copy in
+/// all, summed over every reference. A variable holding a map that refers twice to the
+/// previous one doubles at each step, so a few kilobytes of text could otherwise expand
+/// into gigabytes (found by the `config_format` fuzz target).
+pub const VARIABLE_EXPANSION_VALUES_MAX: usize = 100_000;
 
 /// Where a key or value starts: file name as given, 1-based line and column
 /// (columns count characters, not bytes).
@@ -88,6 +93,26 @@ pub struct Spanned {
 }
 
 impl Spanned {
+    /// How many values this one holds (itself, array items and map entries, nested),
+    /// or None once that passes `limit`: counting stops there, so it costs no more
+    /// than the budget it checks.
+    fn values_within(&self, limit: usize) -> Option<usize> {
+        let mut count = 0usize;
+        let mut stack = vec![self];
+        while let Some(value) = stack.pop() {
+            count += 1;
+            if count > limit {
+                return None;
+            }
+            match &value.value {
+                Value::Array(items) => stack.extend(items.iter()),
+                Value::Map(map) => stack.extend(map.entries.iter().map(|e| &e.value)),
+                _ => {}
+            }
+        }
+        Some(count)
+    }
+
     pub fn as_bool(&self) -> Option<bool> {
         match self.value {
             Value::Bool(b) => Some(b),
@@ -252,6 +277,7 @@ pub fn parse_str_with_env(
     let mut shared = Shared {
         env,
         env_references: Vec::new(),
+        expanded_values: 0,
         include_chain: Vec::new(),
         depth: 0,
     };
@@ -265,6 +291,7 @@ pub fn parse_file(path: &Path) -> Result<Map, ConfigError> {
     let mut shared = Shared {
         env: &env,
         env_references: Vec::new(),
+        expanded_values: 0,
         include_chain: Vec::new(),
         depth: 0,
     };
@@ -277,6 +304,9 @@ pub fn parse_file(path: &Path) -> Result<Map, ConfigError> {
 struct Shared<'e> {
     env: &'e dyn Fn(&str) -> Option<String>,
     env_references: Vec<(String, Pos)>,
+    /// Values copied by `$variable` references so far (bounded by
+    /// [`VARIABLE_EXPANSION_VALUES_MAX`]).
+    expanded_values: usize,
     include_chain: Vec<PathBuf>,
     depth: usize,
 }
@@ -1171,6 +1201,16 @@ impl<'t, 's, 'e> Parser<'t, 's, 'e> {
         for scope in self.scopes.iter_mut().rev() {
             if let Some(entry) = scope.get_exact_mut(name) {
                 entry.used_as_variable = true;
+                let budget = VARIABLE_EXPANSION_VALUES_MAX - self.shared.expanded_values;
+                let Some(copied) = entry.value.values_within(budget) else {
+                    return Err(ConfigError::Syntax {
+                        pos,
+                        message: format!(
+                            "variable reference for '{name}' expands the configuration past {VARIABLE_EXPANSION_VALUES_MAX} values"
+                        ),
+                    });
+                };
+                self.shared.expanded_values += copied;
                 let mut value = entry.value.clone();
                 value.relocate(&pos);
                 return Ok(value);

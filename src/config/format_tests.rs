@@ -622,3 +622,22 @@ proptest! {
         prop_assert_eq!(map.ok().and_then(|m| m.get("n").and_then(Spanned::as_int)), Some(n));
     }
 }
+
+/// Each variable refers twice to the one before, so the text doubles per line: 40 lines
+/// would be 2^40 values. The reader stops at its expansion budget instead of running out
+/// of memory (the `config_format` fuzz target found this shape).
+#[test]
+fn variables_that_double_at_every_step_are_refused_not_expanded() {
+    let mut text = String::from("v0: [1, 2]\n");
+    for i in 1..40 {
+        text.push_str(&format!("v{i}: [$v{}, $v{}]\n", i - 1, i - 1));
+    }
+    let message = parse_err(&text);
+    assert!(
+        message.contains("expands the configuration past"),
+        "{message}"
+    );
+    // A variable used a handful of times stays well within the budget.
+    let map = parse("big: [1, 2, 3]\na: $big\nb: $big\nc: [$big, $big]\n");
+    assert!(map.get("c").is_some());
+}
