@@ -75,22 +75,6 @@ async fn user(server: &TestServer, name: &str) -> async_nats::Client {
     .await
 }
 
-async fn create(client: &async_nats::Client, config: Value) -> Value {
-    let name = config["name"].as_str().unwrap().to_string();
-    json_request(client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await
-}
-
-async fn publish(client: &async_nats::Client, subject: &str, payload: &str) -> Value {
-    let reply = tokio::time::timeout(
-        CLIENT_RECV_TIMEOUT,
-        client.request(subject.to_string(), Bytes::from(payload.to_string())),
-    )
-    .await
-    .expect("PubAck in time")
-    .expect("PubAck");
-    serde_json::from_slice(&reply.payload).unwrap()
-}
-
 async fn stream_messages(client: &async_nats::Client, stream: &str) -> Value {
     let info = json_request(
         client,
@@ -137,16 +121,17 @@ async fn same_names_are_different_streams(server: &TestServer) -> Result<(), Str
     let a = user(server, "a").await;
     let b = user(server, "b").await;
     for client in [&a, &b] {
-        let created = create(client, json!({"name": "ORDERS", "subjects": ["orders.>"]})).await;
+        let created =
+            create_stream(client, json!({"name": "ORDERS", "subjects": ["orders.>"]})).await;
         check(created.get("error").is_none(), || {
             format!("create: {created}")
         })?;
     }
     for i in 0..3 {
-        let ack = publish(&a, "orders.new", &format!("a{i}")).await;
+        let ack = publish_for_ack(&a, "orders.new", &format!("a{i}")).await;
         check(ack["seq"] == i + 1, || format!("A ack {ack}"))?;
     }
-    let ack = publish(&b, "orders.new", "b0").await;
+    let ack = publish_for_ack(&b, "orders.new", "b0").await;
     check(ack["seq"] == 1, || format!("B ack {ack}"))?;
     check(stream_messages(&a, "ORDERS").await == 3, || {
         "A count".into()
@@ -210,7 +195,7 @@ fn object_stream(bucket: &str) -> Value {
 }
 
 async fn kv_bucket(client: &async_nats::Client, bucket: &str) -> Result<kv::Store, String> {
-    let created = create(client, kv_stream(bucket)).await;
+    let created = create_stream(client, kv_stream(bucket)).await;
     check(created.get("error").is_none(), || {
         format!("create kv: {created}")
     })?;
@@ -270,7 +255,7 @@ async fn buckets_per_account(server: &TestServer) -> Result<(), String> {
         (&a_client, &a, b"from A".as_slice()),
         (&b_client, &b, b"B".as_slice()),
     ] {
-        let created = create(client, object_stream("files")).await;
+        let created = create_stream(client, object_stream("files")).await;
         check(created.get("error").is_none(), || {
             format!("create objects: {created}")
         })?;
@@ -323,7 +308,7 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
         )
     };
     // Reservations: max_bytes past the account's storage / memory.
-    let answer = create(
+    let answer = create_stream(
         &b,
         json!({"name": "BIG", "subjects": ["big"], "max_bytes": 3000}),
     )
@@ -332,7 +317,7 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
         &answer,
         (500, 10047, "insufficient storage resources available"),
     )?;
-    let answer = create(
+    let answer = create_stream(
         &b,
         json!({"name": "BIGM", "subjects": ["bigm"], "storage": "memory", "max_bytes": 2000}),
     )
@@ -341,13 +326,13 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
         &answer,
         (500, 10028, "insufficient memory resources available"),
     )?;
-    let answer = create(
+    let answer = create_stream(
         &b,
         json!({"name": "R", "subjects": ["r"], "max_bytes": 1500}),
     )
     .await;
     check(answer.get("error").is_none(), || format!("{answer}"))?;
-    let answer = create(
+    let answer = create_stream(
         &b,
         json!({"name": "R2", "subjects": ["r2"], "max_bytes": 600}),
     )
@@ -368,7 +353,7 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
         (500, 10047, "insufficient storage resources available"),
     )?;
     // More consumers per stream than the account allows.
-    let answer = create(
+    let answer = create_stream(
         &b,
         json!({"name": "C5", "subjects": ["c5"], "max_consumers": 5}),
     )
@@ -377,14 +362,14 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
 
     for (name, storage) in [("F", "file"), ("M", "memory")] {
         let subject = name.to_lowercase();
-        let answer = create(
+        let answer = create_stream(
             &b,
             json!({"name": name, "subjects": [subject], "storage": storage}),
         )
         .await;
         check(answer.get("error").is_none(), || format!("{answer}"))?;
     }
-    let answer = create(&b, json!({"name": "X", "subjects": ["x"]})).await;
+    let answer = create_stream(&b, json!({"name": "X", "subjects": ["x"]})).await;
     expect(&answer, (400, 10027, "maximum number of streams reached"))?;
 
     // Consumers per stream.
@@ -402,10 +387,10 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
     // a memory record is 1 + 100 + 16 = 117 bytes, so 8 fit in 1000.
     let payload = "x".repeat(100);
     for i in 0..15 {
-        let ack = publish(&b, "f", &payload).await;
+        let ack = publish_for_ack(&b, "f", &payload).await;
         check(ack.get("error").is_none(), || format!("f #{i}: {ack}"))?;
     }
-    let ack = publish(&b, "f", &payload).await;
+    let ack = publish_for_ack(&b, "f", &payload).await;
     expect(&ack, (400, 10002, "resource limits exceeded for account"))?;
     // Twelve publishes at once (they reach the stream together): still 8 fit, in order.
     let inbox = b.new_inbox();
@@ -442,7 +427,7 @@ async fn limits_give_nats_server_errors(server: &TestServer) -> Result<(), Strin
     )?;
     // A, unlimited, is not affected by B's limits.
     let a = user(server, "a").await;
-    let answer = create(
+    let answer = create_stream(
         &a,
         json!({"name": "BIG", "subjects": ["big"], "max_bytes": 3000}),
     )
@@ -460,14 +445,14 @@ async fn limit_across_streams(server: &TestServer) -> Result<(), String> {
     // B may store 2000 bytes in files: 15 records of 131 bytes, whichever streams hold
     // them. A mirror copies F while F is published to; together they stop at 15.
     let b = user(server, "b").await;
-    let created = create(&b, json!({"name": "F", "subjects": ["f"]})).await;
+    let created = create_stream(&b, json!({"name": "F", "subjects": ["f"]})).await;
     check(created.get("error").is_none(), || format!("{created}"))?;
-    let created = create(&b, json!({"name": "MF", "mirror": {"name": "F"}})).await;
+    let created = create_stream(&b, json!({"name": "MF", "mirror": {"name": "F"}})).await;
     check(created.get("error").is_none(), || format!("{created}"))?;
     let payload = "x".repeat(100);
     let mut refused = 0;
     for _ in 0..10 {
-        let ack = publish(&b, "f", &payload).await;
+        let ack = publish_for_ack(&b, "f", &payload).await;
         if error_code(&ack).1 == 10002 {
             refused += 1;
         }
@@ -507,7 +492,7 @@ async fn stream_size_rules(server: &TestServer) -> Result<(), String> {
             || format!("want {want:?}, got {answer}"),
         )
     };
-    let answer = create(&d, json!({"name": "S", "subjects": ["s"]})).await;
+    let answer = create_stream(&d, json!({"name": "S", "subjects": ["s"]})).await;
     expect(
         &answer,
         (
@@ -516,7 +501,7 @@ async fn stream_size_rules(server: &TestServer) -> Result<(), String> {
             "account requires a stream config to have max bytes set",
         ),
     )?;
-    let answer = create(
+    let answer = create_stream(
         &d,
         json!({"name": "S", "subjects": ["s"], "max_bytes": 2000}),
     )
@@ -529,7 +514,7 @@ async fn stream_size_rules(server: &TestServer) -> Result<(), String> {
             "stream max bytes exceeds account limit max stream bytes",
         ),
     )?;
-    let answer = create(
+    let answer = create_stream(
         &d,
         json!({"name": "S", "subjects": ["s"], "max_bytes": 600, "storage": "memory"}),
     )
@@ -542,7 +527,7 @@ async fn stream_size_rules(server: &TestServer) -> Result<(), String> {
             "stream max bytes exceeds account limit max stream bytes",
         ),
     )?;
-    let answer = create(
+    let answer = create_stream(
         &d,
         json!({"name": "S", "subjects": ["s"], "max_bytes": 1000}),
     )
@@ -598,7 +583,7 @@ async fn not_enabled_answers(server: &TestServer) -> Result<(), String> {
                 == br#"{"type":"io.nats.jetstream.api.v1.account_info_response","error":{"code":503,"err_code":10039,"description":"JetStream not enabled for account"}}"#,
             || format!("{name}: {:?}", reply.payload),
         )?;
-        let answer = create(&client, json!({"name": "S", "subjects": ["s"]})).await;
+        let answer = create_stream(&client, json!({"name": "S", "subjects": ["s"]})).await;
         check(
             answer["type"] == "io.nats.jetstream.api.v1.stream_create_response"
                 && error_code(&answer) == (503, 10039, "JetStream not enabled for account".into()),
@@ -666,7 +651,7 @@ async fn accounts_are_isolated(server: &TestServer) -> Result<(), String> {
     let a = user(server, "a").await;
     let b = user(server, "b").await;
     for client in [&a, &b] {
-        let created = create(client, json!({"name": "S", "subjects": ["s.>"]})).await;
+        let created = create_stream(client, json!({"name": "S", "subjects": ["s.>"]})).await;
         check(created.get("error").is_none(), || format!("{created}"))?;
     }
     let consumer =
@@ -685,7 +670,7 @@ async fn accounts_are_isolated(server: &TestServer) -> Result<(), String> {
     let mut api = b.subscribe("$JS.API.>").await.map_err(|e| e.to_string())?;
     flush(&b).await;
 
-    let ack = publish(&a, "s.1", "secret").await;
+    let ack = publish_for_ack(&a, "s.1", "secret").await;
     check(ack["stream"] == "S" && ack["seq"] == 1, || format!("{ack}"))?;
     // A pulls it: the delivery goes to A's inbox with A's ack subject.
     let inbox = a.new_inbox();
@@ -781,13 +766,13 @@ async fn advisories_stay_in_their_account(server: &TestServer) -> Result<(), Str
         .map_err(|e| e.to_string())?;
     flush(&a).await;
     flush(&b).await;
-    let created = create(&b, json!({"name": "T", "subjects": ["t"]})).await;
+    let created = create_stream(&b, json!({"name": "T", "subjects": ["t"]})).await;
     check(created.get("error").is_none(), || format!("{created}"))?;
     let consumer =
         json!({"stream_name": "T", "config": {"durable_name": "d", "ack_policy": "explicit"}});
     let answer = json_request(&b, "$JS.API.CONSUMER.DURABLE.CREATE.T.d", consumer).await;
     check(answer.get("error").is_none(), || format!("{answer}"))?;
-    publish(&b, "t", "x").await;
+    publish_for_ack(&b, "t", "x").await;
     let inbox = b.new_inbox();
     let mut pulled = b
         .subscribe(inbox.clone())
@@ -924,10 +909,10 @@ async fn fill_for_restart(server: &TestServer) {
     let a = user(server, "a").await;
     let b = user(server, "b").await;
     for (client, count) in [(&a, 3), (&b, 2)] {
-        let created = create(client, json!({"name": "KEEP", "subjects": ["keep"]})).await;
+        let created = create_stream(client, json!({"name": "KEEP", "subjects": ["keep"]})).await;
         assert!(created.get("error").is_none(), "{created}");
         for i in 0..count {
-            publish(client, "keep", &format!("m{i}")).await;
+            publish_for_ack(client, "keep", &format!("m{i}")).await;
         }
         let bucket = kv_bucket(client, "state").await.unwrap();
         bucket.put("count", count.to_string().into()).await.unwrap();
@@ -1019,21 +1004,21 @@ async fn jsz_reports_each_account_as_nats_server_does() {
         let server = start(under, store.path(), &["-m", "-1"]);
         let a = user(&server, "a").await;
         let b = user(&server, "b").await;
-        create(&a, json!({"name": "S", "subjects": ["s"]})).await;
-        create(
+        create_stream(&a, json!({"name": "S", "subjects": ["s"]})).await;
+        create_stream(
             &a,
             json!({"name": "M", "subjects": ["m"], "storage": "memory"}),
         )
         .await;
-        create(&b, json!({"name": "S", "subjects": ["s"]})).await;
+        create_stream(&b, json!({"name": "S", "subjects": ["s"]})).await;
         let consumer =
             json!({"stream_name": "S", "config": {"durable_name": "d", "ack_policy": "explicit"}});
         json_request(&b, "$JS.API.CONSUMER.DURABLE.CREATE.S.d", consumer).await;
         for i in 0..4 {
-            publish(&a, "s", &format!("a{i}")).await;
+            publish_for_ack(&a, "s", &format!("a{i}")).await;
         }
-        publish(&a, "m", "mem").await;
-        publish(&b, "s", "b").await;
+        publish_for_ack(&a, "m", "mem").await;
+        publish_for_ack(&b, "s", "b").await;
         // An error is counted too.
         json_request(&b, "$JS.API.STREAM.INFO.NOPE", Value::Null).await;
         let monitor = server.monitor_addr().expect("monitor");
@@ -1104,10 +1089,10 @@ async fn an_account_enabled_after_startup_gets_its_streams_and_limits() {
     {
         let mut earlier = start(Under::Tern, store.path(), &[]);
         let b = user(&earlier, "b").await;
-        let created = create(&b, json!({"name": "OLD", "subjects": ["old"]})).await;
+        let created = create_stream(&b, json!({"name": "OLD", "subjects": ["old"]})).await;
         assert!(created.get("error").is_none(), "{created}");
-        publish(&b, "old", "1").await;
-        publish(&b, "old", "2").await;
+        publish_for_ack(&b, "old", "1").await;
+        publish_for_ack(&b, "old", "2").await;
         earlier.stop();
     }
     let text = config(store.path()).replace(
@@ -1204,16 +1189,16 @@ async fn an_account_enabled_after_startup_gets_its_streams_and_limits() {
     assert_eq!(info["streams"], 1, "{info}");
     assert_eq!(info["limits"]["max_streams"], 2, "{info}");
     assert_eq!(stream_messages(&b, "OLD").await, 2);
-    assert_eq!(publish(&b, "old", "3").await["seq"], 3);
-    let created = create(&b, json!({"name": "NEW", "subjects": ["new"]})).await;
+    assert_eq!(publish_for_ack(&b, "old", "3").await["seq"], 3);
+    let created = create_stream(&b, json!({"name": "NEW", "subjects": ["new"]})).await;
     assert!(created.get("error").is_none(), "{created}");
-    let refused = create(&b, json!({"name": "MORE", "subjects": ["more"]})).await;
+    let refused = create_stream(&b, json!({"name": "MORE", "subjects": ["more"]})).await;
     assert_eq!(error_code(&refused).1, 10027, "{refused}");
 
     run_step(2);
     let info = json_request(&b, "$JS.API.INFO", Value::Null).await;
     assert_eq!(info["limits"]["max_streams"], 3, "{info}");
-    let created = create(&b, json!({"name": "MORE", "subjects": ["more"]})).await;
+    let created = create_stream(&b, json!({"name": "MORE", "subjects": ["more"]})).await;
     assert!(created.get("error").is_none(), "{created}");
     // A's streams are untouched by any of it.
     let names = json_request(&a, "$JS.API.STREAM.NAMES", Value::Null).await;

@@ -16,22 +16,6 @@ use serde_json::{json, Value};
 /// How long a copy may take to show up (the origin's consumer heartbeats every second).
 const COPY_TIMEOUT: Duration = Duration::from_secs(15);
 
-async fn create(client: &async_nats::Client, config: Value) -> Value {
-    let name = config["name"].as_str().unwrap().to_string();
-    json_request(client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await
-}
-
-async fn publish(client: &async_nats::Client, subject: &str, payload: &str) -> Value {
-    let reply = tokio::time::timeout(
-        CLIENT_RECV_TIMEOUT,
-        client.request(subject.to_string(), Bytes::from(payload.to_string())),
-    )
-    .await
-    .expect("ack in time")
-    .expect("ack");
-    serde_json::from_slice(&reply.payload).unwrap()
-}
-
 async fn info(client: &async_nats::Client, stream: &str) -> Value {
     json_request(
         client,
@@ -93,18 +77,18 @@ async fn mirrors_and_sources_copy_and_report() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
     let client = client(&server).await;
-    let origin = create(&client, json!({"name": "O", "subjects": ["o.>"]})).await;
+    let origin = create_stream(&client, json!({"name": "O", "subjects": ["o.>"]})).await;
     assert!(origin.get("error").is_none(), "{origin}");
     for i in 1..=5 {
-        publish(&client, &format!("o.{}", i % 2), &format!("m{i}")).await;
+        publish_for_ack(&client, &format!("o.{}", i % 2), &format!("m{i}")).await;
     }
     // An interior delete: the mirror keeps the origin's sequences around the gap.
     let deleted = json_request(&client, "$JS.API.STREAM.MSG.DELETE.O", json!({"seq": 3})).await;
     assert_eq!(deleted["success"], true, "{deleted}");
 
-    let mirror = create(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
+    let mirror = create_stream(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
     assert!(mirror.get("error").is_none(), "{mirror}");
-    let source = create(
+    let source = create_stream(
         &client,
         json!({"name": "S", "subjects": ["own"], "sources": [{"name": "O", "filter_subject": "o.1"}]}),
     )
@@ -135,8 +119,8 @@ async fn mirrors_and_sources_copy_and_report() {
     assert!(first.2.trim_end().ends_with(" 1"), "{:?}", first.2);
 
     // Later publishes follow, and the sourcing stream keeps taking its own.
-    publish(&client, "o.1", "m6").await;
-    publish(&client, "own", "mine").await;
+    publish_for_ack(&client, "o.1", "m6").await;
+    publish_for_ack(&client, "own", "mine").await;
     wait_for_messages(&client, "M", 5).await;
     wait_for_messages(&client, "S", 4).await;
     assert_eq!(get(&client, "M", 6).await.3, "m6");
@@ -147,8 +131,8 @@ async fn mirror_configuration_errors_match_nats_server() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
     let client = client(&server).await;
-    create(&client, json!({"name": "O", "subjects": ["o.>"]})).await;
-    let with_subjects = create(
+    create_stream(&client, json!({"name": "O", "subjects": ["o.>"]})).await;
+    let with_subjects = create_stream(
         &client,
         json!({"name": "M1", "subjects": ["x"], "mirror": {"name": "O"}}),
     )
@@ -157,7 +141,7 @@ async fn mirror_configuration_errors_match_nats_server() {
         with_subjects["error"],
         json!({"code": 400, "err_code": 10034, "description": "stream mirrors can not contain subjects"})
     );
-    let with_sources = create(
+    let with_sources = create_stream(
         &client,
         json!({"name": "M2", "mirror": {"name": "O"}, "sources": [{"name": "O"}]}),
     )
@@ -166,7 +150,7 @@ async fn mirror_configuration_errors_match_nats_server() {
         with_sources["error"],
         json!({"code": 400, "err_code": 10031, "description": "stream mirrors can not also contain other sources"})
     );
-    let created = create(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
+    let created = create_stream(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
     assert!(created.get("error").is_none(), "{created}");
     let changed = json_request(
         &client,
@@ -193,14 +177,14 @@ async fn mirror_waits_for_its_origin() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
     let client = client(&server).await;
-    let created = create(
+    let created = create_stream(
         &client,
         json!({"name": "LATE_M", "mirror": {"name": "LATE"}}),
     )
     .await;
     assert!(created.get("error").is_none(), "{created}");
-    create(&client, json!({"name": "LATE", "subjects": ["late"]})).await;
-    publish(&client, "late", "x").await;
+    create_stream(&client, json!({"name": "LATE", "subjects": ["late"]})).await;
+    publish_for_ack(&client, "late", "x").await;
     let m = wait_for_messages(&client, "LATE_M", 1).await;
     assert_eq!(m["state"]["last_seq"], 1, "{m}");
 }
@@ -216,12 +200,12 @@ async fn mirrors_and_sources_resume_after_restart() {
     let mut server = js_server_in(store.path());
     {
         let client = client(&server).await;
-        create(&client, json!({"name": "O", "subjects": ["o.*"]})).await;
+        create_stream(&client, json!({"name": "O", "subjects": ["o.*"]})).await;
         // Several streams so the origin and its copies spread over both cores.
-        create(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
-        create(&client, json!({"name": "S", "sources": [{"name": "O"}]})).await;
+        create_stream(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
+        create_stream(&client, json!({"name": "S", "sources": [{"name": "O"}]})).await;
         for i in 1..=40 {
-            publish(&client, &format!("o.{}", i % 3), &format!("m{i}")).await;
+            publish_for_ack(&client, &format!("o.{}", i % 3), &format!("m{i}")).await;
         }
         wait_for_messages(&client, "M", 40).await;
         wait_for_messages(&client, "S", 40).await;
@@ -231,12 +215,12 @@ async fn mirrors_and_sources_resume_after_restart() {
     {
         let client = client(&server).await;
         for i in 41..=60 {
-            publish(&client, &format!("o.{}", i % 3), &format!("m{i}")).await;
+            publish_for_ack(&client, &format!("o.{}", i % 3), &format!("m{i}")).await;
         }
         wait_for_messages(&client, "M", 60).await;
         wait_for_messages(&client, "S", 60).await;
         for i in 61..=80 {
-            publish(&client, &format!("o.{}", i % 3), &format!("m{i}")).await;
+            publish_for_ack(&client, &format!("o.{}", i % 3), &format!("m{i}")).await;
         }
     }
     // Killed while (maybe) still copying: whatever was copied is durable.
@@ -269,23 +253,23 @@ async fn filters_and_start_positions() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
     let client = client(&server).await;
-    create(&client, json!({"name": "O", "subjects": ["o.*"]})).await;
+    create_stream(&client, json!({"name": "O", "subjects": ["o.*"]})).await;
     for i in 1..=10 {
         let subject = if i % 2 == 1 { "o.a" } else { "o.b" };
-        publish(&client, subject, &format!("m{i}")).await;
+        publish_for_ack(&client, subject, &format!("m{i}")).await;
     }
     let start_time = get(&client, "O", 8).await.4;
-    create(
+    create_stream(
         &client,
         json!({"name": "MA", "mirror": {"name": "O", "filter_subject": "o.a"}}),
     )
     .await;
-    create(
+    create_stream(
         &client,
         json!({"name": "FROM6", "sources": [{"name": "O", "opt_start_seq": 6}]}),
     )
     .await;
-    create(
+    create_stream(
         &client,
         json!({"name": "FROMT", "sources": [{"name": "O", "opt_start_time": start_time}]}),
     )
@@ -308,7 +292,7 @@ async fn mirror_catches_up_on_a_large_origin() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
     let client = client(&server).await;
-    create(&client, json!({"name": "BIG", "subjects": ["big"]})).await;
+    create_stream(&client, json!({"name": "BIG", "subjects": ["big"]})).await;
     let payload = Bytes::from(vec![b'x'; 8 * 1024]);
     let context = async_nats::jetstream::new(client.clone());
     let mut acks = Vec::new();
@@ -318,7 +302,7 @@ async fn mirror_catches_up_on_a_large_origin() {
     for ack in acks {
         ack.await.unwrap();
     }
-    create(&client, json!({"name": "BIG_M", "mirror": {"name": "BIG"}})).await;
+    create_stream(&client, json!({"name": "BIG_M", "mirror": {"name": "BIG"}})).await;
     let m = wait_for_messages(&client, "BIG_M", MSGS).await;
     assert_eq!(m["state"]["last_seq"], MSGS, "{m}");
     assert_eq!(m["mirror"]["lag"], 0, "{m}");
@@ -334,10 +318,10 @@ async fn sources_apply_subject_transforms() {
     let store = tempfile::tempdir().unwrap();
     let server = js_server_in(store.path());
     let client = client(&server).await;
-    create(&client, json!({"name": "KV_a", "subjects": ["$KV.a.>"]})).await;
-    publish(&client, "$KV.a.k1", "v1").await;
-    publish(&client, "$KV.a.x.k2", "v2").await;
-    let created = create(
+    create_stream(&client, json!({"name": "KV_a", "subjects": ["$KV.a.>"]})).await;
+    publish_for_ack(&client, "$KV.a.k1", "v1").await;
+    publish_for_ack(&client, "$KV.a.x.k2", "v2").await;
+    let created = create_stream(
         &client,
         json!({"name": "KV_b", "subjects": ["$KV.b.>"],
                "sources": [{"name": "KV_a", "subject_transforms": [{"src": "$KV.a.>", "dest": "$KV.b.>"}]}]}),

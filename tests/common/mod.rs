@@ -958,6 +958,27 @@ pub async fn setup_stream(
     (client.clone(), async_nats::jetstream::new(client))
 }
 
+/// `$JS.API.STREAM.CREATE` for `config` (named by its `name`), the answer as JSON.
+pub async fn create_stream(client: &async_nats::Client, config: Value) -> Value {
+    let name = config["name"]
+        .as_str()
+        .expect("config has a name")
+        .to_string();
+    json_request(client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await
+}
+
+/// Publishes as a request and returns the PubAck (or the error) as JSON.
+pub async fn publish_for_ack(client: &async_nats::Client, subject: &str, payload: &str) -> Value {
+    let reply = tokio::time::timeout(
+        scaled(CLIENT_RECV_TIMEOUT),
+        client.request(subject.to_string(), bytes::Bytes::from(payload.to_string())),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no PubAck for {subject} in time"))
+    .unwrap_or_else(|e| panic!("publish to {subject} failed: {e}"));
+    serde_json::from_slice(&reply.payload).expect("PubAck is JSON")
+}
+
 pub async fn json_request(client: &async_nats::Client, subject: &str, body: Value) -> Value {
     let payload = if body.is_null() {
         bytes::Bytes::new()
