@@ -762,29 +762,28 @@ impl Stream {
     /// the log is flushed, consumers' state written, and the stream comes back from disk
     /// when the account gets JetStream again.
     pub async fn close(self: &Rc<Self>) {
+        if let Some(files) = self.stop().await {
+            files.close().await;
+        }
+    }
+
+    /// What closing and deleting share: no new messages in, sourcing and the writer
+    /// stopped, usage given back to the account; the files are the caller's to close or
+    /// remove.
+    async fn stop(self: &Rc<Self>) -> Option<SegmentFiles> {
         self.unsubscribe();
         self.stop_sourcing();
         self.closed.set(true);
         self.work.set();
         self.finished.wait().await;
         self.settle_usage(0);
-        let files = self.files.borrow_mut().take();
-        if let Some(files) = files {
-            files.close().await;
-        }
+        self.files.borrow_mut().take()
     }
 
     /// Stops the writer, unsubscribes and removes the stream's files.
     pub async fn delete(self: &Rc<Self>) -> io::Result<()> {
         self.deleting.set(true);
-        self.unsubscribe();
-        self.stop_sourcing();
-        self.closed.set(true);
-        self.work.set();
-        self.finished.wait().await;
-        self.settle_usage(0);
-        let files = self.files.borrow_mut().take();
-        if let Some(files) = files {
+        if let Some(files) = self.stop().await {
             files.destroy().await?;
         }
         if let Some(dir) = &self.dir {
