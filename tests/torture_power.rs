@@ -41,6 +41,8 @@ const TORN_FRACTION: f64 = 0.3;
 const CUT_AFTER_WRITES_MAX: u64 = 1500;
 /// ...or after this long, whichever is first.
 const CUT_WAIT_MAX: Duration = Duration::from_secs(3);
+/// Messages asked for at once when reading the whole stream back.
+const READ_BATCH: u64 = 10_000;
 /// Bound on any one request while the power may go off under it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -385,36 +387,64 @@ async fn verify(client: &async_nats::Client, ledger: &Ledger, round: usize, stri
     0
 }
 
-/// Every stored message as (stream seq, payload), through an ephemeral push consumer
-/// (one request per message would take minutes on long runs).
+/// Every stored message as (stream seq, payload), pulled through an ephemeral consumer in
+/// batches of at most [`READ_BATCH`]: a push consumer would deliver a long run's hundreds of
+/// thousands of messages faster than this client reads them, and async-nats drops what
+/// overflows its subscription buffer (65 536 messages), which reads as a lost message.
 async fn read_all(client: &async_nats::Client, first: u64, last: u64) -> Vec<(u64, String)> {
-    let inbox = client.new_inbox();
-    let mut messages = client.subscribe(inbox.clone()).await.expect("subscribe");
     let created = api(
         client,
         &format!("$JS.API.CONSUMER.CREATE.{STREAM}"),
         json!({"stream_name": STREAM, "config": {
-            "deliver_subject": inbox, "ack_policy": "none", "deliver_policy": "all"
+            "ack_policy": "none", "deliver_policy": "all"
         }}),
     )
     .await;
     assert!(created.get("error").is_none(), "{created}");
+    let name = created["name"].as_str().expect("consumer name").to_string();
     let expected = created["num_pending"].as_u64().expect("num_pending");
+    let inbox = client.new_inbox();
+    let mut messages = client.subscribe(inbox.clone()).await.expect("subscribe");
+    let next = format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{name}");
     let mut out = Vec::new();
+    let mut empty_answers = 0;
     while (out.len() as u64) < expected {
-        let message = recv(&mut messages).await;
-        let reply = message.reply.as_deref().unwrap_or_default();
-        let seq: u64 = reply
-            .split('.')
-            .nth(5)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no stream sequence in {reply:?}"));
         assert!(
-            (first..=last).contains(&seq),
-            "seq {seq} outside {first}..={last}"
+            empty_answers < 100,
+            "the consumer stopped short: {} of {expected} messages",
+            out.len()
         );
-        let id = String::from_utf8(message.payload.to_vec()).expect("utf8 payload");
-        out.push((seq, id));
+        let batch = (expected - out.len() as u64).min(READ_BATCH);
+        let request = json!({"batch": batch, "no_wait": true}).to_string();
+        client
+            .publish_with_reply(next.clone(), inbox.clone(), Bytes::from(request))
+            .await
+            .expect("pull request");
+        let mut got = 0;
+        while got < batch {
+            let message = recv(&mut messages).await;
+            let Some(reply) = message
+                .reply
+                .as_deref()
+                .filter(|r| r.starts_with("$JS.ACK."))
+            else {
+                // A status (no messages right now): ask again.
+                empty_answers += u32::from(got == 0);
+                break;
+            };
+            let seq: u64 = reply
+                .split('.')
+                .nth(5)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("no stream sequence in {reply:?}"));
+            assert!(
+                (first..=last).contains(&seq),
+                "seq {seq} outside {first}..={last}"
+            );
+            let id = String::from_utf8(message.payload.to_vec()).expect("utf8 payload");
+            out.push((seq, id));
+            got += 1;
+        }
     }
     out
 }
