@@ -10,7 +10,8 @@
 
 use std::future::Future;
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use glommio::channels::channel_mesh::{Full, MeshBuilder, Receivers, Senders};
@@ -70,11 +71,15 @@ pub enum RuntimeError {
         cpu: usize,
         reason: String,
     },
-    #[error("only {shards_ready} of {shards} shards became ready within {timeout_ms} ms")]
+    #[error(
+        "only {shards_ready} of {shards} shards became ready within {timeout_ms} ms ({stages})"
+    )]
     NotReady {
         shards_ready: usize,
         shards: usize,
         timeout_ms: u64,
+        /// Where each shard got to, e.g. "shard 0: joining the mesh, shard 1: not started".
+        stages: String,
     },
     #[error("shard {shard} failed: {reason}")]
     Shard { shard: usize, reason: String },
@@ -209,9 +214,11 @@ where
     let mesh: Option<MeshBuilder<M, Full>> =
         (count > 1).then(|| MeshBuilder::full(count, config.ring_capacity));
     let (start_tx, start_rx) = mpsc::channel::<StartEvent>();
+    let stages: Arc<Vec<AtomicU8>> = Arc::new((0..count).map(|_| AtomicU8::new(0)).collect());
     let mut handles = Vec::with_capacity(count);
     for (id, &cpu) in config.cpus.iter().enumerate() {
         let mesh = mesh.clone();
+        let stages = stages.clone();
         let guard = StartGuard {
             id,
             events: start_tx.clone(),
@@ -225,6 +232,8 @@ where
         let handle = builder
             .spawn(move || async move {
                 let mut guard = guard;
+                let stage = |reached: Stage| stages[id].store(reached as u8, Ordering::Release);
+                stage(Stage::Running);
                 // glommio's mesh join connects shared channels by re-polling on each turn
                 // of the reactor, and nothing wakes an executor that parked before its
                 // peer connected: about one start in eight hung for good on a busy
@@ -243,6 +252,7 @@ where
                     None => None,
                 };
                 joined.set(true);
+                stage(Stage::Joined);
                 let (senders, receivers) = match joining {
                     Some(joining) => match joining {
                         // glommio numbers mesh peers by executor id, which follows spawn
@@ -297,10 +307,19 @@ where
                 });
             }
             Err(_) => {
+                let stages = stages
+                    .iter()
+                    .enumerate()
+                    .map(|(id, s)| {
+                        format!("shard {id}: {}", Stage::name(s.load(Ordering::Acquire)))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 return Err(RuntimeError::NotReady {
                     shards_ready: ready_count,
                     shards: count,
                     timeout_ms: config.ready_timeout_ms,
+                    stages,
                 });
             }
         }
@@ -325,6 +344,29 @@ where
 enum StartEvent {
     Ready,
     Failed(usize),
+}
+
+/// How far a shard got in starting, for the error when not all of them became ready.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Stage {
+    /// Its executor is not running yet (thread or io_uring setup).
+    NotStarted = 0,
+    /// Its executor runs and is joining the mesh.
+    Running = 1,
+    /// It joined the mesh.
+    Joined = 2,
+}
+
+impl Stage {
+    fn name(stage: u8) -> &'static str {
+        match stage {
+            s if s == Stage::NotStarted as u8 => "executor not running",
+            s if s == Stage::Running as u8 => "joining the mesh",
+            s if s == Stage::Joined as u8 => "joined the mesh",
+            _ => "unknown",
+        }
+    }
 }
 
 /// Tells `run` that a shard failed to start when it is dropped before `ready()`: glommio
