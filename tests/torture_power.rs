@@ -137,7 +137,7 @@ async fn power_rounds(sync_interval: Option<&str>) {
         );
         if created {
             let snapshot = ledger.lock().unwrap().clone();
-            verify(&client, &snapshot, round, strict).await;
+            verify(&client, &server, &snapshot, round, strict).await;
         } else {
             let answer = api(
                 &client,
@@ -210,7 +210,7 @@ async fn power_rounds(sync_interval: Option<&str>) {
     );
     let client = client(&server).await;
     let ledger = ledger.lock().unwrap().clone();
-    let lost = verify(&client, &ledger, rounds, strict).await;
+    let lost = verify(&client, &server, &ledger, rounds, strict).await;
     eprintln!(
         "torture_power: {rounds} rounds, sync_interval {sync_interval:?}, {} messages acknowledged, \
          {} acks confirmed, {lost} acknowledged messages lost; \
@@ -305,7 +305,13 @@ async fn consume(client: async_nats::Client, ledger: Arc<Mutex<Ledger>>) {
 /// `strict`: every acknowledged message and confirmed ack must have survived (fsync per
 /// ack); otherwise only what was stored is checked (no phantom, duplicate or disorder).
 /// Returns how many acknowledged messages are missing (always 0 when strict).
-async fn verify(client: &async_nats::Client, ledger: &Ledger, round: usize, strict: bool) -> usize {
+async fn verify(
+    client: &async_nats::Client,
+    server: &TestServer,
+    ledger: &Ledger,
+    round: usize,
+    strict: bool,
+) -> usize {
     let info = api(
         client,
         &format!("$JS.API.STREAM.INFO.{STREAM}"),
@@ -322,7 +328,7 @@ async fn verify(client: &async_nats::Client, ledger: &Ledger, round: usize, stri
 
     let mut stored_ids: HashMap<String, u64> = HashMap::new();
     let mut stored_seqs = Vec::new();
-    for (seq, id) in read_all(client, first, last).await {
+    for (seq, id) in read_all(client, server, first, last).await {
         assert!(
             ledger.attempted.contains(&id),
             "round {round}: phantom message {id:?} at seq {seq}"
@@ -391,7 +397,12 @@ async fn verify(client: &async_nats::Client, ledger: &Ledger, round: usize, stri
 /// batches of at most [`READ_BATCH`]: a push consumer would deliver a long run's hundreds of
 /// thousands of messages faster than this client reads them, and async-nats drops what
 /// overflows its subscription buffer (65 536 messages), which reads as a lost message.
-async fn read_all(client: &async_nats::Client, first: u64, last: u64) -> Vec<(u64, String)> {
+async fn read_all(
+    client: &async_nats::Client,
+    server: &TestServer,
+    first: u64,
+    last: u64,
+) -> Vec<(u64, String)> {
     let created = api(
         client,
         &format!("$JS.API.CONSUMER.CREATE.{STREAM}"),
@@ -408,12 +419,29 @@ async fn read_all(client: &async_nats::Client, first: u64, last: u64) -> Vec<(u6
     let next = format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{name}");
     let mut out = Vec::new();
     let mut empty_answers = 0;
+    let mut statuses: Vec<String> = Vec::new();
     while (out.len() as u64) < expected {
-        assert!(
-            empty_answers < 100,
-            "the consumer stopped short: {} of {expected} messages",
-            out.len()
-        );
+        if empty_answers >= 100 {
+            let info = api(
+                client,
+                &format!("$JS.API.CONSUMER.INFO.{STREAM}.{name}"),
+                Value::Null,
+            )
+            .await;
+            let log = server.log();
+            let notable: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("[ERR]") || l.contains("[WRN]"))
+                .collect();
+            panic!(
+                "the consumer stopped short: {} of {expected} messages (last seq {:?}); \
+                 last answers {:?}; consumer {info}; server warnings and errors:\n{}",
+                out.len(),
+                out.last().map(|(seq, _)| *seq),
+                &statuses[statuses.len().saturating_sub(5)..],
+                notable.join("\n")
+            );
+        }
         let batch = (expected - out.len() as u64).min(READ_BATCH);
         let request = json!({"batch": batch, "no_wait": true}).to_string();
         client
@@ -430,6 +458,10 @@ async fn read_all(client: &async_nats::Client, first: u64, last: u64) -> Vec<(u6
             else {
                 // A status (no messages right now): ask again.
                 empty_answers += u32::from(got == 0);
+                statuses.push(format!(
+                    "{:?} {:?} after {got}",
+                    message.status, message.description
+                ));
                 break;
             };
             let seq: u64 = reply

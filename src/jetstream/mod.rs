@@ -251,6 +251,15 @@ fn friendly_bytes(bytes: i64) -> String {
 /// core 0, the account-level API. Call from [`crate::server::Server::run_with`]'s init on
 /// every core, after raising `startup_holds` by the number of cores.
 pub fn install(state: &Rc<ShardState>, js: Arc<JetStreamShared>) {
+    if state.id == 0 {
+        // One more hold for the API itself, released by the meta service once its
+        // `$JS.API.>` subscriptions are in every peer's ring. The owners' holds alone were
+        // not enough: core 0's owner was seen releasing its hold before the meta service
+        // had subscribed, and a client accepted on another core in that window got
+        // no-responders to its first API request (about 1 start in 700 under load). Raised
+        // before the owner starts, so the count cannot reach zero in between.
+        state.shared.startup_holds.fetch_add(1, Ordering::AcqRel);
+    }
     let owner = owner::Owner::start(state, js.clone());
     if state.id == 0 {
         let meta = meta::Meta::start(state, js);
