@@ -43,6 +43,11 @@ const CUT_AFTER_WRITES_MAX: u64 = 1500;
 const CUT_WAIT_MAX: Duration = Duration::from_secs(3);
 /// Messages asked for at once when reading the whole stream back.
 const READ_BATCH: u64 = 10_000;
+/// Pull requests in a row answered with a status and no message before the read-back
+/// gives up (the consumer stopped short of what it said was pending).
+const EMPTY_ANSWERS_MAX: u32 = 100;
+/// Status answers kept for the failure message.
+const STATUSES_KEPT: usize = 5;
 /// Bound on any one request while the power may go off under it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -419,9 +424,9 @@ async fn read_all(
     let next = format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{name}");
     let mut out = Vec::new();
     let mut empty_answers = 0;
-    let mut statuses: Vec<String> = Vec::new();
+    let mut statuses: std::collections::VecDeque<String> = Default::default();
     while (out.len() as u64) < expected {
-        if empty_answers >= 100 {
+        if empty_answers >= EMPTY_ANSWERS_MAX {
             let info = api(
                 client,
                 &format!("$JS.API.CONSUMER.INFO.{STREAM}.{name}"),
@@ -438,7 +443,7 @@ async fn read_all(
                  last answers {:?}; consumer {info}; server warnings and errors:\n{}",
                 out.len(),
                 out.last().map(|(seq, _)| *seq),
-                &statuses[statuses.len().saturating_sub(5)..],
+                statuses,
                 notable.join("\n")
             );
         }
@@ -457,8 +462,10 @@ async fn read_all(
                 .filter(|r| r.starts_with("$JS.ACK."))
             else {
                 // A status (no messages right now): ask again.
-                empty_answers += u32::from(got == 0);
-                statuses.push(format!(
+                if statuses.len() == STATUSES_KEPT {
+                    statuses.pop_front();
+                }
+                statuses.push_back(format!(
                     "{:?} {:?} after {got}",
                     message.status, message.description
                 ));
@@ -477,6 +484,8 @@ async fn read_all(
             out.push((seq, id));
             got += 1;
         }
+        // Only answers without any message in a row count towards giving up.
+        empty_answers = if got == 0 { empty_answers + 1 } else { 0 };
     }
     out
 }

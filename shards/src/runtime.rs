@@ -78,7 +78,7 @@ pub enum RuntimeError {
         shards_ready: usize,
         shards: usize,
         timeout_ms: u64,
-        /// Where each shard got to, e.g. "shard 0: joining the mesh, shard 1: not started".
+        /// Where each shard got to, e.g. "shard 0: joining the mesh, shard 1: executor not running".
         stages: String,
     },
     #[error("shard {shard} failed: {reason}")]
@@ -214,7 +214,11 @@ where
     let mesh: Option<MeshBuilder<M, Full>> =
         (count > 1).then(|| MeshBuilder::full(count, config.ring_capacity));
     let (start_tx, start_rx) = mpsc::channel::<StartEvent>();
-    let stages: Arc<Vec<AtomicU8>> = Arc::new((0..count).map(|_| AtomicU8::new(0)).collect());
+    let stages: Arc<Vec<AtomicU8>> = Arc::new(
+        (0..count)
+            .map(|_| AtomicU8::new(Stage::NotStarted as u8))
+            .collect(),
+    );
     let mut handles = Vec::with_capacity(count);
     for (id, &cpu) in config.cpus.iter().enumerate() {
         let mesh = mesh.clone();
@@ -359,13 +363,18 @@ enum Stage {
 }
 
 impl Stage {
+    /// Names indexed by the stage's number.
+    const NAMES: [&'static str; 3] = [
+        "executor not running",
+        "joining the mesh",
+        "joined the mesh",
+    ];
+
     fn name(stage: u8) -> &'static str {
-        match stage {
-            s if s == Stage::NotStarted as u8 => "executor not running",
-            s if s == Stage::Running as u8 => "joining the mesh",
-            s if s == Stage::Joined as u8 => "joined the mesh",
-            _ => "unknown",
-        }
+        Self::NAMES
+            .get(usize::from(stage))
+            .copied()
+            .unwrap_or("unknown")
     }
 }
 

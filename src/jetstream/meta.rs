@@ -161,10 +161,7 @@ impl Meta {
         // The API is subscribed (above, for every account): release the startup hold
         // `install` took for it once peers have the subscriptions in their rings.
         let settling = meta.state.clone();
-        shards::task::spawn(async move {
-            settling.interest_settled().await;
-            settling.shared.startup_holds.fetch_sub(1, Ordering::AcqRel);
-        });
+        shards::task::spawn(async move { settling.release_startup_hold().await });
         // A reload is installed from a signal thread, which can not wake this core: look
         // for new versions now and then (one atomic load). Cores that install a version
         // themselves wake the meta core at once (see `accounts::apply_auth`).

@@ -169,12 +169,7 @@ impl Owner {
         let recovering = owner.clone();
         shards::task::spawn(async move {
             recovering.recover().await;
-            recovering.state.interest_settled().await;
-            recovering
-                .state
-                .shared
-                .startup_holds
-                .fetch_sub(1, Ordering::AcqRel);
+            recovering.state.release_startup_hold().await;
         });
         owner
     }

@@ -331,7 +331,7 @@ impl ShardState {
     /// connected yet when they subscribe, and a client accepted on another core in that
     /// window got no-responders for a request the API would have answered. Bounded, so a
     /// ring that never connects delays the start instead of stopping it.
-    pub async fn interest_settled(&self) {
+    async fn interest_settled(&self) {
         let seq = self.interest_seq.get();
         let started = std::time::Instant::now();
         while !self.interest_pushed(seq) {
@@ -344,6 +344,19 @@ impl ShardState {
             }
             shards::time::sleep(std::time::Duration::from_millis(1)).await;
         }
+    }
+
+    /// Gives back one of the startup holds that keep every core from accepting clients
+    /// (`Shared::startup_holds`), once this core's subscriptions so far are in every peer's
+    /// ring. Each service that subscribes while the server starts takes one hold and calls
+    /// this when its subscriptions are made.
+    pub async fn release_startup_hold(&self) {
+        self.interest_settled().await;
+        let before = self
+            .shared
+            .startup_holds
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        debug_assert!(before > 0, "a startup hold released twice");
     }
 
     /// Applies interest that peers have already put in our rings, before routing a publish.
