@@ -549,3 +549,77 @@ async fn jsz_counts_consumers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A no-wait fetch larger than what the server sends in one go still gets every available
+/// message before its `404 No Messages`, as nats-server sends them (nats.go's `Fetch`
+/// with `NoWait` and async-nats' `fetch()` rely on it).
+#[tokio::test]
+async fn no_wait_fetch_gets_the_whole_batch_when_the_stream_has_it() {
+    let store = tempfile::tempdir().unwrap();
+    let server = js_server_in(store.path());
+    let (client, _) = setup_stream(
+        &server,
+        json!({"name": "BIG", "subjects": ["big"], "storage": "memory"}),
+    )
+    .await;
+    const STORED: usize = 3_000;
+    const BATCH: usize = 2_500;
+    for i in 0..STORED {
+        client
+            .publish("big", Bytes::from(format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    // Core publishes: wait until the stream holds them all.
+    let deadline = tokio::time::Instant::now() + CLIENT_RECV_TIMEOUT;
+    loop {
+        let info = json_request(&client, "$JS.API.STREAM.INFO.BIG", Value::Null).await;
+        if info["state"]["messages"].as_u64() == Some(STORED as u64) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{info}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let created = json_request(
+        &client,
+        "$JS.API.CONSUMER.CREATE.BIG",
+        json!({"stream_name": "BIG", "config": {"ack_policy": "none"}}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let name = created["name"].as_str().unwrap().to_string();
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    let next = format!("$JS.API.CONSUMER.MSG.NEXT.BIG.{name}");
+    let mut fetch = |batch: usize| {
+        let client = client.clone();
+        let (next, inbox) = (next.clone(), inbox.clone());
+        async move {
+            let request = json!({"batch": batch, "no_wait": true}).to_string();
+            client
+                .publish_with_reply(next, inbox, Bytes::from(request))
+                .await
+                .unwrap();
+        }
+    };
+    // The first batch is served whole; the second gets the 500 left, then its end: a 404
+    // (nats-server 2.10 and later, and tern) or 408 with what was left (2.9).
+    fetch(BATCH).await;
+    let mut got = 0;
+    while got < BATCH {
+        let message = recv(&mut replies).await;
+        assert_eq!(message.status, None, "after {got} messages: {message:?}");
+        got += 1;
+    }
+    fetch(BATCH).await;
+    let mut got = 0;
+    loop {
+        let message = recv(&mut replies).await;
+        if let Some(status) = message.status {
+            assert!([404, 408].contains(&status.as_u16()), "{message:?}");
+            break;
+        }
+        got += 1;
+    }
+    assert_eq!(got, STORED - BATCH);
+}

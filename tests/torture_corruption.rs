@@ -332,6 +332,113 @@ fn find_lost(jsz: &Value) -> String {
     found
 }
 
+/// Damage that appears while the server runs, after recovery verified the log: the read
+/// back catches it, the message is counted as lost (log, `state.lost`), and consumers
+/// and gets move past it instead of stalling on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damage_found_while_serving_is_skipped_and_reported() {
+    if skip_on_reference("tern's segment files") {
+        return;
+    }
+    // More than a stream's body cache (32 MiB), so the oldest bodies are read from disk.
+    const COUNT: u64 = 40;
+    const SIZE_BYTES: usize = 1_000_000;
+    const DAMAGED: u64 = 2;
+    let marker = |seq: u64| format!("live-{seq:03}-");
+    let store = tempfile::tempdir().unwrap();
+    {
+        let server = start(store.path());
+        let client = client(&server).await;
+        let created = create_stream(&client, json!({"name": "LIVE", "subjects": ["live"]})).await;
+        assert!(created.get("error").is_none(), "{created}");
+        for seq in 1..=COUNT {
+            let mut payload = marker(seq).into_bytes();
+            payload.resize(SIZE_BYTES, b'a' + (seq % 26) as u8);
+            let ack = client
+                .request("live", Bytes::from(payload))
+                .await
+                .expect("PubAck");
+            assert!(!ack.payload.starts_with(b"{\"error"), "{ack:?}");
+        }
+    }
+    // Recovery verifies every record, so the damage comes after the restart.
+    let server = start(store.path());
+    let client = client(&server).await;
+    let needle = marker(DAMAGED).into_bytes();
+    let damaged_file = segments(store.path(), "LIVE")
+        .into_iter()
+        .find_map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            let at = bytes.windows(needle.len()).position(|w| w == needle)?;
+            Some((path, at))
+        });
+    let (path, at) = damaged_file.expect("the message's record in a segment");
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(SeekFrom::Start((at + 1000) as u64)).unwrap();
+        file.write_all(b"Z").unwrap();
+        file.sync_all().unwrap();
+    }
+
+    let created = api(
+        &client,
+        "$JS.API.CONSUMER.CREATE.LIVE",
+        json!({"stream_name": "LIVE", "config": {"ack_policy": "none"}}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let name = created["name"].as_str().unwrap().to_string();
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply(
+            format!("$JS.API.CONSUMER.MSG.NEXT.LIVE.{name}"),
+            inbox,
+            Bytes::from(json!({"batch": COUNT, "no_wait": true}).to_string()),
+        )
+        .await
+        .unwrap();
+    let mut served = Vec::new();
+    loop {
+        let message = recv(&mut replies).await;
+        if message.status.is_some() {
+            break;
+        }
+        let seq: u64 = std::str::from_utf8(&message.payload[5..8])
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            message.payload[marker(seq).len()..]
+                .iter()
+                .all(|&b| b == b'a' + (seq % 26) as u8),
+            "damaged message {seq} served"
+        );
+        served.push(seq);
+    }
+    let expected: Vec<u64> = (1..=COUNT).filter(|&seq| seq != DAMAGED).collect();
+    assert_eq!(served, expected);
+
+    let info = api(&client, "$JS.API.STREAM.INFO.LIVE", Value::Null).await;
+    assert_eq!(info["state"]["messages"], COUNT - 1, "{info}");
+    assert_eq!(info["state"]["lost"]["msgs"], json!([DAMAGED]), "{info}");
+    let get = api(
+        &client,
+        "$JS.API.STREAM.MSG.GET.LIVE",
+        json!({ "seq": DAMAGED }),
+    )
+    .await;
+    assert_eq!(get["error"]["err_code"], 10037, "{get}");
+    assert!(
+        server
+            .log()
+            .contains(&format!("corrupt record for seq {DAMAGED}")),
+        "damage not logged:\n{}",
+        server.log()
+    );
+}
+
 #[tokio::test]
 async fn damaged_consumer_state_is_detected_and_the_consumer_stays() {
     if skip_on_reference("tern's consumer state file") {

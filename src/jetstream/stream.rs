@@ -975,6 +975,9 @@ impl Stream {
     }
 
     /// A stored message, from memory or read back from its segment (checksum verified).
+    /// A written record that fails the check is forgotten as lost (logged, listed in the
+    /// stream's `lost` state) so that consumers move past it; an I/O error leaves it
+    /// stored.
     async fn read(&self, seq: u64) -> Result<store::StoredMsg, JsError> {
         let view = self
             .store
@@ -984,6 +987,23 @@ impl Stream {
         let store::MsgBody::OnDisk(location) = view.body.clone() else {
             return view.into_cached().ok_or_else(JsError::no_message_found);
         };
+        // A batch larger than the body cache evicts bodies before its write: those are
+        // still in the pending batch, and only there.
+        let pending = self
+            .store
+            .borrow()
+            .pending_frame(location)
+            .map(<[u8]>::to_vec);
+        if let Some(bytes) = pending {
+            return view.verify_read(&bytes).map_err(|error| {
+                debug_assert!(false, "pending frame of seq {seq}: {error}");
+                tracing::error!(
+                    "JetStream: stream '{}': seq {seq} not readable from its pending write: {error}",
+                    self.name()
+                );
+                JsError::no_message_found()
+            });
+        }
         // Only this stream's writer task touches its files (this runs inside it), so taking
         // them out for the read and putting them back cannot race.
         let Some(files) = self.files.borrow_mut().take() else {
@@ -1002,11 +1022,16 @@ impl Stream {
         })?;
         view.verify_read(&bytes).map_err(|error| {
             tracing::error!(
-                "JetStream: stream '{}': corrupt record for seq {seq} in segment {} at offset {}: {error}",
+                "JetStream: stream '{}': corrupt record for seq {seq} in segment {} at offset {}: {error}: not served, counted as lost",
                 self.name(),
                 location.segment,
                 location.offset
             );
+            let mut store = self.store.borrow_mut();
+            // Unless the message went (or moved) while the read was on its way.
+            if store.location(seq) == Some(location) {
+                store.forget_damaged(seq);
+            }
             JsError::no_message_found()
         })
     }

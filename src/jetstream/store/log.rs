@@ -324,6 +324,27 @@ impl SegmentLog {
         self.segments.iter().map(|info| info.live_msgs).sum()
     }
 
+    /// The frame at `location` when it is still in the pending batch (appended since the
+    /// last [`SegmentLog::take`], so not in its file yet).
+    pub fn pending_frame(&self, location: Location) -> Option<&[u8]> {
+        let start = location.offset;
+        let end = start + u64::from(location.len);
+        self.pending.ops.iter().find_map(|op| match op {
+            LogOp::Append {
+                segment,
+                offset,
+                range,
+            } if *segment == location.segment
+                && *offset <= start
+                && end <= offset + range.len() as u64 =>
+            {
+                let from = range.start + (start - offset) as usize;
+                Some(&self.pending.bytes[from..from + location.len as usize])
+            }
+            _ => None,
+        })
+    }
+
     /// Whether records wait for [`SegmentLog::take`].
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()

@@ -156,7 +156,8 @@ pub struct StoreState {
     pub num_subjects: u64,
     /// Sequences between first and last that hold no message.
     pub num_deleted: u64,
-    /// Sequences whose records were found damaged at recovery (never served).
+    /// Sequences whose records were found damaged, at recovery or when read back (never
+    /// served).
     pub lost_msgs: Vec<u64>,
     pub lost_bytes: u64,
 }
@@ -605,6 +606,22 @@ impl MsgStore {
         removed
     }
 
+    /// Removes message `seq` whose record failed its check when read back (damaged on
+    /// disk after recovery verified it): it is counted as lost, as recovery counts the
+    /// records it finds damaged, so readers move past it instead of retrying it forever.
+    /// False if it is not stored.
+    pub fn forget_damaged(&mut self, seq: u64) -> bool {
+        let Some(size) = self.index.get(seq).map(|entry| self.entry_size(entry)) else {
+            return false;
+        };
+        let removed = self.remove_one(seq);
+        debug_assert!(removed);
+        self.note_lost(seq);
+        self.lost_bytes = self.lost_bytes.saturating_add(size);
+        self.finish_op();
+        true
+    }
+
     /// nats-server `PurgeEx` (ADR-10): removes messages on subjects matching `filter`
     /// (`None`, empty or `>`: all), below `up_to_seq` (exclusive) if given, keeping the
     /// newest `keep` matching messages if given. Without filter, seq and keep it is a full
@@ -892,6 +909,12 @@ impl MsgStore {
     /// The message at `seq`, if stored.
     /// Where message `seq` lives on disk (file storage), cached or not: for overwriting its
     /// bytes when it is erased.
+    /// The frame at `location` while it is not written yet (logged since the last
+    /// `take_log`): read it from here, its file does not hold it.
+    pub fn pending_frame(&self, location: Location) -> Option<&[u8]> {
+        self.log.as_ref()?.pending_frame(location)
+    }
+
     pub fn location(&self, seq: u64) -> Option<Location> {
         let entry = self.index.get(seq)?;
         (self.cfg.storage == StorageType::File).then_some(entry.location)

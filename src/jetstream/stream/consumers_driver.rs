@@ -886,11 +886,14 @@ impl Stream {
         if interest_now {
             consumer.active_ns = now;
         }
-        self.deliver(consumer, &stream, now).await;
+        let turn = self.deliver(consumer, &stream, now).await;
         if let Mode::Pull { queue } = &mut consumer.mode {
             let interest = |subject: &[u8]| self.client.has_interest(subject);
             let mut actions = Vec::new();
-            let end_of_stream = !consumer.state.is_ack_pending_full();
+            // A turn that ended on its budget has more to send: no-wait requests wait for
+            // the next turn rather than end short with a 404.
+            let end_of_stream =
+                turn == TurnEnd::NothingToSend && !consumer.state.is_ack_pending_full();
             queue.process(now, end_of_stream, &interest, &mut actions);
             self.send_pull_actions(&actions);
         }
@@ -920,11 +923,12 @@ impl Stream {
     }
 
     /// Sends what the consumer may send now, at most [`DELIVERIES_PER_TURN`] messages.
-    async fn deliver(&self, consumer: &mut Consumer, stream: &str, now: i64) {
+    async fn deliver(&self, consumer: &mut Consumer, stream: &str, now: i64) -> TurnEnd {
         if consumer.paced_until_ns > now || consumer.pause_until_ns(now).is_some() {
-            return;
+            return TurnEnd::Held;
         }
         consumer.paced_until_ns = 0;
+        // Counts messages that could not be read too, so a run of them still ends the turn.
         let mut sent = 0;
         while sent < DELIVERIES_PER_TURN {
             let can_send = match &consumer.mode {
@@ -932,17 +936,25 @@ impl Stream {
                 Mode::Pull { queue } => !queue.is_empty(),
             };
             if !can_send {
-                return;
+                return TurnEnd::Held;
             }
             let next = {
                 let store = self.store.borrow();
                 consumer.state.next_delivery(&StoreSource(&store), now)
             };
-            let Some(delivery) = next else { return };
+            let Some(delivery) = next else {
+                return TurnEnd::NothingToSend;
+            };
             let Ok(message) = self.read(delivery.stream_seq).await else {
-                // Gone between the choice and the read: the next turn recounts.
                 consumer.state.cancel_delivery();
-                return;
+                if self.store.borrow().get(delivery.stream_seq).is_none() {
+                    // Gone between the choice and the read, or forgotten as damaged by
+                    // the read: the next choice skips it.
+                    sent += 1;
+                    continue;
+                }
+                // Still stored but unreadable (an I/O error): the next turn retries it.
+                return TurnEnd::NothingToSend;
             };
             let reply = ack_subject(stream, &consumer.name, &delivery, message.ts_ns);
             let (header_len, body) = delivery_body(
@@ -958,7 +970,7 @@ impl Stream {
                     // (unless a redelivery comes due first).
                     consumer.state.cancel_delivery();
                     consumer.paced_until_ns = now.saturating_add(wait);
-                    return;
+                    return TurnEnd::Held;
                 }
             }
             match &mut consumer.mode {
@@ -997,7 +1009,7 @@ impl Stream {
                         None => {
                             consumer.state.cancel_delivery();
                             self.send_pull_actions(&actions);
-                            return;
+                            return TurnEnd::Held;
                         }
                     }
                     self.send_pull_actions(&actions);
@@ -1010,7 +1022,20 @@ impl Stream {
             sent += 1;
         }
         consumer.more = true;
+        TurnEnd::BudgetUsed
     }
+}
+
+/// Why a consumer's delivery turn ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TurnEnd {
+    /// Nothing left to send (or the next message could not be read).
+    NothingToSend,
+    /// Messages may wait but cannot go now: paused, paced, no push interest or window,
+    /// no pull request to take them.
+    Held,
+    /// [`DELIVERIES_PER_TURN`] used up; more follows in the next turn.
+    BudgetUsed,
 }
 
 /// A delivery's header length and body (headers then payload). `headers_only` consumers
