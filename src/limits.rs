@@ -60,6 +60,17 @@ pub const STALL_WAIT_MAX_US: u64 = 5_000;
 /// ...and at most this long in total per read batch, so a stuck consumer slows producers
 /// down but cannot stop them (it is cut off as a slow consumer instead).
 pub const STALL_TOTAL_PER_BATCH_US: u64 = 10_000;
+/// Producers wait only for stalled consumers whose socket took output this recently, or
+/// that have read `max_pending` bytes since they connected (a tern departure from
+/// nats-server, which waits for any stalled consumer until it is cut off). A consumer that
+/// subscribes and never reads would otherwise slow its publishers for as long as it takes
+/// to reach `max_pending` at stalled speed; readers that reconnect and stop again cost a
+/// publisher 80% of its throughput that way (tests/TORTURE.md, "fast clients under
+/// attack"). A shorter window spares the publisher more (100 ms: within noise) but stops
+/// pacing it to a new subscriber whose thread has not had the CPU yet: on 2 cores shared
+/// with the attackers, 100 ms got the fast subscriber cut in 2-3 of 9 cells, 300 ms in
+/// none of 18 (the publisher then keeps 70%).
+pub const STALL_DRAIN_WINDOW_MS: u64 = 300;
 
 // ---------------------------------------------------------------------------------------
 // TLS

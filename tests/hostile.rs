@@ -550,6 +550,18 @@ fn fast_clients_rate(url: &str, subject: &str, cell: &str) -> Option<(f64, f64)>
     }
 }
 
+/// Why the fast subscriber may have been cut: the server's last slow-consumer lines.
+fn print_last_slow_consumers(server: &TestServer) {
+    let log = server.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("Slow Consumer"))
+        .collect();
+    for line in &lines[lines.len().saturating_sub(3)..] {
+        eprintln!("  server: {line}");
+    }
+}
+
 /// CPU seconds (user + system) process `pid` has used so far, from /proc/<pid>/stat.
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -615,6 +627,7 @@ fn fast_clients_throughput_under_attack() {
             quiet_us.push(per_msg_us);
         } else {
             failed.0 += 1;
+            print_last_slow_consumers(&server);
         }
 
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -637,6 +650,7 @@ fn fast_clients_throughput_under_attack() {
             attacked_us.push(per_msg_us);
         } else {
             failed.1 += 1;
+            print_last_slow_consumers(&server);
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let opened: Vec<String> = threads

@@ -591,7 +591,7 @@ async fn no_wait_fetch_gets_the_whole_batch_when_the_stream_has_it() {
     let inbox = client.new_inbox();
     let mut replies = client.subscribe(inbox.clone()).await.unwrap();
     let next = format!("$JS.API.CONSUMER.MSG.NEXT.BIG.{name}");
-    let mut fetch = |batch: usize| {
+    let fetch = |batch: usize| {
         let client = client.clone();
         let (next, inbox) = (next.clone(), inbox.clone());
         async move {

@@ -365,13 +365,11 @@ async fn damage_found_while_serving_is_skipped_and_reported() {
     let server = start(store.path());
     let client = client(&server).await;
     let needle = marker(DAMAGED).into_bytes();
-    let damaged_file = segments(store.path(), "LIVE")
-        .into_iter()
-        .find_map(|path| {
-            let bytes = std::fs::read(&path).unwrap();
-            let at = bytes.windows(needle.len()).position(|w| w == needle)?;
-            Some((path, at))
-        });
+    let damaged_file = segments(store.path(), "LIVE").into_iter().find_map(|path| {
+        let bytes = std::fs::read(&path).unwrap();
+        let at = bytes.windows(needle.len()).position(|w| w == needle)?;
+        Some((path, at))
+    });
     let (path, at) = damaged_file.expect("the message's record in a segment");
     {
         use std::io::{Seek, SeekFrom, Write};

@@ -24,7 +24,7 @@ use crate::auth::{Auth, ConnPermissions, Decision, Login};
 use crate::limits::{
     FIRST_PING_DELAY_MS, JWT_EXPIRY_CHECK_S, OUTBOUND_BUFFER_RETAIN_BYTES,
     READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES, READ_CHUNK_MIN_BYTES, SHORT_READS_BEFORE_SHRINK,
-    STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US, STALL_WAIT_MIN_US,
+    STALL_DRAIN_WINDOW_MS, STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US, STALL_WAIT_MIN_US,
     SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
 };
 use crate::protocol::{
@@ -286,6 +286,11 @@ pub struct ClientShared {
     pub tls: std::cell::OnceCell<crate::tls::session::TlsConnInfo>,
     /// Pending output is over half of `pending_bytes_max`: producers should wait for it.
     stalled: Cell<bool>,
+    /// When the socket last took a chunk of output, and how much it took in all:
+    /// producers wait only for stalled clients that are draining or have shown that they
+    /// read (see [`ClientShared::worth_waiting_for`]).
+    drained_at: Cell<Instant>,
+    drained_total_bytes: Cell<u64>,
     /// Woken by the writer when a stalled client has drained below the threshold.
     drained: WaitQueue,
     /// This core's list of stalled clients, which producers wait on after each batch.
@@ -325,6 +330,8 @@ impl ClientShared {
             internal: None,
             tls: std::cell::OnceCell::new(),
             stalled: Cell::new(false),
+            drained_at: Cell::new(Instant::now()),
+            drained_total_bytes: Cell::new(0),
             drained: WaitQueue::new(),
             stalls,
         }
@@ -463,6 +470,20 @@ impl ClientShared {
         Duration::from_micros(STALL_WAIT_MIN_US + span_us * over / half)
     }
 
+    /// Whether a producer should wait for this client: it is stalled, open, and either
+    /// draining (its socket took output within [`STALL_DRAIN_WINDOW_MS`]) or a proven
+    /// reader (it has taken at least `max_pending` bytes since it connected), which keeps
+    /// nats-server's stall for a reader whose thread is starved of CPU for a while. A
+    /// client that never read much and stopped is not waited for: it fills to
+    /// `max_pending` and is cut off without slowing everyone who publishes to it
+    /// (nats-server waits for it too, until it is cut).
+    fn worth_waiting_for(&self, now: Instant) -> bool {
+        let draining = now.saturating_duration_since(self.drained_at.get())
+            <= Duration::from_millis(STALL_DRAIN_WINDOW_MS);
+        let proven_reader = self.drained_total_bytes.get() >= self.pending_bytes_max as u64;
+        self.stalled.get() && !self.is_closed() && (draining || proven_reader)
+    }
+
     /// Called by the writer after a write: releases producers once we are below half.
     /// Output queued or being written, not yet accepted by the socket.
     pub(crate) fn pending_bytes(&self) -> usize {
@@ -470,6 +491,11 @@ impl ClientShared {
     }
 
     fn note_written(&self, bytes: usize) {
+        if bytes > 0 {
+            self.drained_at.set(Instant::now());
+            self.drained_total_bytes
+                .set(self.drained_total_bytes.get().saturating_add(bytes as u64));
+        }
         self.in_flight_bytes
             .set(self.in_flight_bytes.get().saturating_sub(bytes));
         if self.stalled.get() && self.pending_bytes() <= self.pending_bytes_max / 2 {
@@ -686,7 +712,7 @@ impl StallList {
             if left.is_zero() {
                 break;
             }
-            if !client.stalled.get() || client.is_closed() {
+            if !client.worth_waiting_for(Instant::now()) {
                 continue;
             }
             let wait = client.stall_wait().min(left);
@@ -1911,4 +1937,52 @@ fn trace_op(cid: u64, core: usize, op: &ClientOp) {
         ClientOp::Err(text) => format!("-ERR {}", String::from_utf8_lossy(text)),
     };
     tracing::trace!("cid:{cid} core:{core} - \"<<- [{text}]\"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Producers wait for a stalled client while it drains, or once it has read
+    /// `max_pending` bytes in all; one that read little and stopped is left to reach
+    /// `max_pending`.
+    #[test]
+    fn producers_wait_only_for_stalled_clients_that_drain() {
+        let client = ClientShared::new(1, 0, 1024, true, Rc::new(StallList::default()));
+        let window = Duration::from_millis(STALL_DRAIN_WINDOW_MS);
+        let drained = Instant::now();
+        client.drained_at.set(drained);
+        assert!(!client.worth_waiting_for(drained), "not stalled");
+        client.stalled.set(true);
+        assert!(client.worth_waiting_for(drained));
+        assert!(client.worth_waiting_for(drained + window));
+        assert!(
+            !client.worth_waiting_for(drained + window + Duration::from_millis(1)),
+            "stopped draining"
+        );
+        // A write brings it back.
+        client.in_flight_bytes.set(4096);
+        client.note_written(512);
+        assert!(client.stalled.get(), "still over half of max_pending");
+        let late = client.drained_at.get() + window + Duration::from_millis(1);
+        assert!(client.worth_waiting_for(late - Duration::from_millis(1)));
+        assert!(
+            !client.worth_waiting_for(late),
+            "512 bytes in all: not proven"
+        );
+        // Having taken max_pending (1024) bytes in all, it is waited for even when it
+        // pauses for longer than the window.
+        client.note_written(512);
+        assert!(client.stalled.get());
+        let late = client.drained_at.get() + window * 10;
+        assert!(client.worth_waiting_for(late), "a proven reader");
+        // Below half: no longer stalled.
+        client.note_written(3072);
+        assert!(!client.stalled.get());
+        assert!(!client.worth_waiting_for(Instant::now()));
+        // Closed: never waited for.
+        client.stalled.set(true);
+        client.close(CloseReason::SlowConsumerPendingBytes, false);
+        assert!(!client.worth_waiting_for(client.drained_at.get()));
+    }
 }
