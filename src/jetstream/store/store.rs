@@ -906,20 +906,20 @@ impl MsgStore {
 
     // ---------------------------------------------------------------- queries
 
-    /// The message at `seq`, if stored.
-    /// Where message `seq` lives on disk (file storage), cached or not: for overwriting its
-    /// bytes when it is erased.
     /// The frame at `location` while it is not written yet (logged since the last
     /// `take_log`): read it from here, its file does not hold it.
     pub fn pending_frame(&self, location: Location) -> Option<&[u8]> {
         self.log.as_ref()?.pending_frame(location)
     }
 
+    /// Where message `seq` lives on disk (file storage), cached or not: for overwriting its
+    /// bytes when it is erased, and for telling whether it moved during a read.
     pub fn location(&self, seq: u64) -> Option<Location> {
         let entry = self.index.get(seq)?;
         (self.cfg.storage == StorageType::File).then_some(entry.location)
     }
 
+    /// The message at `seq`, if stored.
     pub fn get(&self, seq: u64) -> Option<MsgView> {
         let entry = self.index.get(seq)?;
         let subject = self.subjects.slot(entry.subject).subject.clone();
