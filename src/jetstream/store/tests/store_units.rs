@@ -443,10 +443,7 @@ fn recovery_marks_damaged_messages_lost() {
         put(&mut store, "a", &format!("m{i}"), i).unwrap();
     }
     disk.apply(&store.take_log());
-    let location = match store.get(2).unwrap().body {
-        MsgBody::OnDisk(location) => location,
-        MsgBody::Cached { .. } => unreachable!("no cache"),
-    };
+    let location = store.location(2).unwrap();
     let segment = disk.segments.get_mut(&1).unwrap();
     segment[location.offset as usize + 20] ^= 0xFF;
     let (recovered, report) = disk.recover(store.config().clone());
@@ -478,10 +475,7 @@ fn a_record_damaged_after_recovery_is_forgotten_as_lost() {
         put(&mut store, "a", &format!("m{i}"), i).unwrap();
     }
     disk.apply(&store.take_log());
-    let location = match store.get(3).unwrap().body {
-        MsgBody::OnDisk(location) => location,
-        MsgBody::Cached { .. } => unreachable!("no cache"),
-    };
+    let location = store.location(3).unwrap();
     let segment = disk.segments.get_mut(&1).unwrap();
     segment[location.offset as usize + 20] ^= 0x40;
     let start = location.offset as usize;
@@ -521,10 +515,7 @@ fn pending_frames_are_readable_until_taken() {
     disk.apply(&store.take_log());
     put(&mut store, "a", "second", 2).unwrap();
     put(&mut store, "a", "third", 3).unwrap();
-    let location = |store: &MsgStore, seq| match store.get(seq).unwrap().body {
-        MsgBody::OnDisk(location) => location,
-        MsgBody::Cached { .. } => unreachable!("no cache"),
-    };
+    let location = |store: &MsgStore, seq| store.location(seq).unwrap();
     assert!(store.pending_frame(location(&store, 1)).is_none());
     for (seq, payload) in [(2, "second"), (3, "third")] {
         let frame = store.pending_frame(location(&store, seq)).unwrap().to_vec();
@@ -547,10 +538,7 @@ fn recovery_never_reuses_a_damaged_tail_sequence() {
     assert!(store.delete(1));
     disk.apply(&store.take_log());
     // Damage message 2; only tombstone-like records follow it.
-    let location = match store.get(2).unwrap().body {
-        MsgBody::OnDisk(location) => location,
-        MsgBody::Cached { .. } => unreachable!("no cache"),
-    };
+    let location = store.location(2).unwrap();
     disk.segments.get_mut(&1).unwrap()[location.offset as usize + 12] ^= 1;
     let (mut recovered, report) = disk.recover(store.config().clone());
     assert_eq!(report.corrupt.len(), 1);
