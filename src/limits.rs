@@ -71,6 +71,10 @@ pub const STALL_TOTAL_PER_BATCH_US: u64 = 10_000;
 /// with the attackers, 100 ms got the fast subscriber cut in 2-3 of 9 cells, 300 ms in
 /// none of 18 (the publisher then keeps 70%).
 pub const STALL_DRAIN_WINDOW_MS: u64 = 300;
+/// Stalled consumers one producer notes between two waits: one wait budget
+/// (`STALL_TOTAL_PER_BATCH_US`) covers at most five at `STALL_WAIT_MIN_US` each, and the
+/// list is scanned on every delivery to a stalled consumer, so it stays short.
+pub const STALLED_PER_PRODUCER_MAX: usize = 8;
 
 // ---------------------------------------------------------------------------------------
 // TLS

@@ -408,11 +408,14 @@ async fn stalled_readers_are_cut_off_and_fast_ones_get_everything() {
 /// - connection churn (connect, send nothing, drop), ~200 connections/s;
 /// - PUBs with absurd sizes on fresh connections, ~50/s;
 /// - a subscription flood: a connection sending 2000 SUBs (past `max_subscriptions`),
-///   over and over.
+///   over and over;
+/// - a slow consumer next to the fast clients: three slow readers of another subject and
+///   a publisher flooding it (see [`slow_subscribers`]).
 ///
 /// Attackers the server closed reconnect, so the pressure stays on. Each thread returns
 /// its name and how many connections it opened. `only` (names, comma-separated: slowloris,
-/// stalled, churn, absurd, subflood) limits the attacks to those; empty runs them all.
+/// stalled, slowsub, churn, absurd, subflood) limits the attacks to those; empty runs them
+/// all.
 fn attack(
     addr: std::net::SocketAddr,
     subject: &'static str,
@@ -469,6 +472,10 @@ fn attack(
         }));
     }
     let s = stop.clone();
+    if wanted("slowsub") {
+        threads.push(std::thread::spawn(move || slow_subscribers(addr, &s)));
+    }
+    let s = stop.clone();
     if wanted("churn") {
         threads.push(std::thread::spawn(move || {
             let mut opened = 0;
@@ -507,6 +514,101 @@ fn attack(
         }));
     }
     threads
+}
+
+/// The `slowsub` attack: a slow consumer next to the fast clients, not among them. A
+/// publisher sends 1 KiB messages to subject `slow` at about 10 MB/s; three subscribers
+/// of `slow` read 16 KiB every 10 ms each (slow, not dead: they drain and answer PINGs),
+/// so they pass half their `max_pending` after about three seconds. Their publisher should
+/// then be slowed to their pace; nobody else should. The publisher's pace is bounded so
+/// that its own cost to the server stays small: a publisher at full speed takes a core
+/// of these two however it is paced, which measures the machine, not the isolation.
+/// Returns the name and the connections opened.
+fn slow_subscribers(
+    addr: std::net::SocketAddr,
+    stop: &std::sync::atomic::AtomicBool,
+) -> (&'static str, u64) {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::sync::atomic::Ordering::Relaxed;
+    let connect = |hello: &str| -> Option<TcpStream> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+        stream.write_all(hello.as_bytes()).ok()?;
+        Some(stream)
+    };
+    let mut opened = 0;
+    let mut readers: Vec<Option<TcpStream>> = (0..3).map(|_| None).collect();
+    let mut chunk = vec![0u8; 16 * 1024];
+    // The publisher runs on its own thread: its writes block while the server holds it back.
+    let feeder_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeder = {
+        let feeder_stop = feeder_stop.clone();
+        std::thread::spawn(move || {
+            let mut batch = Vec::new();
+            for _ in 0..60 {
+                batch.extend_from_slice(b"PUB slow 1024\r\n");
+                batch.extend_from_slice(&[b's'; 1024]);
+                batch.extend_from_slice(b"\r\n");
+            }
+            // It never reads: an unsolicited PONG in each batch keeps it from going stale.
+            batch.extend_from_slice(b"PONG\r\n");
+            let mut opened = 0;
+            while !feeder_stop.load(Relaxed) {
+                let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+                else {
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                };
+                opened += 1;
+                if stream
+                    .write_all(b"CONNECT {\"verbose\":false}\r\n")
+                    .is_err()
+                {
+                    continue;
+                }
+                while !feeder_stop.load(Relaxed) && stream.write_all(&batch).is_ok() {
+                    std::thread::sleep(Duration::from_millis(6));
+                }
+            }
+            opened
+        })
+    };
+    while !stop.load(Relaxed) {
+        for slot in readers.iter_mut() {
+            let alive = slot.as_mut().is_some_and(|reader| {
+                match reader.read(&mut chunk) {
+                    Ok(0) => return false,
+                    Ok(n) => {
+                        // Good enough: a PING split across two reads goes unanswered once,
+                        // and the server allows two outstanding.
+                        if has_ping(&chunk[..n]) && reader.write_all(b"PONG\r\n").is_err() {
+                            return false;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return false,
+                }
+                true
+            });
+            if !alive {
+                *slot = connect("CONNECT {}\r\nSUB slow 1\r\n");
+                if let Some(reader) = slot {
+                    let _ = reader.set_nonblocking(true);
+                }
+                opened += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Without its readers the publisher is held back no longer, and notices the stop.
+    drop(readers);
+    feeder_stop.store(true, Relaxed);
+    opened += feeder.join().unwrap_or(0);
+    ("slow subscribers and their publisher", opened)
+}
+
+fn has_ping(bytes: &[u8]) -> bool {
+    bytes.windows(6).any(|w| w == b"PING\r\n")
 }
 
 /// Messages per second the subscriber of `tern bench pubsub` (1 publisher, 1 subscriber,
@@ -601,12 +703,19 @@ fn fast_clients_throughput_under_attack() {
     // the stalled readers stall the publisher longer before they are cut (see
     // TORTURE.md): set it to compare.
     let max_pending = std::env::var("HOSTILE_MAX_PENDING").unwrap_or_else(|_| "64MB".into());
+    // `HOSTILE_CORES=1` puts every connection on one core (tern only): which core the
+    // fast clients land on, next to which attackers, no longer varies from cell to cell.
+    let cores = std::env::var("HOSTILE_CORES").unwrap_or_default();
+    let args: Vec<&str> = match cores.as_str() {
+        "" => vec![],
+        n => vec!["--cores", n],
+    };
     let mut server = TestServer::start_with_config(
         &format!(
             "max_connections: 1000\nmax_payload: 65536\nmax_pending: {max_pending}\n\
              write_deadline: \"1s\"\nping_interval: \"2s\"\nping_max: 2\nmax_subscriptions: 1000\n"
         ),
-        &[],
+        &args,
     );
     const SUBJECT: &str = "fast";
     // Wall-clock throughput is at the mercy of everything else on the machine; the

@@ -10,7 +10,7 @@
 use std::borrow::Borrow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -24,8 +24,8 @@ use crate::auth::{Auth, ConnPermissions, Decision, Login};
 use crate::limits::{
     FIRST_PING_DELAY_MS, JWT_EXPIRY_CHECK_S, OUTBOUND_BUFFER_RETAIN_BYTES,
     READ_BUFFER_RETAIN_BYTES, READ_CHUNK_BYTES, READ_CHUNK_MIN_BYTES, SHORT_READS_BEFORE_SHRINK,
-    STALL_DRAIN_WINDOW_MS, STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US, STALL_WAIT_MIN_US,
-    SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
+    STALLED_PER_PRODUCER_MAX, STALL_DRAIN_WINDOW_MS, STALL_TOTAL_PER_BATCH_US, STALL_WAIT_MAX_US,
+    STALL_WAIT_MIN_US, SUBSCRIPTIONS_PER_CONNECTION_HARD_MAX, WRITE_CHUNK_BYTES,
 };
 use crate::protocol::{
     encode_err, encode_msg_line, no_responders_headers, ClientOp, ClientParser, ConnectOptions,
@@ -293,8 +293,10 @@ pub struct ClientShared {
     drained_total_bytes: Cell<u64>,
     /// Woken by the writer when a stalled client has drained below the threshold.
     drained: WaitQueue,
-    /// This core's list of stalled clients, which producers wait on after each batch.
-    stalls: Rc<StallList>,
+    /// As a producer: the stalled clients this client's messages reached since it last
+    /// waited for them (after each read batch). Only they slow it down, as in
+    /// nats-server; a slow consumer does not slow the other publishers on its core.
+    fed_stalled: StallList,
 }
 
 impl ClientShared {
@@ -304,7 +306,6 @@ impl ClientShared {
         account: AccountId,
         pending_bytes_max: usize,
         authenticated: bool,
-        stalls: Rc<StallList>,
     ) -> ClientShared {
         ClientShared {
             cid,
@@ -333,18 +334,13 @@ impl ClientShared {
             drained_at: Cell::new(Instant::now()),
             drained_total_bytes: Cell::new(0),
             drained: WaitQueue::new(),
-            stalls,
+            fed_stalled: StallList::default(),
         }
     }
 
     /// A server-side client: deliveries are queued for its handlers instead of written out.
-    pub fn new_internal(
-        cid: u64,
-        account: AccountId,
-        pending_bytes_max: usize,
-        stalls: Rc<StallList>,
-    ) -> ClientShared {
-        let mut client = ClientShared::new(cid, account, pending_bytes_max, true, stalls);
+    pub fn new_internal(cid: u64, account: AccountId, pending_bytes_max: usize) -> ClientShared {
+        let mut client = ClientShared::new(cid, account, pending_bytes_max, true);
         client.internal = Some(InternalQueue::default());
         client.headers.set(true);
         client
@@ -399,7 +395,8 @@ impl ClientShared {
         self.close(reason, true);
     }
 
-    /// Appends one message; true if this made the client newly stalled.
+    /// Appends one message; true if the client is stalled (over half its `max_pending`)
+    /// after it, so that whoever produced the message waits for it.
     fn write_msg(&self, sub: &LocalSub, msg: &Outgoing) -> bool {
         let body_len = msg.body.len();
         self.counters.out_msgs.set(self.counters.out_msgs.get() + 1);
@@ -457,7 +454,22 @@ impl ClientShared {
             return false;
         }
         self.pending_signal.set();
-        pending_bytes > self.pending_bytes_max / 2 && !self.stalled.replace(true)
+        let stalled = pending_bytes > self.pending_bytes_max / 2;
+        if stalled {
+            self.stalled.set(true);
+        }
+        stalled
+    }
+
+    /// The list this client's deliveries note stalled consumers in, if it waits for them:
+    /// internal clients (JetStream, the system account) never wait.
+    pub(crate) fn producer_stalls(&self) -> Option<&StallList> {
+        self.internal.is_none().then_some(&self.fed_stalled)
+    }
+
+    /// Waits, after a read batch, for the stalled consumers this client fed.
+    pub(crate) async fn wait_for_fed_consumers(&self) {
+        self.fed_stalled.wait().await;
     }
 
     /// How long a producer waits for this client: nats-server's 2 ms at half of
@@ -680,17 +692,35 @@ fn reapply_login(
     }
 }
 
-/// The clients of one core that are over half their `max_pending`. Producers (a publishing
-/// connection after its read batch, a core after applying a peer's batch) wait on them, so a
-/// fast producer is slowed to its consumers' pace instead of making them slow consumers.
+/// The stalled clients (over half their `max_pending`) one producer fed since it last
+/// waited: a publishing connection, or a core's receive loop for one peer's ring. The
+/// producer waits for them after its batch, so a fast producer is slowed to its consumers'
+/// pace instead of making them slow consumers, and nobody else is.
+///
+/// Held weakly: a producer and a consumer may list each other, and a listed client that
+/// closes must not be kept alive with its buffered output.
 #[derive(Default)]
 pub struct StallList {
-    clients: RefCell<Vec<Rc<ClientShared>>>,
+    clients: RefCell<Vec<Weak<ClientShared>>>,
 }
 
 impl StallList {
     pub fn is_empty(&self) -> bool {
         self.clients.borrow().is_empty()
+    }
+
+    /// Lists `client` unless it already is, or the list is full (one wait budget covers
+    /// at most `STALL_TOTAL_PER_BATCH_US / STALL_WAIT_MIN_US` clients anyway).
+    fn note(&self, client: &Rc<ClientShared>) {
+        let mut clients = self.clients.borrow_mut();
+        if clients.len() >= STALLED_PER_PRODUCER_MAX
+            || clients
+                .iter()
+                .any(|c| std::ptr::eq(c.as_ptr(), Rc::as_ptr(client)))
+        {
+            return;
+        }
+        clients.push(Rc::downgrade(client));
     }
 
     /// Waits for stalled clients to drain, bounded per client and per call (nats-server's
@@ -706,8 +736,9 @@ impl StallList {
         if self.is_empty() {
             return Duration::ZERO;
         }
+        // The producer lists them again if its next batch reaches them still stalled.
         let clients = std::mem::take(&mut *self.clients.borrow_mut());
-        for client in &clients {
+        for client in clients.iter().filter_map(Weak::upgrade) {
             let left = total.saturating_sub(started.elapsed());
             if left.is_zero() {
                 break;
@@ -724,20 +755,19 @@ impl StallList {
             )
             .await;
         }
-        // Whoever is still behind stays listed for the next producer.
-        let mut list = self.clients.borrow_mut();
-        list.extend(
-            clients
-                .into_iter()
-                .filter(|c| c.stalled.get() && !c.is_closed()),
-        );
         started.elapsed()
     }
 }
 
 /// Delivers one message to one subscription; collects subscriptions that reached their
-/// auto-unsubscribe count into `finished` (removed by the caller once it stops iterating).
-pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSub>>) -> bool {
+/// auto-unsubscribe count into `finished` (removed by the caller once it stops iterating)
+/// and, if the subscriber is stalled, notes it in `producer`'s list to be waited for.
+pub fn deliver(
+    sub: &Rc<LocalSub>,
+    msg: &Outgoing,
+    finished: &mut Vec<Rc<LocalSub>>,
+    producer: Option<&StallList>,
+) -> bool {
     if !sub.is_live() {
         return false;
     }
@@ -748,11 +778,9 @@ pub fn deliver(sub: &Rc<LocalSub>, msg: &Outgoing, finished: &mut Vec<Rc<LocalSu
     }
     sub.delivered.set(sub.delivered.get() + 1);
     if sub.client.write_msg(sub, msg) {
-        sub.client
-            .stalls
-            .clients
-            .borrow_mut()
-            .push(sub.client.clone());
+        if let Some(producer) = producer {
+            producer.note(&sub.client);
+        }
     }
     if sub.exhausted() {
         finished.push(sub.clone());
@@ -785,7 +813,6 @@ pub async fn serve(state: Rc<ShardState>, conn: Connection) {
         super::mesh::GLOBAL_ACCOUNT,
         options.max_pending_bytes,
         !auth.enforced(),
-        state.stalls.clone(),
     ));
 
     let nonce = auth.needs_nonce().then(crate::auth::nkey::new_nonce);
@@ -968,7 +995,7 @@ async fn timer_loop(state: Rc<ShardState>, client: Rc<ClientShared>) {
 /// `authExpired` / `accountAuthExpired`). Sleeps at most [`JWT_EXPIRY_CHECK_S`] at a time
 /// and holds the connection weakly, so a connection that ends first is not kept alive
 /// (nor its timer) until a far-away expiry.
-async fn expire_at(client: std::rc::Weak<ClientShared>, expires_at_s: i64, text: &'static str) {
+async fn expire_at(client: Weak<ClientShared>, expires_at_s: i64, text: &'static str) {
     loop {
         let left_s = expires_at_s - crate::auth::jwt::now_unix_s();
         match client.upgrade() {
@@ -1085,7 +1112,7 @@ impl Session {
                 buf = BytesMut::with_capacity(read_size);
             }
             self.backpressure().await;
-            self.state.stalls.wait().await;
+            self.client.wait_for_fed_consumers().await;
         }
     }
 
@@ -1631,7 +1658,8 @@ pub fn send_no_responders(
     let headers = Bytes::from(headers);
     let reply = Bytes::copy_from_slice(reply);
     let msg = Outgoing::shared(&reply, None, Some(headers.len()), &headers);
-    deliver(&sub.0, &msg, &mut finished);
+    // Nobody waits for this one: it answers the client's own request.
+    deliver(&sub.0, &msg, &mut finished, None);
     drop(matches);
     for sub in finished {
         auto_unsubscribed(state, &sub);
@@ -1752,7 +1780,7 @@ fn route_found(
         if !echo && Rc::ptr_eq(&sub.0.client, client) {
             continue;
         }
-        delivered |= deliver(&sub.0, msg, &mut finished);
+        delivered |= deliver(&sub.0, msg, &mut finished, client.producer_stalls());
     }
 
     // Which peers get a forward, and for which queue groups.
@@ -1775,7 +1803,7 @@ fn route_found(
         let mut pick = state.random_below(total);
         if pick < members {
             if let Some(member) = group.members.iter().filter(eligible).nth(pick as usize) {
-                delivered |= deliver(&member.0, msg, &mut finished);
+                delivered |= deliver(&member.0, msg, &mut finished, client.producer_stalls());
             }
             continue;
         }
@@ -1948,7 +1976,7 @@ mod tests {
     /// `max_pending`.
     #[test]
     fn producers_wait_only_for_stalled_clients_that_drain() {
-        let client = ClientShared::new(1, 0, 1024, true, Rc::new(StallList::default()));
+        let client = ClientShared::new(1, 0, 1024, true);
         let window = Duration::from_millis(STALL_DRAIN_WINDOW_MS);
         let drained = Instant::now();
         client.drained_at.set(drained);
@@ -1984,5 +2012,60 @@ mod tests {
         client.stalled.set(true);
         client.close(CloseReason::SlowConsumerPendingBytes, false);
         assert!(!client.worth_waiting_for(client.drained_at.get()));
+    }
+
+    /// A stalled consumer is noted only by the producer whose message reached it, once,
+    /// and is not kept alive by the note.
+    #[test]
+    fn a_stalled_consumer_is_listed_only_by_the_producers_that_fed_it() {
+        let (fast, slow_feeder) = (
+            Rc::new(ClientShared::new(1, 0, 1 << 20, true)),
+            Rc::new(ClientShared::new(2, 0, 1 << 20, true)),
+        );
+        // About 420 bytes a message: stalled from the third on, cut at the fifth.
+        let slow = Rc::new(ClientShared::new(3, 0, 2048, true));
+        let fast_reader = Rc::new(ClientShared::new(4, 0, 1 << 20, true));
+        let slow_sub = Rc::new(LocalSub::new(slow.clone(), b"slow", None, b"1").unwrap());
+        let fast_sub = Rc::new(LocalSub::new(fast_reader, b"fast", None, b"1").unwrap());
+        let (subject, body) = (Bytes::from_static(b"slow"), Bytes::from(vec![0u8; 400]));
+        let msg = Outgoing::shared(&subject, None, None, &body);
+        let mut finished = Vec::new();
+
+        // Under half of max_pending: nobody is listed.
+        for _ in 0..2 {
+            assert!(deliver(
+                &slow_sub,
+                &msg,
+                &mut finished,
+                slow_feeder.producer_stalls()
+            ));
+        }
+        assert!(!slow.stalled.get() && slow_feeder.fed_stalled.is_empty());
+        // Over half: its producer lists it, once however many messages follow.
+        for _ in 0..2 {
+            assert!(deliver(
+                &slow_sub,
+                &msg,
+                &mut finished,
+                slow_feeder.producer_stalls()
+            ));
+        }
+        assert!(slow.stalled.get() && !slow.is_closed());
+        assert_eq!(slow_feeder.fed_stalled.clients.borrow().len(), 1);
+        // Another producer that reached only a reader keeping up lists nobody.
+        assert!(deliver(
+            &fast_sub,
+            &msg,
+            &mut finished,
+            fast.producer_stalls()
+        ));
+        assert!(fast.fed_stalled.is_empty());
+        // Internal producers never wait, so they never list.
+        let internal = ClientShared::new_internal(5, 0, 1 << 20);
+        assert!(internal.producer_stalls().is_none());
+        // The note does not keep a closed consumer (and its buffered output) alive.
+        drop((slow_sub, slow));
+        let listed = slow_feeder.fed_stalled.clients.borrow();
+        assert!(listed.iter().all(|c| c.upgrade().is_none()));
     }
 }

@@ -52,7 +52,6 @@ impl InternalClient {
             cid,
             account,
             state.shared.options.max_pending_bytes,
-            state.stalls.clone(),
         ));
         let internal = Rc::new(InternalClient {
             state: state.clone(),

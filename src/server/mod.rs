@@ -367,9 +367,9 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
                 None => None,
             } {
                 registry::batch_received(&state, peer);
-                // While our consumers are behind, stop draining the ring (after any
-                // delivery): the ring fills and the publishing core's outbox pushes back on
-                // its publishers. The budget is what a local publisher would get for the
+                // While consumers this peer's messages reached are behind, stop draining
+                // the ring (after any delivery): the ring fills and the publishing core's
+                // outbox pushes back on its publishers. The budget is what a local publisher would get for the
                 // same bytes (10 ms per read batch's worth), so a publisher on another core
                 // is slowed exactly as one on this core.
                 let payload_bytes: usize = batch
@@ -385,8 +385,9 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
                     Duration::from_micros(STALL_TOTAL_PER_BATCH_US) * read_batches;
                 for event in batch.events {
                     state.apply_event(peer, event);
-                    if !state.stalls.is_empty() && !stall_budget.is_zero() {
-                        let used = state.stalls.wait_within(stall_budget).await;
+                    let stalls = &state.mesh_stalls[peer];
+                    if !stalls.is_empty() && !stall_budget.is_zero() {
+                        let used = stalls.wait_within(stall_budget).await;
                         stall_budget = stall_budget.saturating_sub(used);
                     }
                 }

@@ -89,8 +89,9 @@ pub struct ShardState {
     /// The interest clock version we last caught up with.
     interest_version_seen: Cell<u64>,
     pub clients: RefCell<HashMap<u64, Rc<ClientShared>>>,
-    /// Clients over half their max_pending, which producers on this core wait for.
-    pub stalls: Rc<StallList>,
+    /// Per peer: the stalled clients (over half their max_pending) that peer's forwarded
+    /// messages reached, which this core's receive loop for the peer waits for.
+    pub mesh_stalls: Vec<StallList>,
     /// Connection writer tasks still running (shutdown waits for them to flush).
     pub writers_open: Cell<usize>,
     /// Server-side services started on this core (JetStream's), kept alive as long as the
@@ -140,7 +141,7 @@ impl ShardState {
             interest_applied: (0..count).map(|_| Cell::new(0)).collect(),
             interest_version_seen: Cell::new(0),
             clients: RefCell::new(HashMap::new()),
-            stalls: Rc::new(StallList::default()),
+            mesh_stalls: (0..count).map(|_| StallList::default()).collect(),
             writers_open: Cell::new(0),
             services: RefCell::new(Vec::new()),
             shutdown_hooks: RefCell::new(Vec::new()),
@@ -394,7 +395,7 @@ impl ShardState {
     pub fn apply_event(&self, from: usize, event: CoreEvent) {
         match event {
             CoreEvent::Deliver(delivery) => {
-                self.deliver_forwarded(delivery);
+                self.deliver_forwarded(from, delivery);
             }
             CoreEvent::Interest {
                 account,
@@ -416,7 +417,8 @@ impl ShardState {
 
     /// A message another core chose us for: all our plain matches, and one member of each
     /// queue group the sender picked this core for.
-    fn deliver_forwarded(&self, d: Delivery) {
+    fn deliver_forwarded(&self, from: usize, d: Delivery) {
+        let producer = Some(&self.mesh_stalls[from]);
         let acct = self.account(d.account);
         let matches = acct.local.borrow_mut().matches(&d.subject);
         let msg = Outgoing::shared(
@@ -427,7 +429,7 @@ impl ShardState {
         );
         let mut finished = Vec::new();
         for sub in &matches.plain {
-            deliver(&sub.0, &msg, &mut finished);
+            deliver(&sub.0, &msg, &mut finished, producer);
         }
         for group in &matches.queues {
             if !d.queues.contains(&group.name[..]) {
@@ -442,7 +444,7 @@ impl ShardState {
             }
             let pick = self.random_below(count) as usize;
             if let Some(member) = group.members.iter().filter(live).nth(pick) {
-                deliver(&member.0, &msg, &mut finished);
+                deliver(&member.0, &msg, &mut finished, producer);
             }
         }
         drop(matches);
