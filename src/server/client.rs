@@ -709,18 +709,35 @@ impl StallList {
         self.clients.borrow().is_empty()
     }
 
-    /// Lists `client` unless it already is, or the list is full (one wait budget covers
-    /// at most `STALL_TOTAL_PER_BATCH_US / STALL_WAIT_MIN_US` clients anyway).
+    /// Lists `client` unless it already is. The list is short (one wait budget covers at
+    /// most `STALL_TOTAL_PER_BATCH_US / STALL_WAIT_MIN_US` clients anyway); when it is
+    /// full, a client worth waiting for takes the place of one that is not, so that
+    /// readers that never read cannot crowd out the one that does.
     fn note(&self, client: &Rc<ClientShared>) {
         let mut clients = self.clients.borrow_mut();
-        if clients.len() >= STALLED_PER_PRODUCER_MAX
-            || clients
-                .iter()
-                .any(|c| std::ptr::eq(c.as_ptr(), Rc::as_ptr(client)))
+        if clients
+            .iter()
+            .any(|c| std::ptr::eq(c.as_ptr(), Rc::as_ptr(client)))
         {
             return;
         }
-        clients.push(Rc::downgrade(client));
+        if clients.len() < STALLED_PER_PRODUCER_MAX {
+            clients.push(Rc::downgrade(client));
+            return;
+        }
+        // Full: rare enough (that many stalled consumers fed between two waits) to read
+        // the clock here.
+        let now = Instant::now();
+        if !client.worth_waiting_for(now) {
+            return;
+        }
+        let idle = clients.iter().position(|c| {
+            c.upgrade()
+                .is_none_or(|listed| !listed.worth_waiting_for(now))
+        });
+        if let Some(at) = idle {
+            clients[at] = Rc::downgrade(client);
+        }
     }
 
     /// Waits for stalled clients to drain, bounded per client and per call (nats-server's
@@ -2060,6 +2077,29 @@ mod tests {
             fast.producer_stalls()
         ));
         assert!(fast.fed_stalled.is_empty());
+        // Readers that stopped reading long ago fill the list; a draining one still gets
+        // a place.
+        let window = Duration::from_millis(STALL_DRAIN_WINDOW_MS);
+        let dead: Vec<Rc<ClientShared>> = (0..STALLED_PER_PRODUCER_MAX as u64)
+            .map(|cid| {
+                let dead = Rc::new(ClientShared::new(100 + cid, 0, 2048, true));
+                dead.stalled.set(true);
+                dead.drained_at.set(Instant::now() - window * 2);
+                dead
+            })
+            .collect();
+        let crowded = StallList::default();
+        for client in &dead {
+            crowded.note(client);
+        }
+        slow.drained_at.set(Instant::now());
+        crowded.note(&slow);
+        let listed = crowded.clients.borrow();
+        assert_eq!(listed.len(), STALLED_PER_PRODUCER_MAX);
+        assert!(listed
+            .iter()
+            .any(|c| std::ptr::eq(c.as_ptr(), Rc::as_ptr(&slow))));
+        drop(listed);
         // Internal producers never wait, so they never list.
         let internal = ClientShared::new_internal(5, 0, 1 << 20);
         assert!(internal.producer_stalls().is_none());
