@@ -16,7 +16,17 @@ pub const SHORT_READS_BEFORE_SHRINK: u32 = 2;
 /// A connection's read buffer is shrunk back to this after a large frame passes.
 pub const READ_BUFFER_RETAIN_BYTES: usize = 256 * 1024;
 
-/// A connection's reusable output buffer is dropped after a burst grew it past this.
+/// Allocations at least this large are mapped on their own by glibc (and unmapped when
+/// freed); smaller ones come from a thread's heap and are reused. glibc's largest allowed
+/// value on 64-bit: an output buffer of a subscriber behind by up to this much is reused
+/// (see `server::allocator`).
+pub const MALLOC_MMAP_THRESHOLD_BYTES: usize = 32 * 1024 * 1024;
+
+/// Free memory a heap keeps at its top before glibc gives it back to the kernel.
+pub const MALLOC_TRIM_THRESHOLD_BYTES: usize = 64 * 1024 * 1024;
+
+/// A connection's two output buffers (one filling, one being written) are dropped once its
+/// backlog is written, if a burst grew them past this; while it lasts they are reused.
 pub const OUTBOUND_BUFFER_RETAIN_BYTES: usize = 256 * 1024;
 
 /// Outbound bytes written per syscall at most. Larger pending output is written in pieces,

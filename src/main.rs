@@ -73,6 +73,8 @@ fn main() -> ExitCode {
 }
 
 fn run(options: Options) -> Result<(), String> {
+    // Before the logger's or any other thread starts.
+    tern::server::allocator::keep_freed_memory();
     tern::logging::init(&tern::logging::LogSettings {
         debug: options.debug,
         trace: options.trace,

@@ -930,7 +930,21 @@ async fn write_loop(
                 std::mem::take(&mut spare),
             );
             if out.is_empty() {
-                spare = out;
+                // The backlog is gone: give back the memory a burst made both buffers
+                // take. Not sooner: a buffer dropped while the client is behind is grown
+                // again from nothing, and every fresh page costs a fault (7% of a core's
+                // time at 3.5M msgs/s when a subscriber lagged past the retained size).
+                {
+                    let mut pending = client.pending.borrow_mut();
+                    if pending.capacity() > OUTBOUND_BUFFER_RETAIN_BYTES {
+                        *pending = Vec::new();
+                    }
+                }
+                spare = if out.capacity() > OUTBOUND_BUFFER_RETAIN_BYTES {
+                    Vec::new()
+                } else {
+                    out
+                };
                 if writer.flush_transport().await.is_err() {
                     client.close(CloseReason::WriteError, false);
                 }
@@ -952,10 +966,6 @@ async fn write_loop(
             }
             client.in_flight_bytes.set(0);
             out.clear();
-            // Keep a modest buffer for reuse; give back the memory a burst made us take.
-            if out.capacity() > OUTBOUND_BUFFER_RETAIN_BYTES {
-                out = Vec::new();
-            }
             spare = out;
             if client.is_closed() && !client.flush_on_close.get() {
                 break;

@@ -6,6 +6,7 @@
 //! peer's batches ([`shard`]), and a control loop that publishes counters and reacts to
 //! shutdown and lame-duck requests.
 
+pub mod allocator;
 pub mod claims;
 pub mod client;
 pub mod control;
