@@ -9,12 +9,12 @@
 //! 32 MiB taken from the heap and up to 64 MiB kept free at its top, the same run takes
 //! about 34 000 a second and moves 20-25% more messages, as long as the subscriber stays
 //! less than 32 MiB behind (a larger buffer is still mapped on its own; a chunked output
-//! queue would remove that too). Measured A/B, alternating runs (`tern bench pubsub|fanout
-//! --size 128 --duration 3s` against `tern --cores 1`, with `GLIBC_TUNABLES=glibc.malloc.check=0`
-//! for glibc's defaults, see below): pub/sub +10 to +13%, fan-out +3 to +15%; on two cores,
-//! where the clients share the CPUs, +1 to +6% and -6 to +9%. The cost: freed memory stays
-//! in the process, at most `MALLOC_TRIM_THRESHOLD_BYTES` per heap beyond what is in use
-//! (1000 idle connections or 10 000 subscriptions grew the resident set by 1-3% more).
+//! queue would remove that too). Measured A/B against glibc's defaults on one core (runs
+//! alternating; `benches/RESULTS.md`, "Output buffers and the allocator", has the
+//! commands): 128-byte pub/sub per-round ratios 0.92-1.24, median 1.07 over 7 rounds (an
+//! earlier 3-round A/B of binaries: 1.10-1.13; fan-out 1.03-1.15). The cost: freed memory
+//! stays in the process, at most `MALLOC_TRIM_THRESHOLD_BYTES` per heap beyond what is in
+//! use (1000 idle connections or 10 000 subscriptions grew the resident set by 1-3% more).
 
 use crate::limits::{MALLOC_MMAP_THRESHOLD_BYTES, MALLOC_TRIM_THRESHOLD_BYTES};
 
