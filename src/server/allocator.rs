@@ -29,8 +29,10 @@ pub fn keep_freed_memory() {
 }
 
 /// Whether the environment already tunes glibc's allocator.
-fn operator_chose(vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>) -> bool {
-    vars.into_iter().any(|(name, value)| {
+fn operator_chose(
+    mut vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> bool {
+    vars.any(|(name, value)| {
         let name = name.to_string_lossy();
         (name == "GLIBC_TUNABLES" && value.to_string_lossy().contains("glibc.malloc."))
             || (name.starts_with("MALLOC_") && name.ends_with('_'))

@@ -2057,26 +2057,18 @@ mod tests {
         let (subject, body) = (Bytes::from_static(b"slow"), Bytes::from(vec![0u8; 400]));
         let msg = Outgoing::shared(&subject, None, None, &body);
         let mut finished = Vec::new();
+        let mut feed_slow = |messages: usize| {
+            for _ in 0..messages {
+                let producer = slow_feeder.producer_stalls();
+                assert!(deliver(&slow_sub, &msg, &mut finished, producer));
+            }
+        };
 
         // Under half of max_pending: nobody is listed.
-        for _ in 0..2 {
-            assert!(deliver(
-                &slow_sub,
-                &msg,
-                &mut finished,
-                slow_feeder.producer_stalls()
-            ));
-        }
+        feed_slow(2);
         assert!(!slow.stalled.get() && slow_feeder.fed_stalled.is_empty());
         // Over half: its producer lists it, once however many messages follow.
-        for _ in 0..2 {
-            assert!(deliver(
-                &slow_sub,
-                &msg,
-                &mut finished,
-                slow_feeder.producer_stalls()
-            ));
-        }
+        feed_slow(2);
         assert!(slow.stalled.get() && !slow.is_closed());
         assert_eq!(slow_feeder.fed_stalled.clients.borrow().len(), 1);
         // Another producer that reached only a reader keeping up lists nobody.
