@@ -76,11 +76,12 @@ pub const STALL_TOTAL_PER_BATCH_US: u64 = 10_000;
 /// subscribes and never reads would otherwise slow its publishers for as long as it takes
 /// to reach `max_pending` at stalled speed; readers that reconnect and stop again cost a
 /// publisher 80% of its throughput that way (tests/TORTURE.md, "fast clients under
-/// attack"). A shorter window spares the publisher more (100 ms: within noise) but stops
-/// pacing it to a new subscriber whose thread has not had the CPU yet: on 2 cores shared
-/// with the attackers, 100 ms got the fast subscriber cut in 2-3 of 9 cells, 300 ms in
-/// none of 18 (the publisher then keeps 70%).
-pub const STALL_DRAIN_WINDOW_MS: u64 = 300;
+/// attack"). Every millisecond of the window is one a publisher may lose to each new dead
+/// reader (300 ms: the fast clients kept 65-75%). A window this short is safe only because
+/// a reader's socket is served at least every time slice (`Options::time_slice_us`): with
+/// glommio's 100 ms slice, a busy core left the fast subscriber's socket unwritten for a
+/// whole window and it was cut in 1-3 of 9 attacked cells; with 500 us, in none of 18.
+pub const STALL_DRAIN_WINDOW_MS: u64 = 100;
 /// Stalled consumers one producer notes between two waits: one wait budget
 /// (`STALL_TOTAL_PER_BATCH_US`) covers at most five at `STALL_WAIT_MIN_US` each, and the
 /// list is scanned on every delivery to a stalled consumer, so it stays short.

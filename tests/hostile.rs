@@ -706,10 +706,13 @@ fn fast_clients_throughput_under_attack() {
     // `HOSTILE_CORES=1` puts every connection on one core (tern only): which core the
     // fast clients land on, next to which attackers, no longer varies from cell to cell.
     let cores = std::env::var("HOSTILE_CORES").unwrap_or_default();
-    let args: Vec<&str> = match cores.as_str() {
+    let mut args: Vec<&str> = match cores.as_str() {
         "" => vec![],
         n => vec!["--cores", n],
     };
+    // `HOSTILE_SERVER_ARGS="--time_slice_us 100000"` A/Bs a server flag in the same run.
+    let extra = std::env::var("HOSTILE_SERVER_ARGS").unwrap_or_default();
+    args.extend(extra.split_whitespace());
     let mut server = TestServer::start_with_config(
         &format!(
             "max_connections: 1000\nmax_payload: 65536\nmax_pending: {max_pending}\n\

@@ -36,6 +36,12 @@ pub struct RuntimeConfig {
     /// Busy-poll before parking an idle executor (0 = park at once). Waking a parked executor
     /// costs 30-60 us on these VMs, so a latency-sensitive deployment trades CPU for it.
     pub spin_before_park_us: u64,
+    /// How long a shard runs ready tasks before it looks at io_uring again, and after
+    /// which [`crate::task::yield_if_needed`] yields. glommio's default is 100 ms: a task
+    /// that always finds work ready (a connection whose socket always holds another full
+    /// read, a ring that is never empty) then keeps every socket on its core unserviced
+    /// that long.
+    pub preempt_timer_us: u64,
     /// How long all shards get to start and join the mesh.
     pub ready_timeout_ms: u64,
     /// Thread name prefix ("tern" gives threads "tern-0", "tern-1", ...).
@@ -46,6 +52,9 @@ impl RuntimeConfig {
     pub const RING_CAPACITY_DEFAULT: usize = 1024;
     pub const IO_MEMORY_BYTES_DEFAULT: usize = 2 << 20;
     pub const READY_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+    /// Measured on these machines (one core, 128-byte pub/sub): 500 us gives 15-25% more
+    /// throughput than glommio's 100 ms and answers a quiet client within about 1 ms.
+    pub const PREEMPT_TIMER_US_DEFAULT: u64 = 500;
 
     pub fn new(cpus: Vec<usize>) -> Self {
         RuntimeConfig {
@@ -53,6 +62,7 @@ impl RuntimeConfig {
             ring_capacity: Self::RING_CAPACITY_DEFAULT,
             io_memory_bytes: Self::IO_MEMORY_BYTES_DEFAULT,
             spin_before_park_us: 0,
+            preempt_timer_us: Self::PREEMPT_TIMER_US_DEFAULT,
             ready_timeout_ms: Self::READY_TIMEOUT_MS_DEFAULT,
             name: "shard".to_string(),
         }
@@ -232,7 +242,8 @@ where
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("{}-{id}", config.name))
             .io_memory(config.io_memory_bytes)
-            .spin_before_park(Duration::from_micros(config.spin_before_park_us));
+            .spin_before_park(Duration::from_micros(config.spin_before_park_us))
+            .preempt_timer(Duration::from_micros(config.preempt_timer_us));
         let handle = builder
             .spawn(move || async move {
                 let mut guard = guard;

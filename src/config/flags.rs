@@ -23,7 +23,10 @@ use std::path::PathBuf;
 use clap::Parser as _;
 
 use super::format::parse_file;
-use super::options::{client_port, monitor_port, parse_cpu_list, Applied, Options, CORES_MAX};
+use super::options::{
+    client_port, monitor_port, parse_cpu_list, Applied, Options, CORES_MAX, TIME_SLICE_US_MAX,
+    TIME_SLICE_US_MIN,
+};
 use super::ConfigError;
 
 /// What the command line asks for.
@@ -153,6 +156,7 @@ pub(super) const FLAGS: &[FlagSpec] = &[
     flag(&["cores"], "cores", Value, true),
     flag(&["cpu-list", "cpu_list"], "cpu-list", Value, true),
     flag(&["spin_before_park_us"], "spin_before_park_us", Value, true),
+    flag(&["time_slice_us"], "time_slice_us", Value, true),
     flag(&["log_format"], "log_format", Value, true),
     flag(&["client_advertise"], "client_advertise", Value, false),
     flag(&["r", "remote_syslog"], "remote_syslog", Value, false),
@@ -221,6 +225,8 @@ tern Options:
         --cpu-list, --cpu_list <list> CPUs to pin executors to, e.g. 0,2-3
         --spin_before_park_us <us>   Busy-poll an idle core this long before sleeping
                                      (default 50; 0 saves CPU, costs wake-up latency)
+        --time_slice_us <us>         Run a core's ready work this long before serving its
+                                     sockets again (default 500, 50-100000)
         --log_format <text|json>     Log lines as nats-server's text (default) or JSON
 
 Accepted for compatibility with nats-server, not supported yet (ignored with a warning):
@@ -391,6 +397,15 @@ fn parse_cores(text: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_time_slice(text: &str) -> Result<u64, String> {
+    match parse_go_int(text)? {
+        n if (TIME_SLICE_US_MIN as i64..=TIME_SLICE_US_MAX as i64).contains(&n) => Ok(n as u64),
+        n => Err(format!(
+            "must be between {TIME_SLICE_US_MIN} and {TIME_SLICE_US_MAX}, got {n}"
+        )),
+    }
+}
+
 #[derive(Clone, Debug)]
 struct CpuList(Vec<usize>);
 
@@ -468,6 +483,8 @@ pub(super) struct RawFlags {
     cpu_list: Option<CpuList>,
     #[arg(long = "spin_before_park_us")]
     spin_before_park_us: Option<u64>,
+    #[arg(long = "time_slice_us", value_parser = parse_time_slice)]
+    time_slice_us: Option<u64>,
     #[arg(long = "log_format", value_parser = ["text", "json"])]
     log_format: Option<String>,
     #[arg(long = "tls", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool)]
@@ -668,6 +685,9 @@ fn apply_flags(
     }
     if let Some(us) = flags.spin_before_park_us {
         options.spin_before_park_us = us;
+    }
+    if let Some(us) = flags.time_slice_us {
+        options.time_slice_us = us;
     }
     if let Some(format) = &flags.log_format {
         options.log_json = format == "json";

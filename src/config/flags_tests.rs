@@ -122,6 +122,10 @@ fn malformed_command_lines_are_worded_like_go() {
         "invalid value \"0\" for flag -cores: must be between 1 and 1024, got 0"
     );
     assert_eq!(
+        flag_error(&["--time_slice_us", "100001"]),
+        "invalid value \"100001\" for flag -time_slice_us: must be between 50 and 100000, got 100001"
+    );
+    assert_eq!(
         flag_error(&["--cpu-list", "2-1"]),
         "invalid value \"2-1\" for flag -cpu-list: invalid CPU range \"2-1\": 2 > 1"
     );
@@ -205,6 +209,8 @@ fn server_jetstream_auth_and_tern_flags() {
     let o = run(&["--cores", "4", "--cpu-list", "0,2-3,5"]);
     assert_eq!(o.cores, Some(4));
     assert_eq!(o.cpu_list, Some(vec![0, 2, 3, 5]));
+    assert_eq!(o.time_slice_us, 500, "the default");
+    assert_eq!(run(&["-time_slice_us", "2000"]).time_slice_us, 2000);
     let o = run(&["-p", "1", "-p", "2"]);
     assert_eq!(o.port, 2, "the last occurrence wins");
 }

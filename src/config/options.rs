@@ -51,6 +51,13 @@ pub const CPU_LIST_LEN_MAX: usize = 1024;
 /// defaults.
 /// Default busy-poll before an idle core sleeps; see `Options::spin_before_park_us`.
 pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 50;
+/// Default time slice of a core's tasks; see `Options::time_slice_us`.
+pub const TIME_SLICE_US_DEFAULT: u64 = shards::RuntimeConfig::PREEMPT_TIMER_US_DEFAULT;
+/// Bounds of `time_slice_us`: below the lower one the core spends a noticeable share of its
+/// time looking at io_uring; above the upper one (glommio's own default) one busy
+/// connection holds every other socket on its core for longer than any client waits.
+pub const TIME_SLICE_US_MIN: u64 = 50;
+pub const TIME_SLICE_US_MAX: u64 = 100_000;
 
 /// When a JetStream file store makes appended data durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +83,12 @@ pub struct Options {
     /// costs 30-60 us on the VMs we measured, which dominates request/reply latency across
     /// cores; 50 us of spinning hides it at a small CPU cost when traffic pauses.
     pub spin_before_park_us: u64,
+    /// How long a core runs ready tasks before it collects socket events again (tern's
+    /// own; glommio's preempt timer). A connection whose socket always has another full
+    /// read ready, or a ring from another core that is never empty, would otherwise keep
+    /// its core from every other socket for glommio's default 100 ms: a quiet client's
+    /// PING next to one fast publisher took 60-90 ms to answer on one core.
+    pub time_slice_us: u64,
     pub username: Option<String>,
     pub password: Option<String>,
     pub auth_token: Option<String>,
@@ -140,6 +153,7 @@ impl Default for Options {
             cores: None,
             cpu_list: None,
             spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
+            time_slice_us: TIME_SLICE_US_DEFAULT,
             log_json: false,
             username: None,
             password: None,
@@ -744,6 +758,22 @@ impl Apply<'_> {
                         Err(_) => {
                             self.invalid(&value.pos, format!("\"{key}\" can not be negative"))
                         }
+                    }
+                }
+            }
+            "time_slice_us" => {
+                if let Some(n) = self.int(key, value) {
+                    match u64::try_from(n) {
+                        Ok(us) if (TIME_SLICE_US_MIN..=TIME_SLICE_US_MAX).contains(&us) => {
+                            self.options.time_slice_us = us
+                        }
+                        _ => self.invalid(
+                            &value.pos,
+                            format!(
+                                "\"{key}\" must be between {TIME_SLICE_US_MIN} and \
+                                 {TIME_SLICE_US_MAX} microseconds, got {n}"
+                            ),
+                        ),
                     }
                 }
             }

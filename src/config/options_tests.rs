@@ -76,6 +76,7 @@ lame_duck_duration: "1m"
 lame_duck_grace_period: "20s"
 cores: 4
 cpu_list: "0,2-3,7"
+time_slice_us: 250
 "#;
     let o = load(text);
     assert_eq!(o.server_name.as_deref(), Some("tern-1"));
@@ -108,6 +109,7 @@ cpu_list: "0,2-3,7"
     assert_eq!(o.lame_duck_grace_period_ms, 20_000);
     assert_eq!(o.cores, Some(4));
     assert_eq!(o.cpu_list, Some(vec![0, 2, 3, 7]));
+    assert_eq!(o.time_slice_us, 250);
     assert!(o.warnings.is_empty(), "{:?}", o.warnings);
 }
 
@@ -345,6 +347,10 @@ fn type_errors_point_at_the_key_and_are_all_reported() {
     assert_eq!(
         load_err("cores: 0"),
         "t.conf:1:1: \"cores\" must be between 1 and 1024, got 0"
+    );
+    assert_eq!(
+        load_err("time_slice_us: 10"),
+        "t.conf:1:1: \"time_slice_us\" must be between 50 and 100000 microseconds, got 10"
     );
 }
 

@@ -313,6 +313,9 @@ pub fn diff(old: &Options, new: &Options) -> Result<Changes, String> {
             new.spin_before_park_us,
         ));
     }
+    if old.time_slice_us != new.time_slice_us {
+        return Err(refuse("time_slice", old.time_slice_us, new.time_slice_us));
+    }
     if old.log_json != new.log_json {
         return Err(refuse("log_format", old.log_json, new.log_json));
     }
@@ -368,6 +371,10 @@ mod tests {
         assert_eq!(
             diff(&old, &options("port: 4222\nhttp_port: 8222")).unwrap_err(),
             "config reload not supported for HTTPPort: old=0, new=8222"
+        );
+        assert_eq!(
+            diff(&old, &options("port: 4222\ntime_slice_us: 1000")).unwrap_err(),
+            "config reload not supported for time_slice: old=500, new=1000"
         );
     }
 

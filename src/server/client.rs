@@ -953,7 +953,10 @@ async fn write_loop(
             client.in_flight_bytes.set(out.len());
             for chunk in out.chunks(WRITE_CHUNK_BYTES) {
                 match shards::time::timeout(write_deadline, writer.write_all(chunk)).await {
-                    Some(Ok(())) => client.note_written(chunk.len()),
+                    Some(Ok(())) => {
+                        client.note_written(chunk.len());
+                        shards::task::yield_if_needed().await;
+                    }
                     Some(Err(_)) => {
                         client.close(CloseReason::WriteError, false);
                         break;
@@ -1140,6 +1143,9 @@ impl Session {
             }
             self.backpressure().await;
             self.client.wait_for_fed_consumers().await;
+            // A socket that always holds another full read never makes this loop wait:
+            // let the core's other connections in once its time slice is used.
+            shards::task::yield_if_needed().await;
         }
     }
 
