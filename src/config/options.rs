@@ -87,7 +87,9 @@ pub struct Options {
     /// own; glommio's preempt timer). A connection whose socket always has another full
     /// read ready, or a ring from another core that is never empty, would otherwise keep
     /// its core from every other socket for glommio's default 100 ms: a quiet client's
-    /// PING next to one fast publisher took 60-90 ms to answer on one core.
+    /// PING next to one fast publisher took 60-90 ms to answer on one core. Shorter than
+    /// the default answers sooner under load but slows every idle round trip (see
+    /// `shards::RuntimeConfig::PREEMPT_TIMER_US_DEFAULT`).
     pub time_slice_us: u64,
     pub username: Option<String>,
     pub password: Option<String>,
