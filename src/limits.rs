@@ -81,7 +81,7 @@ pub const STALL_TOTAL_PER_BATCH_US: u64 = 10_000;
 /// a reader's socket is served at least every time slice (`Options::time_slice_us`): with
 /// glommio's 100 ms slice, a busy core left the fast subscriber's socket unwritten for a
 /// whole window and it was cut in 1-3 of 9 attacked cells; with 5 ms or 500 us, in none
-/// of 54.
+/// of 63.
 pub const STALL_DRAIN_WINDOW_MS: u64 = 100;
 /// Stalled consumers one producer notes between two waits: one wait budget
 /// (`STALL_TOTAL_PER_BATCH_US`) covers at most five at `STALL_WAIT_MIN_US` each, and the

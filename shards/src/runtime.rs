@@ -36,11 +36,12 @@ pub struct RuntimeConfig {
     /// Busy-poll before parking an idle executor (0 = park at once). Waking a parked executor
     /// costs 30-60 us on these VMs, so a latency-sensitive deployment trades CPU for it.
     pub spin_before_park_us: u64,
-    /// How long a shard runs ready tasks before it looks at io_uring again, and after
-    /// which [`crate::task::yield_if_needed`] yields. glommio's default is 100 ms: a task
-    /// that always finds work ready (a connection whose socket always holds another full
-    /// read, a ring that is never empty) then keeps every socket on its core unserviced
-    /// that long.
+    /// How long a shard's connection loops run before they let it look at io_uring again
+    /// (see [`crate::task::yield_if_slice_used`]).
+    pub time_slice_us: u64,
+    /// glommio's preempt timer: after this long, [`crate::task::yield_if_needed`] yields
+    /// and the shard looks at io_uring again. A backstop for tasks that do not use the time
+    /// slice; glommio's own default is 100 ms.
     pub preempt_timer_us: u64,
     /// How long all shards get to start and join the mesh.
     pub ready_timeout_ms: u64,
@@ -52,11 +53,11 @@ impl RuntimeConfig {
     pub const RING_CAPACITY_DEFAULT: usize = 1024;
     pub const IO_MEMORY_BYTES_DEFAULT: usize = 2 << 20;
     pub const READY_TIMEOUT_MS_DEFAULT: u64 = 10_000;
-    /// Measured on these machines (one core, 128-byte pub/sub): 2-5 ms gives 10-25% more
-    /// throughput than glommio's 100 ms and answers a quiet client next to a flood in
-    /// about 30 ms instead of 20-150. Shorter slices answer it sooner still, but glommio
-    /// arms the timer on every turn of the executor, and a timer that short is the CPU's
-    /// next one: below 5 ms every idle request/reply round trip took 10-30% longer.
+    /// Measured on these machines (one core, 128-byte pub/sub, see tern's
+    /// benches/RESULTS.md "Time slice").
+    pub const TIME_SLICE_US_DEFAULT: u64 = 500;
+    /// glommio arms its preempt timer on every turn of the executor; below 5 ms that slowed
+    /// every idle request/reply round trip by 10-30% here.
     pub const PREEMPT_TIMER_US_DEFAULT: u64 = 5_000;
 
     pub fn new(cpus: Vec<usize>) -> Self {
@@ -65,6 +66,7 @@ impl RuntimeConfig {
             ring_capacity: Self::RING_CAPACITY_DEFAULT,
             io_memory_bytes: Self::IO_MEMORY_BYTES_DEFAULT,
             spin_before_park_us: 0,
+            time_slice_us: Self::TIME_SLICE_US_DEFAULT,
             preempt_timer_us: Self::PREEMPT_TIMER_US_DEFAULT,
             ready_timeout_ms: Self::READY_TIMEOUT_MS_DEFAULT,
             name: "shard".to_string(),
@@ -242,6 +244,7 @@ where
             armed: true,
         };
         let shard_main = shard_main.clone();
+        let time_slice = Duration::from_micros(config.time_slice_us);
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("{}-{id}", config.name))
             .io_memory(config.io_memory_bytes)
@@ -252,6 +255,7 @@ where
                 let mut guard = guard;
                 let stage = |reached: Stage| stages[id].store(reached as u8, Ordering::Release);
                 stage(Stage::Running);
+                crate::task::set_time_slice(time_slice);
                 // glommio's mesh join connects shared channels by re-polling on each turn
                 // of the reactor, and nothing wakes an executor that parked before its
                 // peer connected: about one start in eight hung for good on a busy

@@ -107,3 +107,43 @@ fn no_cpus_is_an_error() {
         .expect_err("must fail");
     assert!(matches!(error, RuntimeError::NoCpus));
 }
+
+/// A task that always has work and never waits still lets the shard's timers and sockets
+/// be served once per time slice, when it calls `yield_if_slice_used` between batches.
+/// Without it the timer below fires only when the busy task ends (checked by hand).
+#[test]
+fn a_busy_task_lets_timers_fire_each_time_slice() {
+    let cpus = shards::cpus::allowed_cpus().expect("sched_getaffinity");
+    let mut config = RuntimeConfig::new(cpus[..1].to_vec());
+    config.time_slice_us = 500;
+    let fired_while_busy = Arc::new(AtomicUsize::new(0));
+    let fired = fired_while_busy.clone();
+    shards::run(config, move |_shard: Shard<()>| {
+        let fired = fired.clone();
+        async move {
+            let timer_fired = std::rc::Rc::new(std::cell::Cell::new(false));
+            let flag = timer_fired.clone();
+            let timer = spawn_joinable(async move {
+                shards::time::sleep(std::time::Duration::from_millis(1)).await;
+                flag.set(true);
+            });
+            // Busy for up to 2 s (a deadline, not a measurement: the timer should fire
+            // within a few slices), never awaiting anything that is not ready.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while !timer_fired.get() && std::time::Instant::now() < deadline {
+                std::hint::black_box((0..1_000u64).sum::<u64>());
+                shards::task::yield_if_slice_used().await;
+            }
+            if timer_fired.get() {
+                fired.fetch_add(1, Ordering::SeqCst);
+            }
+            timer.await;
+        }
+    })
+    .expect("runtime");
+    assert_eq!(
+        fired_while_busy.load(Ordering::SeqCst),
+        1,
+        "the timer fired only after the busy task stopped"
+    );
+}

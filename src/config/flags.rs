@@ -226,7 +226,7 @@ tern Options:
         --spin_before_park_us <us>   Busy-poll an idle core this long before sleeping
                                      (default 50; 0 saves CPU, costs wake-up latency)
         --time_slice_us <us>         Run a core's ready work this long before serving its
-                                     sockets again (default 5000, 50-100000)
+                                     sockets again (default 500, 50-100000)
         --log_format <text|json>     Log lines as nats-server's text (default) or JSON
 
 Accepted for compatibility with nats-server, not supported yet (ignored with a warning):

@@ -209,7 +209,7 @@ fn server_jetstream_auth_and_tern_flags() {
     let o = run(&["--cores", "4", "--cpu-list", "0,2-3,5"]);
     assert_eq!(o.cores, Some(4));
     assert_eq!(o.cpu_list, Some(vec![0, 2, 3, 5]));
-    assert_eq!(o.time_slice_us, 5000, "the default");
+    assert_eq!(o.time_slice_us, 500, "the default");
     assert_eq!(run(&["-time_slice_us", "2000"]).time_slice_us, 2000);
     let o = run(&["-p", "1", "-p", "2"]);
     assert_eq!(o.port, 2, "the last occurrence wins");

@@ -52,7 +52,7 @@ pub const CPU_LIST_LEN_MAX: usize = 1024;
 /// Default busy-poll before an idle core sleeps; see `Options::spin_before_park_us`.
 pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 50;
 /// Default time slice of a core's tasks; see `Options::time_slice_us`.
-pub const TIME_SLICE_US_DEFAULT: u64 = shards::RuntimeConfig::PREEMPT_TIMER_US_DEFAULT;
+pub const TIME_SLICE_US_DEFAULT: u64 = shards::RuntimeConfig::TIME_SLICE_US_DEFAULT;
 /// Bounds of `time_slice_us`: below the lower one the core spends a noticeable share of its
 /// time looking at io_uring; above the upper one (glommio's own default) one busy
 /// connection holds every other socket on its core for longer than any client waits.
@@ -83,13 +83,12 @@ pub struct Options {
     /// costs 30-60 us on the VMs we measured, which dominates request/reply latency across
     /// cores; 50 us of spinning hides it at a small CPU cost when traffic pauses.
     pub spin_before_park_us: u64,
-    /// How long a core runs ready tasks before it collects socket events again (tern's
-    /// own; glommio's preempt timer). A connection whose socket always has another full
-    /// read ready, or a ring from another core that is never empty, would otherwise keep
-    /// its core from every other socket for glommio's default 100 ms: a quiet client's
-    /// PING next to one fast publisher took 60-90 ms to answer on one core. Shorter than
-    /// the default answers sooner under load but slows every idle round trip (see
-    /// `shards::RuntimeConfig::PREEMPT_TIMER_US_DEFAULT`).
+    /// How long a core's connection loops run before it collects socket events again
+    /// (tern's own; see `shards::task::yield_if_slice_used`). A connection whose socket
+    /// always has another full read ready, or a ring from another core that is never
+    /// empty, would otherwise keep its core from every other socket for glommio's 100 ms
+    /// default: a quiet client's PING next to one fast publisher took 60-90 ms to answer
+    /// on one core.
     pub time_slice_us: u64,
     pub username: Option<String>,
     pub password: Option<String>,

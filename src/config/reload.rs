@@ -374,7 +374,7 @@ mod tests {
         );
         assert_eq!(
             diff(&old, &options("port: 4222\ntime_slice_us: 1000")).unwrap_err(),
-            "config reload not supported for time_slice: old=5000, new=1000"
+            "config reload not supported for time_slice: old=500, new=1000"
         );
     }
 

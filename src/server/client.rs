@@ -955,7 +955,7 @@ async fn write_loop(
                 match shards::time::timeout(write_deadline, writer.write_all(chunk)).await {
                     Some(Ok(())) => {
                         client.note_written(chunk.len());
-                        shards::task::yield_if_needed().await;
+                        shards::task::yield_if_slice_used().await;
                     }
                     Some(Err(_)) => {
                         client.close(CloseReason::WriteError, false);
@@ -1145,7 +1145,7 @@ impl Session {
             self.client.wait_for_fed_consumers().await;
             // A socket that always holds another full read never makes this loop wait:
             // let the core's other connections in once its time slice is used.
-            shards::task::yield_if_needed().await;
+            shards::task::yield_if_slice_used().await;
         }
     }
 

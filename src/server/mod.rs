@@ -290,7 +290,7 @@ impl Server {
         config.name = "tern".to_string();
         config.ring_capacity = MESH_RING_BATCHES;
         config.spin_before_park_us = shared.options.spin_before_park_us;
-        config.preempt_timer_us = shared.options.time_slice_us;
+        config.time_slice_us = shared.options.time_slice_us;
         let listeners: Arc<Mutex<Vec<Option<ListenerSocket>>>> =
             Arc::new(Mutex::new(self.listeners.into_iter().map(Some).collect()));
         shards::run(config, move |shard: Shard<Batch>| {
@@ -393,7 +393,7 @@ async fn shard_main<I: Fn(&Rc<ShardState>)>(
                         stall_budget = stall_budget.saturating_sub(used);
                     }
                 }
-                shards::task::yield_if_needed().await;
+                shards::task::yield_if_slice_used().await;
             }
         });
     }
