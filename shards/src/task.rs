@@ -22,7 +22,8 @@ pub async fn yield_now() {
 
 thread_local! {
     /// This shard's time slice (see [`yield_if_slice_used`]), and when it last began.
-    static TIME_SLICE: Cell<Duration> = const { Cell::new(Duration::from_millis(5)) };
+    static TIME_SLICE: Cell<Duration> =
+        const { Cell::new(Duration::from_micros(crate::RuntimeConfig::TIME_SLICE_US_DEFAULT)) };
     static SLICE_BEGAN: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
