@@ -397,6 +397,53 @@ async fn stalled_readers_are_cut_off_and_fast_ones_get_everything() {
     still_serves(&server).await;
 }
 
+/// A reader cut off as a slow consumer loses its socket at once, not at the write deadline
+/// (10 s by default): the server stops waiting for the write the reader never took. Until
+/// then it kept the socket, its buffers and the reader's place, and a reader that
+/// reconnected as soon as it noticed could not notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_cut_off_as_a_slow_consumer_loses_its_socket_at_once() {
+    use std::io::{Read, Write};
+    const MESSAGE_BYTES: usize = 8 * 1024;
+    const MESSAGES: usize = 4096; // 32 MiB: past 1 MB of max_pending and the kernel's buffers
+    let server = TestServer::start_with_config("max_pending: 1MB\n", &[]);
+    let mut stalled = std::net::TcpStream::connect(server.addr()).unwrap();
+    stalled
+        .write_all(b"CONNECT {\"verbose\":false}\r\nSUB firehose 1\r\nPING\r\n")
+        .unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut seen = Vec::new();
+    while !seen.windows(6).any(|w| w == b"PONG\r\n") {
+        let mut buf = [0u8; 4096];
+        let n = stalled.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before PONG: {}", show(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // From here on the stalled reader reads nothing.
+    let publisher = client(&server).await;
+    let body = Bytes::from(vec![b'x'; MESSAGE_BYTES]);
+    for _ in 0..MESSAGES {
+        publisher.publish("firehose", body.clone()).await.unwrap();
+    }
+    flush(&publisher).await;
+    // Once its socket is shut, the reader's writes fail: the first one draws a reset.
+    let cut_at = Instant::now();
+    let failed = tokio::task::block_in_place(|| loop {
+        if stalled.write_all(b"PING\r\n").is_err() {
+            break cut_at.elapsed();
+        }
+        assert!(
+            cut_at.elapsed() < Duration::from_secs(5),
+            "the cut-off reader's socket is still open after 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    eprintln!("the cut-off reader's socket failed {failed:?} after the flood");
+    still_serves(&server).await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Measurement (ignored: speed is measured, never asserted in a timed test)
 // ---------------------------------------------------------------------------------------

@@ -269,6 +269,10 @@ pub struct ClientShared {
     closing: Cell<Option<CloseReason>>,
     /// Whether to flush pending output before closing (after an -ERR) or drop it.
     flush_on_close: Cell<bool>,
+    /// Raised by a close that drops pending output: the writer gives up the write it is
+    /// waiting in. A reader that stopped reading would otherwise keep its socket, its
+    /// buffers and its place until the write deadline, long after it was cut off.
+    abandon_write: Signal,
     pub echo: Cell<bool>,
     pub headers: Cell<bool>,
     pub no_responders: Cell<bool>,
@@ -319,6 +323,7 @@ impl ClientShared {
             pending_signal: Signal::new(),
             closing: Cell::new(None),
             flush_on_close: Cell::new(true),
+            abandon_write: Signal::new(),
             echo: Cell::new(true),
             headers: Cell::new(false),
             no_responders: Cell::new(false),
@@ -385,6 +390,7 @@ impl ClientShared {
         self.flush_on_close.set(flush);
         if !flush {
             self.pending.borrow_mut().clear();
+            self.abandon_write.set();
         }
         self.pending_signal.set();
     }
@@ -494,6 +500,16 @@ impl ClientShared {
             <= Duration::from_millis(STALL_DRAIN_WINDOW_MS);
         let proven_reader = self.drained_total_bytes.get() >= self.pending_bytes_max as u64;
         self.stalled.get() && !self.is_closed() && (draining || proven_reader)
+    }
+
+    /// `Some(output)` of the writer's `io`, or `None` once a close drops pending output: a
+    /// socket that is not read would keep the writer waiting until the write deadline.
+    async fn unless_abandoned<T>(&self, io: impl std::future::Future<Output = T>) -> Option<T> {
+        futures_lite::future::or(async { Some(io.await) }, async {
+            self.abandon_write.wait().await;
+            None
+        })
+        .await
     }
 
     /// Called by the writer after a write: releases producers once we are below half.
@@ -945,14 +961,20 @@ async fn write_loop(
                 } else {
                     out
                 };
-                if writer.flush_transport().await.is_err() {
+                let flushed = client.unless_abandoned(writer.flush_transport()).await;
+                if matches!(flushed, Some(Err(_))) {
                     client.close(CloseReason::WriteError, false);
                 }
                 break;
             }
             client.in_flight_bytes.set(out.len());
             for chunk in out.chunks(WRITE_CHUNK_BYTES) {
-                match shards::time::timeout(write_deadline, writer.write_all(chunk)).await {
+                let write = shards::time::timeout(write_deadline, writer.write_all(chunk));
+                let Some(written) = client.unless_abandoned(write).await else {
+                    // Closed, dropping output: stop waiting for a socket that is not read.
+                    break;
+                };
+                match written {
                     Some(Ok(())) => {
                         client.note_written(chunk.len());
                         shards::task::yield_if_slice_used().await;
