@@ -25,14 +25,24 @@ pub const MALLOC_MMAP_THRESHOLD_BYTES: usize = 32 * 1024 * 1024;
 /// Free memory a heap keeps at its top before glibc gives it back to the kernel.
 pub const MALLOC_TRIM_THRESHOLD_BYTES: usize = 64 * 1024 * 1024;
 
-/// A connection's two output buffers (one filling, one being written) are dropped once its
-/// backlog is written, if a burst grew them past this; while it lasts they are reused.
-pub const OUTBOUND_BUFFER_RETAIN_BYTES: usize = 256 * 1024;
+/// A connection's pending output is queued in chunks of this size (`server::outbound`), and
+/// one chunk is written per syscall: one connection's flush does not hog its core, and the
+/// bytes in flight (which count against max_pending and for the stall) are at most one
+/// chunk. Not a power of two: chunks allocated one after another then start in different
+/// cache sets, and a fan-out that fills 200 of them at the same offset moved 5-13% more
+/// messages than with exactly 32 KiB (and 64 KiB less than 32; `benches/RESULTS.md`,
+/// "Chunked output").
+pub const OUTBOUND_CHUNK_BYTES: usize = 32 * 1024 - 512;
 
-/// Outbound bytes written per syscall at most. Larger pending output is written in pieces,
-/// so one connection's flush does not hog its core and the bytes still in flight (which
-/// count against max_pending and for the stall) shrink as the socket takes them.
-pub const WRITE_CHUNK_BYTES: usize = 64 * 1024;
+/// The first chunk of an empty output queue: a connection with a few messages pending holds
+/// this much, not a full chunk (10 000 subscribers of one fan-out: 40 MiB, not 320 MiB).
+pub const OUTBOUND_FIRST_CHUNK_BYTES: usize = 4 * 1024;
+
+/// Written chunks a core keeps for reuse, per size (16 MiB of full chunks, 4 MiB of first
+/// ones). Past that they go back to the allocator, which keeps them too, up to
+/// `MALLOC_TRIM_THRESHOLD_BYTES` at the top of its heap.
+pub const OUTBOUND_POOL_CHUNKS_MAX: usize = 512;
+pub const OUTBOUND_POOL_FIRST_CHUNKS_MAX: usize = 1024;
 
 /// Events queued for one peer core before the publishing connections that fill the queue stop
 /// being read (backpressure). One ring item carries at most about this many (plus what one

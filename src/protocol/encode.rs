@@ -14,6 +14,19 @@ pub const OK_LINE: &[u8] = b"+OK\r\n";
 /// Decimal digits of `u64::MAX`.
 const U64_DIGITS_MAX: usize = 20;
 
+/// The most bytes [`encode_msg_line`] writes for these tokens (with headers, and sizes of
+/// any length).
+pub fn msg_line_bytes_max(subject: &[u8], sid: &[u8], reply: Option<&[u8]>) -> usize {
+    "HMSG ".len()
+        + subject.len()
+        + 1
+        + sid.len()
+        + 1
+        + reply.map_or(0, |reply| reply.len() + 1)
+        + 2 * (U64_DIGITS_MAX + 1)
+        + 2
+}
+
 /// "MSG <subject> <sid> [reply] <len>\r\n" or
 /// "HMSG <subject> <sid> [reply] <hdr_len> <total_len>\r\n" (control line only; caller
 /// appends body + "\r\n"). `body_len` is the total: headers plus payload.
@@ -31,16 +44,7 @@ pub fn encode_msg_line(
     } else {
         b"MSG "
     };
-    out.reserve(
-        op.len()
-            + subject.len()
-            + 1
-            + sid.len()
-            + 1
-            + reply.map_or(0, |reply| reply.len() + 1)
-            + 2 * (U64_DIGITS_MAX + 1)
-            + 2,
-    );
+    out.reserve(msg_line_bytes_max(subject, sid, reply));
     out.extend_from_slice(op);
     out.extend_from_slice(subject);
     out.push(b' ');

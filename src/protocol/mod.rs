@@ -25,8 +25,8 @@ mod parser;
 mod tests;
 
 pub use encode::{
-    encode_err, encode_msg_line, encode_pub_line, encode_sub, encode_unsub, no_responders_headers,
-    OK_LINE, PING_LINE, PONG_LINE,
+    encode_err, encode_msg_line, encode_pub_line, encode_sub, encode_unsub, msg_line_bytes_max,
+    no_responders_headers, OK_LINE, PING_LINE, PONG_LINE,
 };
 pub use error::ProtocolError;
 pub use fast_path::PubFrame;

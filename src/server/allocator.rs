@@ -1,8 +1,12 @@
 //! Tells glibc's allocator to keep the memory a connection's output burst freed, instead of
 //! handing it back to the kernel at once.
 //!
-//! A subscriber a little behind its publisher grows its output buffer past what a connection
-//! keeps between bursts (`OUTBOUND_BUFFER_RETAIN_BYTES`). With glibc's defaults, memory a
+//! Measured when each connection had one output buffer that grew with its backlog; output
+//! now goes into pooled chunks (`server::outbound`), which took most of those page faults
+//! away, and these settings keep what passes the pool (and read buffers) instead.
+//!
+//! A subscriber a little behind its publisher grew its output buffer past what a connection
+//! kept between bursts (256 KiB). With glibc's defaults, memory a
 //! burst freed goes back to the kernel (large buffers are unmapped, and a thread's heap is
 //! trimmed past 128 KiB free), and the next burst faults every page in again: about 125 000
 //! page faults a second for one core serving 3.7M msgs/s of 128 bytes. With buffers up to

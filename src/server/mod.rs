@@ -13,6 +13,7 @@ pub mod control;
 pub mod imports;
 pub mod internal;
 pub mod mesh;
+pub mod outbound;
 pub mod registry;
 pub mod reload;
 pub mod shard;
