@@ -87,12 +87,14 @@ pub const STALL_TOTAL_PER_BATCH_US: u64 = 10_000;
 /// to reach `max_pending` at stalled speed; readers that reconnect and stop again cost a
 /// publisher 80% of its throughput that way (tests/TORTURE.md, "fast clients under
 /// attack"). Every millisecond of the window is one a publisher may lose to each new dead
-/// reader (300 ms: the fast clients kept 65-75%). A window this short is safe only because
-/// a reader's socket is served at least every time slice (`Options::time_slice_us`): with
-/// glommio's 100 ms slice, a busy core left the fast subscriber's socket unwritten for a
-/// whole window and it was cut in 1-3 of 9 attacked cells; with 5 ms or 500 us, in none
-/// of 63.
-pub const STALL_DRAIN_WINDOW_MS: u64 = 100;
+/// reader: with three reconnecting at once, on one core, 100 ms cost the fast clients
+/// 25-27% and 50 ms 13% (no window at all: 15%, the rest being delivery), since a reader
+/// with `max_pending` 64 MB reaches half of it about 50 ms after its socket stopped taking
+/// output. A window this short is safe only because a reader's socket is served at least
+/// every time slice (`Options::time_slice_us`): with glommio's 100 ms slice, a busy core
+/// left the fast subscriber's socket unwritten for a whole window and it was cut in 1-3
+/// of 9 attacked cells; with 500 us and this window, in none of 9 on two cores.
+pub const STALL_DRAIN_WINDOW_MS: u64 = 50;
 /// Stalled consumers one producer notes between two waits: one wait budget
 /// (`STALL_TOTAL_PER_BATCH_US`) covers at most five at `STALL_WAIT_MIN_US` each, and the
 /// list is scanned on every delivery to a stalled consumer, so it stays short.
