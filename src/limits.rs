@@ -30,8 +30,8 @@ pub const MALLOC_TRIM_THRESHOLD_BYTES: usize = 64 * 1024 * 1024;
 /// bytes in flight (which count against max_pending and for the stall) are at most one
 /// chunk. Not a power of two: chunks allocated one after another then start in different
 /// cache sets, and a fan-out that fills 200 of them at the same offset moved 5-13% more
-/// messages than with exactly 32 KiB (and 64 KiB less than 32; `benches/RESULTS.md`,
-/// "Chunked output").
+/// messages than with exactly 32 KiB, and 3-11% more than with 64 KiB - 1000
+/// (`benches/RESULTS.md`, "Chunked output").
 pub const OUTBOUND_CHUNK_BYTES: usize = 32 * 1024 - 512;
 
 /// The first chunk of an empty output queue: a connection with a few messages pending holds

@@ -6,7 +6,7 @@
 //! each buffer is a fresh mapping whose pages all fault in (and are zeroed) again. A
 //! reader that never reads, cut off at `max_pending` and back at once, made the server
 //! fault in `max_pending` of fresh pages per generation; with chunks the pages are reused.
-//! nats-server pools its outbound buffers the same way.
+//! nats-server (since 2.10) pools its outbound buffers in size classes too.
 //!
 //! A queue starts with a small chunk, so that the many connections of a wide fan-out each
 //! hold a few KiB, not a full chunk, for the few messages they have pending; once output
